@@ -1,0 +1,1 @@
+"""Alerts: incidents, burn-rate severity, budgets, expected changes, routing, outbox and notifiers."""

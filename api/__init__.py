@@ -1,0 +1,1 @@
+"""The two front doors: the FastAPI application and the ``spendsentry`` command line."""

@@ -1,0 +1,81 @@
+"""Settings from the environment (prefix ``SPENDSENTRY_``) and an optional ``.env`` file.
+
+``get_settings()`` is cached so that every part of the process sees one object; tests build their own
+``Settings(...)`` and pass it explicitly (or override the FastAPI dependency) instead of mutating it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CostBasis = Literal["EffectiveCost", "BilledCost", "ListCost", "ContractedCost"]
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Field names map to ``SPENDSENTRY_<NAME>`` variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SPENDSENTRY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///var/state.db"
+    data_dir: Path = Path("var")
+    model_dir: Path | None = None
+
+    # Ingestion and attribution.
+    cost_basis: CostBasis = "EffectiveCost"
+    product_tag_keys: list[str] = Field(default_factory=lambda: ["product"])
+    attribution_file: Path | None = None
+    cost_line_column: str = "ServiceName"
+    dimension_tag_keys: list[str] = Field(default_factory=list)
+    duckdb_memory_limit: str = "1GB"
+    duckdb_threads: int | None = None
+
+    # Notifications (later issues use these; secrets stay SecretStr so they never print).
+    pagerduty_routing_key: SecretStr | None = None
+    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    ticket_kind: Literal["jira", "github", "webhook"] | None = None
+    ticket_url: str | None = None
+    ticket_token: SecretStr | None = None
+    routes_file: Path | None = None
+    api_tokens: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Training and scheduling.
+    dask_scheduler: str | None = None
+    train_cron: str = "0 3 * * *"
+    sweep_cron: str = "15 * * * *"
+
+    # Demo: `make run` generates a demo export here when no data has been ingested yet.
+    demo_days: int = 120
+
+    # HTTP limits.
+    max_body_bytes: int = 20 * 1024 * 1024
+    max_spend_rows: int = 100_000
+
+    @field_validator("product_tag_keys", "dimension_tag_keys", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        # Environment variables are plain strings; accept "a,b" as well as JSON lists.
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def facts_dir(self) -> Path:
+        return self.data_dir / "facts"
+
+    @property
+    def models_path(self) -> Path:
+        return self.model_dir if self.model_dir is not None else self.data_dir / "models"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once."""
+    return Settings()

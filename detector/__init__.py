@@ -1,0 +1,1 @@
+"""Detection: residual scoring, post-rules, anomaly events and root-cause ranking."""

@@ -1,0 +1,1 @@
+"""Seasonal baselines (scikit-learn estimator contract), their JSON artifacts and the model registry."""

@@ -1,0 +1,1 @@
+"""Training and sweeps: jobs, the scheduler and the joblib / Dask fan-out."""
