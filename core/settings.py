@@ -29,7 +29,7 @@ class Settings(BaseSettings):
 
     # Ingestion and attribution.
     cost_basis: CostBasis = "EffectiveCost"
-    product_tag_keys: list[str] = Field(default_factory=lambda: ["product"])
+    product_tag_keys: list[str] = Field(default_factory=lambda: ["product", "application", "app"])
     attribution_file: Path | None = None
     cost_line_column: str = "ServiceName"
     dimension_tag_keys: list[str] = Field(default_factory=list)

@@ -1,0 +1,190 @@
+"""The ``spendsentry`` command line. Exit codes: 0 success, 2 bad input (one line on stderr), 1 otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Never
+
+from core.clock import SystemClock
+from core.db import make_engine, migrate
+from core.errors import InputError, SpendSentryError
+from core.settings import Settings, get_settings
+from ingestion.fact_store import FactStore
+from ingestion.ingest import Ingestor
+
+log = logging.getLogger("spendsentry")
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _progress_bar(desc: str) -> Callable[[int, int, str], None] | None:
+    # Only on a terminal: logs and pipes get the final summary, not carriage returns.
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar: dict[str, tqdm[Never]] = {}
+
+    def update(done: int, total: int, name: str) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, desc=desc, unit="file", file=sys.stderr)
+        bar["bar"].n = done
+        bar["bar"].set_postfix_str(name)
+        bar["bar"].refresh()
+        if done >= total:
+            bar["bar"].close()
+
+    return update
+
+
+def _ingestor(settings: Settings) -> Ingestor:
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return Ingestor(settings, engine, SystemClock())
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    report = _ingestor(settings).ingest_paths(
+        [Path(p) for p in args.paths], force=args.force, progress=_progress_bar("ingest")
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print("\n".join(report.lines()))
+    return 0
+
+
+def cmd_series(args: argparse.Namespace, settings: Settings) -> int:
+    store = FactStore(settings.facts_dir, memory_limit=settings.duckdb_memory_limit)
+    infos = store.list_series()
+    rows = [
+        {
+            "product": i.product,
+            "cost_line": i.cost_line,
+            "granularity": i.granularity.value,
+            "first_period": i.first_period.isoformat(),
+            "last_period": i.last_period.isoformat(),
+            "points": i.points,
+            "total_spend": round(i.total_spend, 2),
+            "currency": i.currency,
+            # Filled in by training (model registry) once it exists.
+            "model_type": None,
+            "trained_at": None,
+        }
+        for i in infos
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no series: ingest a FOCUS export first (spendsentry ingest PATH)")
+        return 0
+    headers = list(rows[0])
+    table = [[str(r[h]) if r[h] is not None else "-" for h in headers] for r in rows]
+    widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    for t in table:
+        print("  ".join(c.ljust(w) for c, w in zip(t, widths, strict=True)))
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
+    from ingestion.demo_data import write_demo_export
+
+    truth = write_demo_export(
+        Path(args.out), days=args.days, granularity=args.granularity, seed=args.seed, fmt=args.format
+    )
+    print(
+        f"wrote a demo FOCUS export to {args.out}: {len(truth.products)} products, "
+        f"{len(truth.incidents)} injected incidents (truth.json)"
+    )
+    return 0
+
+
+def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    """What `make run` does before serving: migrate, ingest (the demo export when there is no data)."""
+    ingestor = _ingestor(settings)
+    if not ingestor.store.has_facts():
+        from ingestion.demo_data import write_demo_export
+
+        demo_dir = settings.data_dir / "demo-export"
+        print(f"no spend facts yet: generating a demo FOCUS export in {demo_dir}", flush=True)
+        write_demo_export(demo_dir, days=settings.demo_days)
+        report = ingestor.ingest_paths([demo_dir], progress=_progress_bar("ingest"), origin="demo")
+        print("\n".join(report.lines()), flush=True)
+    else:
+        print("spend facts found: skipping the demo export", flush=True)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spendsentry", description="Product FinOps anomaly detection.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="load FOCUS exports (CSV, CSV.gz, Parquet; files or folders)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--force", action="store_true", help="replace periods even with an older export")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("series", help="list the stored spend series")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_series)
+
+    p = sub.add_parser("demo-data", help="write a realistic demo FOCUS export with known incidents")
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--days", type=int, default=120)
+    p.add_argument("--granularity", choices=["day", "hour"], default="day")
+    p.add_argument("--format", choices=["csv", "csv.gz", "parquet"], default="csv")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("bootstrap", help="prepare the state for `serve` (used by `make run`)")
+    p.set_defaults(func=cmd_bootstrap)
+
+    p = sub.add_parser("serve", help="API + dashboard + scheduler")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
+    try:
+        settings = get_settings()
+        func: Command = args.func
+        return func(args, settings)
+    except BrokenPipeError:  # `spendsentry series | head` is not a failure
+        return 0
+    except InputError as exc:
+        print(f"spendsentry {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except SpendSentryError as exc:
+        print(f"spendsentry {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a crash still ends with one readable line and exit 1
+        log.debug("unexpected failure", exc_info=True)
+        print(f"spendsentry {args.command}: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

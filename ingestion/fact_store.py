@@ -1,0 +1,312 @@
+"""The spend fact store: leaf facts in Parquet, one file per billing account and billing period.
+
+A leaf fact is the spend of one period (hour) × product × cost line × attributed dimensions, per charge
+category and currency. Files are replaced whole and atomically (write aside, then ``os.replace``), so a
+reader sees either the old period or the new one, a failed write (disk full, crash) leaves the previous
+facts readable, and re-ingesting an export never double counts. DuckDB answers every query.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote as urlquote
+
+import duckdb
+import pandas as pd
+
+from core.errors import InputError, StoreError
+from core.types import UNATTRIBUTED, Granularity
+from ingestion.focus_columns import USAGE
+
+FACT_FILE = "facts.parquet"
+BASE_DIMENSIONS: tuple[str, ...] = ("account", "region", "service", "sku", "resource_type")
+_DIMENSION = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    product: str
+    cost_line: str
+    currency: str
+    granularity: Granularity
+    first_period: datetime
+    last_period: datetime
+    points: int
+    total_spend: float
+
+
+@dataclass(frozen=True)
+class PartitionWrite:
+    billing_account: str
+    billing_period: str
+    rows: int
+    fingerprint: str
+    changed: bool
+
+
+def connect(threads: int | None = None, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with bounded memory, UTC time zone and spilling allowed."""
+    conn = duckdb.connect(config={"memory_limit": memory_limit, "preserve_insertion_order": False})
+    conn.execute("SET TimeZone='UTC'")
+    if threads:
+        conn.execute(f"SET threads={int(threads)}")
+    return conn
+
+
+def fingerprint_sql(relation: str) -> str:
+    """Order-independent fingerprint of a set of fact rows: equal sets give equal fingerprints."""
+    return f"SELECT count(*), COALESCE(sum(hash(_r)::HUGEINT), 0) FROM {relation} AS _r"
+
+
+class FactStore:
+    """Parquet leaf facts under ``root``, queried with DuckDB."""
+
+    def __init__(self, root: Path, *, memory_limit: str = "1GB", threads: int | None = None) -> None:
+        self.root = Path(root)
+        self._memory_limit = memory_limit
+        self._threads = threads
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def partition_path(self, billing_account: str, billing_period: str) -> Path:
+        # Account ids are provider strings: encode them so no id can escape the folder.
+        account = urlquote(billing_account, safe="")
+        return self.root / f"billing_account={account}" / f"billing_period={billing_period}" / FACT_FILE
+
+    def replace_partition(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        billing_account: str,
+        billing_period: str,
+        select_sql: str,
+        params: Sequence[Any] = (),
+    ) -> PartitionWrite:
+        """Make ``select_sql``'s rows the whole content of one partition, unless they already are."""
+        if not re.fullmatch(r"\d{4}-\d{2}", billing_period):
+            raise InputError("BillingPeriodStart", f"unexpected billing period {billing_period!r}")
+        target = self.partition_path(billing_account, billing_period)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{FACT_FILE}.{uuid.uuid4().hex}.tmp")
+        try:
+            conn.execute(
+                f"COPY ({select_sql} ORDER BY ALL) TO '{self._sql_path(tmp)}' "
+                "(FORMAT PARQUET, COMPRESSION ZSTD)",
+                list(params),
+            )
+            # Fingerprints are read back from Parquet on both sides, so types and rounding match.
+            rows, digest = conn.execute(fingerprint_sql(f"read_parquet('{self._sql_path(tmp)}')")).fetchall()[
+                0
+            ]
+            fingerprint = f"{rows}:{digest}"
+            if target.exists():
+                old = conn.execute(fingerprint_sql(f"read_parquet('{self._sql_path(target)}')")).fetchall()[0]
+                if f"{old[0]}:{old[1]}" == fingerprint:
+                    tmp.unlink()
+                    return PartitionWrite(billing_account, billing_period, int(rows), fingerprint, False)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except (duckdb.Error, OSError) as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"could not write facts for {billing_period}: {exc}") from exc
+        return PartitionWrite(billing_account, billing_period, int(rows), fingerprint, True)
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _sql_path(path: Path) -> str:
+        return str(path).replace("'", "''")
+
+    def has_facts(self) -> bool:
+        return self.root.is_dir() and any(self.root.glob(f"*/*/{FACT_FILE}"))
+
+    def _conn(self) -> duckdb.DuckDBPyConnection:
+        return connect(self._threads, self._memory_limit)
+
+    def _facts(self) -> str:
+        return f"read_parquet('{self._sql_path(self.root)}/*/*/{FACT_FILE}', union_by_name=true)"
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """Run ``sql`` with ``facts`` bound to every leaf fact; an empty store gives an empty frame."""
+        if not self.has_facts():
+            return pd.DataFrame()
+        with self._conn() as conn:
+            conn.execute(f"CREATE TEMP VIEW facts AS SELECT * FROM {self._facts()}")
+            try:
+                return conn.execute(sql, list(params)).df()
+            except duckdb.Error as exc:
+                raise StoreError(f"fact store query failed: {str(exc).splitlines()[0]}") from exc
+
+    def dimensions(self) -> list[str]:
+        """The root-cause dimensions present in the store: the base ones and every tag dimension."""
+        if not self.has_facts():
+            return list(BASE_DIMENSIONS)
+        cols = self.query("SELECT * FROM facts LIMIT 0").columns
+        return [*BASE_DIMENSIONS, *sorted(c for c in cols if str(c).startswith("tag_"))]
+
+    def last_period(self) -> datetime | None:
+        frame = self.query("SELECT max(period_start) AS t FROM facts WHERE charge_category = ?", [USAGE])
+        values: list[Any] = frame["t"].tolist() if not frame.empty else []
+        if not values or pd.isna(values[0]):
+            return None
+        return pd.Timestamp(values[0]).to_pydatetime()
+
+    def list_series(self) -> list[SeriesInfo]:
+        frame = self.query(
+            """
+            SELECT product, cost_line, currency,
+                   min(period_start) AS first_period, max(period_start) AS last_period,
+                   max(period_hours) AS period_hours, sum(cost) AS total_spend,
+                   count(DISTINCT period_start) AS hours
+            FROM facts WHERE charge_category = ?
+            GROUP BY ALL ORDER BY product, cost_line, currency
+            """,
+            [USAGE],
+        )
+        out: list[SeriesInfo] = []
+        records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
+        for row in records:
+            # A series is hourly when its charges are (at most) hour long, else daily.
+            gran = Granularity.HOUR if float(row["period_hours"]) <= 1.0 else Granularity.DAY
+            first, last = pd.Timestamp(row["first_period"]), pd.Timestamp(row["last_period"])
+            step = pd.Timedelta(hours=1) if gran is Granularity.HOUR else pd.Timedelta(days=1)
+            points = int((last.floor(gran.pandas_freq) - first.floor(gran.pandas_freq)) / step) + 1
+            out.append(
+                SeriesInfo(
+                    str(row["product"]),
+                    str(row["cost_line"]),
+                    str(row["currency"]),
+                    gran,
+                    first.to_pydatetime(),
+                    last.to_pydatetime(),
+                    points,
+                    float(row["total_spend"]),
+                )
+            )
+        return out
+
+    def series(
+        self,
+        product: str,
+        cost_line: str,
+        currency: str,
+        granularity: Granularity,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pd.Series:
+        """Usage spend per period, zero-filled from the series' first period to ``end`` (exclusive).
+
+        Without ``end`` the grid runs to the store's newest period, so a series that stopped shows zeros.
+        """
+        unit = "hour" if granularity is Granularity.HOUR else "day"
+        where, params = self._window(start, end)
+        frame = self.query(
+            f"""
+            SELECT date_trunc('{unit}', period_start) AS t, sum(cost) AS spend FROM facts
+            WHERE charge_category = ? AND product = ? AND cost_line = ? AND currency = ? {where}
+            GROUP BY 1 ORDER BY 1
+            """,
+            [USAGE, product, cost_line, currency, *params],
+        )
+        freq = granularity.pandas_freq
+        if frame.empty:
+            return pd.Series(dtype=float, name="spend", index=pd.DatetimeIndex([], name="t", freq=freq))
+        values = frame.set_index(pd.DatetimeIndex(frame["t"]))["spend"].astype(float)
+        last = self.last_period() or values.index[-1].to_pydatetime()
+        stop = pd.Timestamp(end) - pd.Timedelta(1, unit="ns") if end is not None else pd.Timestamp(last)
+        grid = pd.date_range(values.index[0], stop.floor(freq), freq=freq, name="t")
+        return values.reindex(grid, fill_value=0.0).rename("spend")
+
+    def wide_series(
+        self, granularity: Granularity, *, start: datetime | None = None, end: datetime | None = None
+    ) -> pd.DataFrame:
+        """Every usage series at once: rows are periods, columns ``product|cost_line|currency``.
+
+        Batched training fits all columns that share this grid with one design matrix. NaN marks
+        periods before a series' first spend; zeros after it are real zeros.
+        """
+        unit = "hour" if granularity is Granularity.HOUR else "day"
+        where, params = self._window(start, end)
+        frame = self.query(
+            f"""
+            SELECT date_trunc('{unit}', period_start) AS t,
+                   product || '|' || cost_line || '|' || currency AS series, sum(cost) AS spend
+            FROM facts WHERE charge_category = ? {where} GROUP BY ALL
+            """,
+            [USAGE, *params],
+        )
+        if frame.empty:
+            return pd.DataFrame()
+        wide = frame.pivot_table(index="t", columns="series", values="spend", aggfunc="sum")
+        grid = pd.date_range(wide.index.min(), wide.index.max(), freq=granularity.pandas_freq, name="t")
+        wide = wide.reindex(grid)
+        started = wide.notna().cumsum() > 0
+        return wide.fillna(0.0).where(started)
+
+    def leaf_table(
+        self,
+        product: str,
+        cost_line: str,
+        currency: str,
+        *,
+        start: datetime,
+        end: datetime,
+        dimensions: Sequence[str] | None = None,
+        by_period: Granularity | None = None,
+    ) -> pd.DataFrame:
+        """Spend per combination of ``dimensions`` over [start, end): the cube root causes are ranked on.
+
+        With ``by_period`` the cube keeps a ``t`` column at that granularity (for per-leaf history).
+        """
+        dims = list(dimensions) if dimensions is not None else self.dimensions()
+        for dim in dims:
+            if not _DIMENSION.match(dim):
+                raise InputError("dimensions", f"{dim!r} is not a dimension name")
+        present = set(self.dimensions())
+        cols = [
+            f"COALESCE(CAST({d} AS VARCHAR), '(none)') AS {d}" if d in present else f"'(none)' AS {d}"
+            for d in dims
+        ]
+        if by_period is not None:
+            unit = "hour" if by_period is Granularity.HOUR else "day"
+            cols.insert(0, f"date_trunc('{unit}', period_start) AS t")
+        where, params = self._window(start, end)
+        return self.query(
+            f"""
+            SELECT {", ".join(cols)}, sum(cost) AS actual FROM facts
+            WHERE charge_category = ? AND product = ? AND cost_line = ? AND currency = ? {where}
+            GROUP BY ALL ORDER BY ALL
+            """,
+            [USAGE, product, cost_line, currency, *params],
+        )
+
+    def coverage(self, granularity: Granularity = Granularity.DAY) -> pd.DataFrame:
+        """Attribution coverage per period and currency: the share of usage spend that has a product."""
+        unit = "hour" if granularity is Granularity.HOUR else "day"
+        return self.query(
+            f"""
+            SELECT date_trunc('{unit}', period_start) AS t, currency, sum(cost) AS spend,
+                   sum(cost) FILTER (WHERE product <> ?) AS attributed
+            FROM facts WHERE charge_category = ? GROUP BY ALL ORDER BY ALL
+            """,
+            [UNATTRIBUTED, USAGE],
+        )
+
+    @staticmethod
+    def _window(start: datetime | None, end: datetime | None) -> tuple[str, list[Any]]:
+        clauses, params = "", []
+        if start is not None:
+            clauses += " AND period_start >= ?"
+            params.append(pd.Timestamp(start).tz_localize(None) if pd.Timestamp(start).tzinfo else start)
+        if end is not None:
+            clauses += " AND period_start < ?"
+            params.append(pd.Timestamp(end).tz_localize(None) if pd.Timestamp(end).tzinfo else end)
+        return clauses, params

@@ -1,0 +1,246 @@
+"""Reading FOCUS exports with DuckDB: find the files, check their columns, and normalise their rows.
+
+Files are never loaded whole: DuckDB streams CSV, CSV.gz and Parquet and aggregates as it reads. Every
+column is read as text (``all_varchar``) and parsed with ``TRY_CAST`` so that one bad value rejects one
+row, with a reason, instead of failing the file or being guessed into the wrong type.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from core.errors import InputError
+from ingestion import focus_columns as fc
+from ingestion.attribution import Attribution
+
+SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
+# Reject reasons, in the order they are tested: a row gets the first that applies.
+REASONS: tuple[tuple[str, str], ...] = (
+    ("ChargePeriodStart", "missing or not a timestamp"),
+    ("ChargePeriodEnd", "missing or not a timestamp"),
+    ("ChargePeriodEnd", "before ChargePeriodStart"),
+    ("BillingPeriodStart", "missing or not a timestamp"),
+    ("BillingAccountId", "missing"),
+    ("BillingCurrency", "missing or not a 3-letter currency code"),
+    ("ChargeCategory", "missing or not one of " + "/".join(fc.CHARGE_CATEGORIES)),
+)
+
+
+def quote(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """Quote an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _supported(path: Path) -> bool:
+    name = path.name.lower()
+    return any(name.endswith(s) for s in SUFFIXES)
+
+
+def discover_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand folders (recursively) into export files; every named path must exist."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and _supported(p)))
+        elif path.is_file():
+            if not _supported(path):
+                raise InputError(
+                    str(path.name), f"unsupported file type; expected one of {', '.join(SUFFIXES)}"
+                )
+            found.append(path)
+        else:
+            raise InputError(str(path), "no such file or folder")
+    if not found:
+        raise InputError("PATH", "no FOCUS export (.csv, .csv.gz, .parquet) found")
+    return found
+
+
+def read_header(path: Path) -> list[str]:
+    """The column names of a CSV (or CSV.gz) export, from its first line."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(path.name, f"cannot read the CSV header: {exc}") from exc
+    names = [h.strip() for h in header]
+    if not names or not any(names):
+        raise InputError(path.name, "empty file or no header line")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InputError(path.name, f"duplicate columns in the header: {', '.join(duplicates)}")
+    return names
+
+
+def relation(path: Path, rejects_table: str) -> str:
+    """SQL table expression that streams one file.
+
+    CSV columns come from the header, all as text, with the sniffer off: a malformed line is then a
+    counted reject (in ``rejects_table``) instead of a failed file or a wrongly guessed dialect.
+    """
+    if path.name.lower().endswith(".parquet"):
+        return f"read_parquet({literal(str(path))})"
+    columns = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in read_header(path)) + "}"
+    return (
+        f"read_csv({literal(str(path))}, auto_detect=false, header=true, columns={columns}, delim=',', "
+        "quote='\"', escape='\"', nullstr=['NULL', ''], store_rejects=true, "
+        f"rejects_table={literal(rejects_table)}, rejects_scan={literal(rejects_table + '_scan')})"
+    )
+
+
+def columns_of(conn: duckdb.DuckDBPyConnection, source: str, where: str) -> dict[str, str]:
+    """Column name -> DuckDB type of a table expression; unreadable files are input errors."""
+    try:
+        rows = conn.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    except duckdb.Error as exc:
+        raise InputError(where, f"cannot be read as a FOCUS export: {str(exc).splitlines()[0]}") from exc
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def check_columns(columns: dict[str, str], cost_basis: str, cost_line: str, where: str) -> None:
+    """Raise an InputError naming every mandatory column the file lacks."""
+    needed = [*fc.MANDATORY, cost_basis]
+    if not cost_line.startswith("tag:"):
+        needed.append(cost_line)
+    missing = [c for c in needed if c not in columns]
+    if fc.PROVIDER_NAME not in columns and fc.SERVICE_PROVIDER_NAME not in columns:
+        missing.append(f"{fc.PROVIDER_NAME} or {fc.SERVICE_PROVIDER_NAME}")
+    if missing:
+        raise InputError(where, f"missing mandatory FOCUS columns: {', '.join(missing)}")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The normalising projection for one file, with its bound parameters."""
+
+    sql: str
+    params: list[Any]
+    tag_dimensions: tuple[str, ...]
+    reason_sql: str  # the reject reason of a raw row (NULL when kept); needs no parameters
+    from_sql: str  # the raw rows, with the parsed tags beside them
+
+
+def tag_dimension_name(key: str) -> str:
+    cleaned = "".join(ch if ch.isalnum() else "_" for ch in key.lower())
+    return f"tag_{cleaned}"
+
+
+def normalise(columns: dict[str, str], cost_basis: str, attribution: Attribution) -> Plan:
+    """Build ``SELECT <reason>, <leaf fact columns>, <costs> FROM src`` for a file with ``columns``.
+
+    Absent optional columns read as NULL, so FOCUS 1.0–1.3 files and partial exports share one plan.
+    """
+
+    def col(name: str) -> str:
+        return f"CAST({quote(name)} AS VARCHAR)" if name in columns else "CAST(NULL AS VARCHAR)"
+
+    def first(*names: str) -> str:
+        present = [col(n) for n in names if n in columns]
+        return f"COALESCE({', '.join(present)})" if present else "CAST(NULL AS VARCHAR)"
+
+    def ts(name: str) -> str:
+        # Offsets (Z, +02:00) are honoured, then dropped: facts are naive UTC.
+        return f"TRY_CAST({col(name)} AS TIMESTAMPTZ)::TIMESTAMP"
+
+    def num(name: str) -> str:
+        # Exact decimals: sums are then the same whatever order DuckDB's threads add them in,
+        # which is what makes re-ingesting an export a no-op.
+        return (
+            f"TRY_CAST({col(name)} AS DECIMAL(38, 12))"
+            if name in columns
+            else "CAST(NULL AS DECIMAL(38, 12))"
+        )
+
+    tags_type = columns.get(fc.TAGS, "")
+    if not tags_type:
+        tags_json = "CAST(NULL AS VARCHAR)"
+    elif tags_type.upper().startswith(("MAP", "STRUCT", "JSON")):
+        tags_json = f"CAST(to_json({quote(fc.TAGS)}) AS VARCHAR)"
+    else:
+        tags_json = f"CASE WHEN json_valid({quote(fc.TAGS)}) THEN {quote(fc.TAGS)} END"
+
+    def tag(key: str) -> str:
+        return f"json_extract_string(_tags, {literal('$.' + chr(34) + key + chr(34))})"
+
+    product_sql, product_params = attribution.product_sql(col, tag)
+    cost_line_sql = attribution.cost_line_sql(col, tag)
+    start, end = ts(fc.CHARGE_PERIOD_START), ts(fc.CHARGE_PERIOD_END)
+    checks = [
+        f"{start} IS NULL",
+        f"{end} IS NULL",
+        f"{end} < {start}",
+        f"{ts(fc.BILLING_PERIOD_START)} IS NULL",
+        f"NULLIF(TRIM({col(fc.BILLING_ACCOUNT_ID)}), '') IS NULL",
+        f"NOT regexp_full_match(COALESCE(TRIM({col(fc.BILLING_CURRENCY)}), ''), '[A-Za-z]{{3}}')",
+        f"COALESCE(TRIM({col(fc.CHARGE_CATEGORY)}), '') NOT IN "
+        f"({', '.join(literal(c) for c in fc.CHARGE_CATEGORIES)})",
+    ]
+    basis = num(cost_basis)
+    reason_cases = [
+        f"WHEN {c} THEN {literal(f + ': ' + r)}" for c, (f, r) in zip(checks, REASONS, strict=True)
+    ]
+    reason_cases.append(f"WHEN {basis} IS NULL THEN {literal(cost_basis + ': missing or not a number')}")
+    reason = f"CASE {' '.join(reason_cases)} END"
+    from_sql = f"(SELECT *, {tags_json} AS _tags FROM src)"
+
+    tag_dims = attribution.dimension_tag_keys
+    dims = [
+        f"{first(fc.SUB_ACCOUNT_ID, fc.BILLING_ACCOUNT_ID)} AS account",
+        f"{first(fc.REGION_ID, fc.REGION_NAME)} AS region",
+        f"{col(fc.SERVICE_NAME)} AS service",
+        f"{first(*fc.USAGE_TYPE_EXTENSIONS, fc.SKU_ID)} AS sku",
+        f"{col(fc.RESOURCE_TYPE)} AS resource_type",
+        *(f"{tag(k)} AS {quote(tag_dimension_name(k))}" for k in tag_dims),
+    ]
+    # The inner query parses once; the outer one only refers to parsed values.
+    sql = f"""
+        SELECT
+            {reason} AS reason,
+            date_trunc('hour', {start}) AS period_start,
+            GREATEST(date_diff('minute', {start}, {end}), 0) / 60.0 AS period_hours,
+            TRIM({col(fc.BILLING_ACCOUNT_ID)}) AS billing_account,
+            strftime({ts(fc.BILLING_PERIOD_START)}, '%Y-%m') AS billing_period,
+            {first(fc.SERVICE_PROVIDER_NAME, fc.PROVIDER_NAME)} AS provider,
+            TRIM({col(fc.CHARGE_CATEGORY)}) AS charge_category,
+            UPPER(TRIM({col(fc.BILLING_CURRENCY)})) AS currency,
+            {product_sql} AS product,
+            {cost_line_sql} AS cost_line,
+            {", ".join(dims)},
+            {basis} AS cost,
+            {num(fc.EFFECTIVE_COST)} AS effective_cost,
+            {num(fc.BILLED_COST)} AS billed_cost,
+            {num(fc.LIST_COST)} AS list_cost,
+            ({quote(fc.TAGS) if tags_type else "NULL"} IS NOT NULL AND _tags IS NULL) AS tags_invalid
+        FROM {from_sql}
+    """
+    return Plan(sql, product_params, tuple(tag_dimension_name(k) for k in tag_dims), reason, from_sql)
+
+
+LEAF_KEYS: Sequence[str] = (
+    "period_start",
+    "billing_account",
+    "billing_period",
+    "provider",
+    "charge_category",
+    "currency",
+    "product",
+    "cost_line",
+    "account",
+    "region",
+    "service",
+    "sku",
+    "resource_type",
+)

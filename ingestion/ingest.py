@@ -1,0 +1,332 @@
+"""Ingestion: FOCUS exports (files, folders or JSON rows) into leaf facts, idempotently.
+
+Every source is streamed through DuckDB into a staging table of leaf facts (rows aggregated per period
+and attributed dimensions, rejected rows counted per reason). Nothing reaches the fact store until every
+source has been read, and then each billing account's billing period is replaced whole: the same export
+twice changes nothing, a newer export of a period replaces it, and an older one is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from sqlalchemy import Engine, delete, insert, select
+
+from core.clock import Clock
+from core.errors import InputError, SpendSentryError
+from core.settings import Settings
+from core.types import UNATTRIBUTED
+from ingestion import focus_columns as fc
+from ingestion.attribution import Attribution, load_attribution
+from ingestion.fact_store import FactStore
+from ingestion.focus_reader import (
+    LEAF_KEYS,
+    check_columns,
+    columns_of,
+    discover_files,
+    literal,
+    normalise,
+    quote,
+    relation,
+)
+from ingestion.report import IngestReport, RejectClass
+from ingestion.tables import fact_partitions, ingest_runs
+
+MAX_REJECT_SAMPLE = 10_000
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # shown to users: a file name, never a full path
+    mtime: datetime  # when the export was produced, to tell a newer export from an older one
+    path: Path | None = None
+    frame: pd.DataFrame | None = None
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes even for timezone-aware columns; they are stored as UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class Ingestor:
+    """Loads FOCUS sources into the fact store and records what it did in the state database."""
+
+    def __init__(
+        self, settings: Settings, engine: Engine, clock: Clock, store: FactStore | None = None
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.clock = clock
+        self.store = store or FactStore(
+            settings.facts_dir, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+        )
+
+    def ingest_paths(
+        self,
+        paths: Iterable[Path],
+        *,
+        force: bool = False,
+        progress: Progress | None = None,
+        origin: str = "cli",
+    ) -> IngestReport:
+        files = discover_files(paths)
+        sources = [Source(p.name, datetime.fromtimestamp(p.stat().st_mtime, UTC), path=p) for p in files]
+        return self._run(sources, force=force, progress=progress, origin=origin)
+
+    def ingest_frame(
+        self, frame: pd.DataFrame, *, name: str = "request", origin: str = "api"
+    ) -> IngestReport:
+        """Ingest JSON rows (already a frame of strings); they are as new as the moment they arrive."""
+        if frame.empty:
+            raise InputError("rows", "no rows")
+        return self._run([Source(name, self.clock.now(), frame=frame.astype("string"))], origin=origin)
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def _connect(self, workdir: Path) -> duckdb.DuckDBPyConnection:
+        conn = duckdb.connect(
+            str(workdir / "staging.duckdb"),
+            config={"memory_limit": self.settings.duckdb_memory_limit, "preserve_insertion_order": False},
+        )
+        conn.execute(f"SET temp_directory={literal(str(workdir / 'spill'))}")
+        conn.execute("SET TimeZone='UTC'")
+        if self.settings.duckdb_threads:
+            conn.execute(f"SET threads={int(self.settings.duckdb_threads)}")
+        return conn
+
+    def _run(
+        self, sources: Sequence[Source], *, force: bool = False, progress: Progress | None = None, origin: str
+    ) -> IngestReport:
+        started = time.perf_counter()
+        run_id = str(uuid.uuid4())
+        report = IngestReport(
+            run_id=run_id, files=[s.name for s in sources], cost_basis=self.settings.cost_basis
+        )
+        attribution = load_attribution(self.settings)
+        workdir = self.settings.data_dir / "tmp" / f"ingest-{run_id}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        started_at = self.clock.now()
+        try:
+            with self._connect(workdir) as conn:
+                tag_dims = self._stage(conn, sources, attribution, run_id, report, progress)
+                self._publish(conn, sources, tag_dims, run_id, report, force)
+        except SpendSentryError:
+            self._record_run(run_id, started_at, origin, "failed", report)
+            raise
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        report.seconds = time.perf_counter() - started
+        self._record_run(run_id, started_at, origin, "done", report)
+        return report
+
+    def _stage(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        sources: Sequence[Source],
+        attribution: Attribution,
+        run_id: str,
+        report: IngestReport,
+        progress: Progress | None,
+    ) -> tuple[str, ...]:
+        tag_dims: tuple[str, ...] = ()
+        for index, source in enumerate(sources):
+            if progress:
+                progress(index, len(sources), source.name)
+            if source.frame is not None:
+                conn.register("_frame", source.frame)
+                rel = "_frame"
+            else:
+                assert source.path is not None
+                rel = relation(source.path, f"_rejects_{index}")
+            conn.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {rel}")
+            columns = columns_of(conn, "src", source.name)
+            check_columns(columns, self.settings.cost_basis, attribution.cost_line, source.name)
+            plan = normalise(columns, self.settings.cost_basis, attribution)
+            tag_dims = plan.tag_dimensions
+            keys = [*LEAF_KEYS, *tag_dims]
+            # Rejected rows collapse to one group per reason: their values are not trusted.
+            key_sql = ", ".join(f"CASE WHEN reason IS NULL THEN {quote(k)} END AS {quote(k)}" for k in keys)
+            agg = f"""
+                SELECT reason, {key_sql},
+                       max(period_hours) AS period_hours, sum(cost) AS cost,
+                       sum(effective_cost) AS effective_cost, sum(billed_cost) AS billed_cost,
+                       sum(list_cost) AS list_cost, count(*)::BIGINT AS rows,
+                       sum(tags_invalid::INTEGER) AS tags_invalid, {index} AS source_idx
+                FROM ({plan.sql}) GROUP BY ALL
+            """
+            verb = "CREATE TABLE staged AS" if index == 0 else "INSERT INTO staged BY NAME"
+            try:
+                conn.execute(f"{verb} {agg}", plan.params)
+            except duckdb.Error as exc:
+                raise InputError(source.name, f"cannot be read: {str(exc).splitlines()[0]}") from exc
+            if source.path is not None and not source.path.name.lower().endswith(".parquet"):
+                self._count_malformed(conn, f"_rejects_{index}", index)
+            rejected = conn.execute(
+                "SELECT count(*) FROM staged WHERE source_idx = ? AND reason IS NOT NULL", [index]
+            ).fetchall()[0]
+            if rejected and rejected[0]:
+                self._write_reject_sample(conn, plan.reason_sql, plan.from_sql, source, run_id, report)
+            if source.frame is not None:
+                conn.unregister("_frame")
+        if progress:
+            progress(len(sources), len(sources), "")
+        return tag_dims
+
+    @staticmethod
+    def _count_malformed(conn: duckdb.DuckDBPyConnection, table: str, index: int) -> None:
+        # Lines the CSV reader could not split into the header's columns: one staged group per error type.
+        conn.execute(
+            f"""INSERT INTO staged BY NAME
+                SELECT 'CSV: ' || lower(error_type) || ' (malformed line)' AS reason,
+                       count(*)::BIGINT AS rows, {index} AS source_idx
+                FROM (SELECT line, min(error_type) AS error_type FROM {table} GROUP BY line)
+                GROUP BY error_type"""
+        )
+
+    def _write_reject_sample(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        reason_sql: str,
+        from_sql: str,
+        source: Source,
+        run_id: str,
+        report: IngestReport,
+    ) -> None:
+        # A second pass only for files that had rejects, so people can see and fix the rows themselves.
+        folder = self.settings.data_dir / "rejects" / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{Path(source.name).name}.rejects.csv"
+        conn.execute(
+            f"""COPY (SELECT * EXCLUDE (_tags) FROM (SELECT *, {reason_sql} AS reject_reason FROM {from_sql})
+                      WHERE reject_reason IS NOT NULL LIMIT {MAX_REJECT_SAMPLE})
+                TO {literal(str(target))} (HEADER, DELIMITER ',')"""
+        )
+        report.rejects_file = str(folder)
+
+    def _publish(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        sources: Sequence[Source],
+        tag_dims: tuple[str, ...],
+        run_id: str,
+        report: IngestReport,
+        force: bool,
+    ) -> None:
+        summary = conn.execute(
+            """SELECT reason, billing_account, billing_period, charge_category, currency,
+                      product = ? AS unattributed, source_idx, sum(cost)::DOUBLE AS cost, sum(rows) AS rows,
+                      sum(tags_invalid) AS tags_invalid
+               FROM staged GROUP BY ALL""",
+            [UNATTRIBUTED],
+        ).df()
+        report.rows_read = int(summary["rows"].sum())
+        report.rows_with_invalid_tags = int(summary["tags_invalid"].fillna(0).sum())
+        bad = summary[summary["reason"].notna()]
+        for reason, group in bad.groupby("reason", sort=True):
+            names = sorted({sources[int(i)].name for i in group["source_idx"]})
+            report.rejected.append(RejectClass(str(reason), int(group["rows"].sum()), names))
+        good = summary[summary["reason"].isna()]
+
+        keys = [*LEAF_KEYS, *tag_dims]
+        key_sql = ", ".join(quote(k) for k in keys)
+        now = self.clock.now()
+        manifest_rows: list[dict[str, object]] = []
+        kept_parts: set[tuple[str, str]] = set()
+        with self.engine.connect() as db:
+            stored = {
+                (r.billing_account, r.billing_period): r for r in db.execute(select(fact_partitions)).all()
+            }
+        for (account, period), group in good.groupby(["billing_account", "billing_period"], sort=True):
+            idxs = sorted({int(i) for i in group["source_idx"]})
+            mtime = max(sources[i].mtime for i in idxs)
+            previous = stored.get((str(account), str(period)))
+            if previous is not None and not force and _aware(previous.source_mtime) > mtime:
+                report.partitions_skipped_older.append(f"{account}/{period}")
+                continue
+            write = self.store.replace_partition(
+                conn,
+                str(account),
+                str(period),
+                f"""SELECT {key_sql}, max(period_hours) AS period_hours, sum(cost)::DOUBLE AS cost,
+                           sum(effective_cost)::DOUBLE AS effective_cost,
+                           sum(billed_cost)::DOUBLE AS billed_cost, sum(list_cost)::DOUBLE AS list_cost,
+                           sum(rows)::BIGINT AS rows
+                    FROM staged WHERE reason IS NULL AND billing_account = ? AND billing_period = ?
+                    GROUP BY ALL""",
+                [account, period],
+            )
+            kept_parts.add((str(account), str(period)))
+            if write.changed:
+                report.partitions_written += 1
+            else:
+                report.partitions_unchanged += 1
+            manifest_rows.append(
+                {
+                    "billing_account": str(account),
+                    "billing_period": str(period),
+                    "fingerprint": write.fingerprint,
+                    "rows": write.rows,
+                    "sources": json.dumps(sorted({sources[i].name for i in idxs})),
+                    "source_mtime": mtime,
+                    "cost_basis": self.settings.cost_basis,
+                    "ingested_at": now,
+                    "run_id": run_id,
+                }
+            )
+        kept = good[
+            [
+                (a, p) in kept_parts
+                for a, p in zip(good["billing_account"], good["billing_period"], strict=True)
+            ]
+        ]
+        report.rows_kept = int(kept["rows"].sum())
+        usage = kept[kept["charge_category"] == fc.USAGE]
+        for cur, group in usage.groupby("currency", sort=True):
+            total = float(group["cost"].sum())
+            attributed = float(group.loc[~group["unattributed"].astype(bool), "cost"].sum())
+            report.usage_spend[str(cur)] = round(total, 6)
+            # Coverage is a share of spend; with no spend at all nothing is unattributed.
+            report.coverage_pct[str(cur)] = round(100.0 * attributed / total, 2) if total else 100.0
+        other = kept[kept["charge_category"] != fc.USAGE]
+        sums = other.groupby(["currency", "charge_category"], sort=True)["cost"].sum()
+        for (cur, cat), spend in zip(sums.index.tolist(), sums.tolist(), strict=True):
+            report.other_charges.setdefault(str(cur), {})[str(cat)] = round(float(spend), 6)
+        if manifest_rows:
+            with self.engine.begin() as db:
+                for row in manifest_rows:
+                    db.execute(
+                        delete(fact_partitions).where(
+                            fact_partitions.c.billing_account == row["billing_account"],
+                            fact_partitions.c.billing_period == row["billing_period"],
+                        )
+                    )
+                db.execute(insert(fact_partitions), manifest_rows)
+
+    def _record_run(
+        self, run_id: str, started_at: datetime, origin: str, status: str, report: IngestReport
+    ) -> None:
+        with self.engine.begin() as db:
+            db.execute(
+                insert(ingest_runs).values(
+                    id=run_id,
+                    started_at=started_at,
+                    finished_at=self.clock.now(),
+                    origin=origin,
+                    status=status,
+                    files=len(report.files),
+                    rows_read=report.rows_read,
+                    rows_kept=report.rows_kept,
+                    rows_rejected=report.rows_rejected,
+                    report=json.dumps(report.to_dict()),
+                )
+            )

@@ -1,0 +1,1 @@
+"""Alembic branch ``ingestion``: the tables in ``ingestion/tables.py``."""
