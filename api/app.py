@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from api import metrics
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import health, series, spend
+from api.routes import health, root_causes, series, spend
 from core.clock import Clock, SystemClock
 from core.db import make_engine, migrate
 from core.settings import Settings, get_settings
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(metrics.router)
     app.include_router(spend.router)
     app.include_router(series.router)
+    app.include_router(root_causes.router)
     return app
 
 

@@ -105,6 +105,41 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_rca(args: argparse.Namespace, settings: Settings) -> int:
+    import pandas as pd
+
+    from detector.root_cause import rank_root_causes
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise InputError("FILE", f"{path} does not exist")
+    try:
+        # Dimension values are labels, never numbers: read everything as text, then the two amounts.
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError("FILE", f"not a readable CSV: {exc}") from exc
+    if len(frame) > settings.max_rca_leaves:
+        raise InputError("FILE", f"{len(frame)} leaves; at most {settings.max_rca_leaves}")
+    for col in (args.actual, args.expected):
+        if col not in frame.columns:
+            raise InputError(col, "column not found in the leaf table")
+        frame[col] = pd.to_numeric(frame[col], errors="coerce")
+    result = rank_root_causes(frame, actual=args.actual, expected=args.expected, top_k=args.top)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    total = float(frame[args.actual].sum() - frame[args.expected].sum())
+    print(
+        f"deviation: {total:+,.2f}  selected: "
+        + "; ".join(" & ".join(f"{k}={v}" for k, v in d.items()) for d in result.selected)
+        or "none"
+    )
+    for cause in result.root_causes:
+        name = " & ".join(f"{k}={v}" for k, v in cause.dimensions.items())
+        print(f"{cause.contribution:+14,.2f}  {cause.share:7.1%}  {name}")
+    return 0
+
+
 def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     """What `make run` does before serving: migrate, ingest (the demo export when there is no data)."""
     ingestor = _ingestor(settings)
@@ -152,6 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "csv.gz", "parquet"], default="csv")
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("rca", help="rank root causes in a leaf table (CSV)")
+    p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("--actual", required=True, help="column of actual values")
+    p.add_argument("--expected", required=True, help="column of expected values")
+    p.add_argument("--top", type=int, default=10, help="how many causes to list")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_rca)
 
     p = sub.add_parser("bootstrap", help="prepare the state for `serve` (used by `make run`)")
     p.set_defaults(func=cmd_bootstrap)

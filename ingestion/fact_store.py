@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,26 +81,67 @@ class FactStore:
         account = urlquote(billing_account, safe="")
         return self.root / f"billing_account={account}" / f"billing_period={billing_period}" / FACT_FILE
 
-    def replace_partition(
+    def replace_partitions(
         self,
         conn: duckdb.DuckDBPyConnection,
-        billing_account: str,
-        billing_period: str,
         select_sql: str,
+        partitions: Sequence[tuple[str, str]],
         params: Sequence[Any] = (),
-    ) -> PartitionWrite:
-        """Make ``select_sql``'s rows the whole content of one partition, unless they already are."""
-        if not re.fullmatch(r"\d{4}-\d{2}", billing_period):
-            raise InputError("BillingPeriodStart", f"unexpected billing period {billing_period!r}")
-        target = self.partition_path(billing_account, billing_period)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{FACT_FILE}.{uuid.uuid4().hex}.tmp")
+    ) -> list[PartitionWrite]:
+        """Make ``select_sql``'s rows the whole content of each (billing account, period) in ``partitions``.
+
+        One scan writes every partition aside; each is then compared with the stored one and swapped in
+        with ``os.replace`` only if its content differs, so a reader never sees half a period.
+        """
+        for _, period in partitions:
+            if not re.fullmatch(r"\d{4}-\d{2}", period):
+                raise InputError("BillingPeriodStart", f"unexpected billing period {period!r}")
+        if not partitions:
+            return []
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = self.root / f".staging-{uuid.uuid4().hex}"
         try:
             conn.execute(
-                f"COPY ({select_sql} ORDER BY ALL) TO '{self._sql_path(tmp)}' "
-                "(FORMAT PARQUET, COMPRESSION ZSTD)",
+                "CREATE OR REPLACE TEMP TABLE _ss_parts (billing_account VARCHAR, billing_period VARCHAR, pid INTEGER)"
+            )
+            conn.executemany(
+                "INSERT INTO _ss_parts VALUES (?, ?, ?)", [(a, p, i) for i, (a, p) in enumerate(partitions)]
+            )
+            conn.execute(
+                f"""COPY (SELECT f.*, p.pid AS _ss_pid FROM ({select_sql}) f
+                          JOIN _ss_parts p ON f.billing_account = p.billing_account
+                                          AND f.billing_period = p.billing_period)
+                    TO '{self._sql_path(staging)}' (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (_ss_pid))""",
                 list(params),
             )
+            return [
+                self._swap_in(conn, staging, pid, account, period)
+                for pid, (account, period) in enumerate(partitions)
+            ]
+        except (duckdb.Error, OSError) as exc:
+            raise StoreError(f"could not write facts: {str(exc).splitlines()[0]}") from exc
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            conn.execute("DROP TABLE IF EXISTS _ss_parts")
+
+    def _swap_in(
+        self, conn: duckdb.DuckDBPyConnection, staging: Path, pid: int, account: str, period: str
+    ) -> PartitionWrite:
+        target = self.partition_path(account, period)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{FACT_FILE}.{uuid.uuid4().hex}.tmp")
+        files = sorted((staging / f"_ss_pid={pid}").glob("*.parquet"))
+        try:
+            if len(files) == 1:
+                os.replace(files[0], tmp)
+            elif files:  # several writer threads wrote parts of it: one file per partition
+                listing = ", ".join(f"'{self._sql_path(f)}'" for f in files)
+                conn.execute(
+                    f"COPY (SELECT * FROM read_parquet([{listing}])) TO '{self._sql_path(tmp)}' "
+                    "(FORMAT PARQUET, COMPRESSION ZSTD)"
+                )
+            else:
+                raise StoreError(f"no facts were staged for {account} {period}")
             # Fingerprints are read back from Parquet on both sides, so types and rounding match.
             rows, digest = conn.execute(fingerprint_sql(f"read_parquet('{self._sql_path(tmp)}')")).fetchall()[
                 0
@@ -109,14 +151,14 @@ class FactStore:
                 old = conn.execute(fingerprint_sql(f"read_parquet('{self._sql_path(target)}')")).fetchall()[0]
                 if f"{old[0]}:{old[1]}" == fingerprint:
                     tmp.unlink()
-                    return PartitionWrite(billing_account, billing_period, int(rows), fingerprint, False)
+                    return PartitionWrite(account, period, int(rows), fingerprint, False)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
-        except (duckdb.Error, OSError) as exc:
+        except BaseException:
             tmp.unlink(missing_ok=True)
-            raise StoreError(f"could not write facts for {billing_period}: {exc}") from exc
-        return PartitionWrite(billing_account, billing_period, int(rows), fingerprint, True)
+            raise
+        return PartitionWrite(account, period, int(rows), fingerprint, True)
 
     # -- reading -----------------------------------------------------------------------------------
 

@@ -144,6 +144,9 @@ def normalise(columns: dict[str, str], cost_basis: str, attribution: Attribution
     Absent optional columns read as NULL, so FOCUS 1.0–1.3 files and partial exports share one plan.
     """
 
+    def raw(name: str) -> str:
+        return quote(name) if name in columns else "NULL"
+
     def col(name: str) -> str:
         return f"CAST({quote(name)} AS VARCHAR)" if name in columns else "CAST(NULL AS VARCHAR)"
 
@@ -153,48 +156,80 @@ def normalise(columns: dict[str, str], cost_basis: str, attribution: Attribution
 
     def ts(name: str) -> str:
         # Offsets (Z, +02:00) are honoured, then dropped: facts are naive UTC.
-        return f"TRY_CAST({col(name)} AS TIMESTAMPTZ)::TIMESTAMP"
+        # Typed (Parquet) columns are cast directly; text goes through the same TRY_CAST.
+        return f"TRY_CAST({raw(name)} AS TIMESTAMPTZ)::TIMESTAMP"
 
     def num(name: str) -> str:
         # Exact decimals: sums are then the same whatever order DuckDB's threads add them in,
         # which is what makes re-ingesting an export a no-op.
-        return (
-            f"TRY_CAST({col(name)} AS DECIMAL(38, 12))"
-            if name in columns
-            else "CAST(NULL AS DECIMAL(38, 12))"
-        )
+        return f"TRY_CAST({raw(name)} AS DECIMAL(38, 12))"
 
+    # Every tag the plan reads is extracted in one JSON parse per row, into a list.
+    wanted: list[str] = list(
+        dict.fromkeys(
+            [
+                *attribution.product_tag_keys,
+                *attribution.dimension_tag_keys,
+                *(
+                    c.column[4:]
+                    for r in attribution.rules
+                    for c in r.conditions
+                    if c.column.startswith("tag:")
+                ),
+                *([attribution.cost_line[4:]] if attribution.cost_line.startswith("tag:") else []),
+            ]
+        )
+    )
+    paths = "[" + ", ".join(literal("$." + chr(34) + k + chr(34)) for k in wanted) + "]"
     tags_type = columns.get(fc.TAGS, "")
-    if not tags_type:
-        tags_json = "CAST(NULL AS VARCHAR)"
+    if not tags_type or not wanted:
+        tag_values = "CAST(NULL AS VARCHAR[])"
     elif tags_type.upper().startswith(("MAP", "STRUCT", "JSON")):
-        tags_json = f"CAST(to_json({quote(fc.TAGS)}) AS VARCHAR)"
+        tag_values = f"json_extract_string(to_json({quote(fc.TAGS)}), {paths})"
     else:
-        tags_json = f"CASE WHEN json_valid({quote(fc.TAGS)}) THEN {quote(fc.TAGS)} END"
+        tag_values = (
+            f"CASE WHEN json_valid({quote(fc.TAGS)}) THEN json_extract_string({quote(fc.TAGS)}, {paths}) END"
+        )
+    tags_invalid = (
+        f"({quote(fc.TAGS)} IS NOT NULL AND NOT json_valid({quote(fc.TAGS)}))"
+        if tags_type and not tags_type.upper().startswith(("MAP", "STRUCT", "JSON"))
+        else "false"
+    )
 
     def tag(key: str) -> str:
-        return f"json_extract_string(_tags, {literal('$.' + chr(34) + key + chr(34))})"
+        return f"_ss_tags[{wanted.index(key) + 1}]"
+
+    # The inner query parses each value once; everything outside refers to the parsed columns.
+    from_sql = f"""(SELECT *,
+            {tag_values} AS _ss_tags,
+            {tags_invalid} AS _ss_tags_invalid,
+            {ts(fc.CHARGE_PERIOD_START)} AS _ss_start,
+            {ts(fc.CHARGE_PERIOD_END)} AS _ss_end,
+            {ts(fc.BILLING_PERIOD_START)} AS _ss_billing_period,
+            {num(cost_basis)} AS _ss_cost,
+            {num(fc.EFFECTIVE_COST)} AS _ss_effective_cost,
+            {num(fc.BILLED_COST)} AS _ss_billed_cost,
+            {num(fc.LIST_COST)} AS _ss_list_cost
+        FROM src)"""
 
     product_sql, product_params = attribution.product_sql(col, tag)
     cost_line_sql = attribution.cost_line_sql(col, tag)
-    start, end = ts(fc.CHARGE_PERIOD_START), ts(fc.CHARGE_PERIOD_END)
+    start, end = "_ss_start", "_ss_end"
     checks = [
         f"{start} IS NULL",
         f"{end} IS NULL",
         f"{end} < {start}",
-        f"{ts(fc.BILLING_PERIOD_START)} IS NULL",
+        "_ss_billing_period IS NULL",
         f"NULLIF(TRIM({col(fc.BILLING_ACCOUNT_ID)}), '') IS NULL",
         f"NOT regexp_full_match(COALESCE(TRIM({col(fc.BILLING_CURRENCY)}), ''), '[A-Za-z]{{3}}')",
         f"COALESCE(TRIM({col(fc.CHARGE_CATEGORY)}), '') NOT IN "
         f"({', '.join(literal(c) for c in fc.CHARGE_CATEGORIES)})",
     ]
-    basis = num(cost_basis)
     reason_cases = [
         f"WHEN {c} THEN {literal(f + ': ' + r)}" for c, (f, r) in zip(checks, REASONS, strict=True)
     ]
-    reason_cases.append(f"WHEN {basis} IS NULL THEN {literal(cost_basis + ': missing or not a number')}")
+    reason_cases.append(f"WHEN _ss_cost IS NULL THEN {literal(cost_basis + ': missing or not a number')}")
     reason = f"CASE {' '.join(reason_cases)} END"
-    from_sql = f"(SELECT *, {tags_json} AS _tags FROM src)"
 
     tag_dims = attribution.dimension_tag_keys
     dims = [
@@ -205,25 +240,24 @@ def normalise(columns: dict[str, str], cost_basis: str, attribution: Attribution
         f"{col(fc.RESOURCE_TYPE)} AS resource_type",
         *(f"{tag(k)} AS {quote(tag_dimension_name(k))}" for k in tag_dims),
     ]
-    # The inner query parses once; the outer one only refers to parsed values.
     sql = f"""
         SELECT
             {reason} AS reason,
             date_trunc('hour', {start}) AS period_start,
             GREATEST(date_diff('minute', {start}, {end}), 0) / 60.0 AS period_hours,
             TRIM({col(fc.BILLING_ACCOUNT_ID)}) AS billing_account,
-            strftime({ts(fc.BILLING_PERIOD_START)}, '%Y-%m') AS billing_period,
+            strftime(_ss_billing_period, '%Y-%m') AS billing_period,
             {first(fc.SERVICE_PROVIDER_NAME, fc.PROVIDER_NAME)} AS provider,
             TRIM({col(fc.CHARGE_CATEGORY)}) AS charge_category,
             UPPER(TRIM({col(fc.BILLING_CURRENCY)})) AS currency,
             {product_sql} AS product,
             {cost_line_sql} AS cost_line,
             {", ".join(dims)},
-            {basis} AS cost,
-            {num(fc.EFFECTIVE_COST)} AS effective_cost,
-            {num(fc.BILLED_COST)} AS billed_cost,
-            {num(fc.LIST_COST)} AS list_cost,
-            ({quote(fc.TAGS) if tags_type else "NULL"} IS NOT NULL AND _tags IS NULL) AS tags_invalid
+            _ss_cost AS cost,
+            _ss_effective_cost AS effective_cost,
+            _ss_billed_cost AS billed_cost,
+            _ss_list_cost AS list_cost,
+            _ss_tags_invalid AS tags_invalid
         FROM {from_sql}
     """
     return Plan(sql, product_params, tuple(tag_dimension_name(k) for k in tag_dims), reason, from_sql)

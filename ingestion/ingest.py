@@ -94,8 +94,9 @@ class Ingestor:
     # -- the run ---------------------------------------------------------------------------------
 
     def _connect(self, workdir: Path) -> duckdb.DuckDBPyConnection:
+        # In memory, spilling to workdir past the memory limit: staging is scratch, never worth a disk write.
         conn = duckdb.connect(
-            str(workdir / "staging.duckdb"),
+            ":memory:",
             config={"memory_limit": self.settings.duckdb_memory_limit, "preserve_insertion_order": False},
         )
         conn.execute(f"SET temp_directory={literal(str(workdir / 'spill'))}")
@@ -207,7 +208,8 @@ class Ingestor:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{Path(source.name).name}.rejects.csv"
         conn.execute(
-            f"""COPY (SELECT * EXCLUDE (_tags) FROM (SELECT *, {reason_sql} AS reject_reason FROM {from_sql})
+            f"""COPY (SELECT COLUMNS(lambda c: NOT starts_with(c, '_ss_')) FROM
+                      (SELECT *, {reason_sql} AS reject_reason FROM {from_sql})
                       WHERE reject_reason IS NOT NULL LIMIT {MAX_REJECT_SAMPLE})
                 TO {literal(str(target))} (HEADER, DELIMITER ',')"""
         )
@@ -246,6 +248,8 @@ class Ingestor:
             stored = {
                 (r.billing_account, r.billing_period): r for r in db.execute(select(fact_partitions)).all()
             }
+        to_write: list[tuple[str, str]] = []
+        mtimes: dict[tuple[str, str], tuple[datetime, list[int]]] = {}
         for (account, period), group in good.groupby(["billing_account", "billing_period"], sort=True):
             idxs = sorted({int(i) for i in group["source_idx"]})
             mtime = max(sources[i].mtime for i in idxs)
@@ -253,27 +257,33 @@ class Ingestor:
             if previous is not None and not force and _aware(previous.source_mtime) > mtime:
                 report.partitions_skipped_older.append(f"{account}/{period}")
                 continue
-            write = self.store.replace_partition(
-                conn,
-                str(account),
-                str(period),
-                f"""SELECT {key_sql}, max(period_hours) AS period_hours, sum(cost)::DOUBLE AS cost,
-                           sum(effective_cost)::DOUBLE AS effective_cost,
-                           sum(billed_cost)::DOUBLE AS billed_cost, sum(list_cost)::DOUBLE AS list_cost,
-                           sum(rows)::BIGINT AS rows
-                    FROM staged WHERE reason IS NULL AND billing_account = ? AND billing_period = ?
-                    GROUP BY ALL""",
-                [account, period],
-            )
-            kept_parts.add((str(account), str(period)))
+            to_write.append((str(account), str(period)))
+            mtimes[(str(account), str(period))] = (mtime, idxs)
+        # Rows of one leaf can come from several files of the same export: sum them.
+        group_sql = "GROUP BY ALL" if len(sources) > 1 else ""
+        aggregate = "sum" if group_sql else ""
+        writes = self.store.replace_partitions(
+            conn,
+            f"""SELECT {key_sql}, {"max" if group_sql else ""}(period_hours) AS period_hours,
+                       {aggregate}(cost)::DOUBLE AS cost,
+                       {aggregate}(effective_cost)::DOUBLE AS effective_cost,
+                       {aggregate}(billed_cost)::DOUBLE AS billed_cost,
+                       {aggregate}(list_cost)::DOUBLE AS list_cost, {aggregate}(rows)::BIGINT AS rows
+                FROM staged WHERE reason IS NULL {group_sql}""",
+            to_write,
+        )
+        for write in writes:
+            key = (write.billing_account, write.billing_period)
+            kept_parts.add(key)
             if write.changed:
                 report.partitions_written += 1
             else:
                 report.partitions_unchanged += 1
+            mtime, idxs = mtimes[key]
             manifest_rows.append(
                 {
-                    "billing_account": str(account),
-                    "billing_period": str(period),
+                    "billing_account": write.billing_account,
+                    "billing_period": write.billing_period,
                     "fingerprint": write.fingerprint,
                     "rows": write.rows,
                     "sources": json.dumps(sorted({sources[i].name for i in idxs})),

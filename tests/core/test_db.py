@@ -6,13 +6,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, MetaData
 
+from alerts.tables import metadata as alerts_metadata
 from core.db import migrate
 from ingestion.tables import metadata as ingestion_metadata
 
 
 def declared() -> MetaData:
     combined = MetaData()
-    for md in (ingestion_metadata,):
+    for md in (ingestion_metadata, alerts_metadata):
         for table in md.tables.values():
             table.to_metadata(combined)
     return combined

@@ -1,0 +1,170 @@
+"""Root-cause ranking: which elements of a leaf table (dimension values and their combinations) explain
+the deviation of actual spend from expected spend, with the dollars each one accounts for.
+
+A leaf table has one row per combination of dimension values (``service``, ``region``, ``account``...)
+with an actual and an expected amount. Cost is additive, so the deviation of the total is the sum of
+the leaves' deviations and every element's share of it can be read off its leaves. The search itself
+lives in :mod:`detector.root_cause_search`; this module validates input and shapes the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InputError
+from detector.root_cause_search import Element, LeafSearch, SearchParams
+
+
+@dataclass(frozen=True)
+class RootCause:
+    """One element and its spend; ``contribution`` = actual - expected, ``share`` = its part of the total."""
+
+    dimensions: dict[str, str]
+    actual: float
+    expected: float
+    contribution: float
+    share: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dimensions": dict(self.dimensions),
+            "actual": self.actual,
+            "expected": self.expected,
+            "contribution": self.contribution,
+            "share": self.share,
+        }
+
+
+@dataclass(frozen=True)
+class RootCauseResult:
+    """The ranked elements (selected ones first) and the set judged to be the cause."""
+
+    root_causes: list[RootCause]
+    selected: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root_causes": [cause.to_dict() for cause in self.root_causes],
+            "selected": [{"dimensions": dict(dims)} for dims in self.selected],
+        }
+
+
+def rank_root_causes(
+    leaves: pd.DataFrame,
+    *,
+    dimensions: Sequence[str] | None = None,
+    actual: str = "actual",
+    expected: str = "expected",
+    top_k: int = 10,
+    params: SearchParams | None = None,
+) -> RootCauseResult:
+    """Rank the elements that explain ``sum(actual) - sum(expected)`` in a leaf table.
+
+    ``dimensions=None`` uses every column except ``actual`` and ``expected``. Rows repeating the same
+    dimension values are summed. ``selected`` is the smallest set of elements the search judges to
+    explain the deviation (increases and decreases alike); ``root_causes`` lists them first, largest
+    contribution first, then up to ``top_k`` in all with the runners-up the search also found risky.
+    Raises :class:`InputError` for a missing column, a non-numeric or non-finite amount, or no dimension.
+    """
+    if top_k < 1:
+        raise InputError("top_k", "must be at least 1")
+    dims = _dimension_columns(leaves, dimensions, actual, expected)
+    table = _aggregate(leaves, dims, actual, expected)
+    if table.empty:
+        return RootCauseResult(root_causes=[], selected=[])
+
+    codes = np.empty((len(table), len(dims)), dtype=np.int64)
+    labels: list[list[str]] = []
+    for j, dim in enumerate(dims):
+        ids, uniques = pd.factorize(table[dim], use_na_sentinel=False)
+        codes[:, j] = ids
+        labels.append(["" if pd.isna(u) else str(u) for u in uniques])
+    a = table["__actual"].to_numpy(dtype=np.float64)
+    e = table["__expected"].to_numpy(dtype=np.float64)
+
+    search = LeafSearch(codes, [len(u) for u in labels], a, e, params or SearchParams())
+    outcome = search.run()
+
+    total = float(a.sum() - e.sum())
+
+    def describe(element: Element) -> RootCause:
+        mask = np.ones(len(table), dtype=np.bool_)
+        for dim, code in zip(element.cuboid, element.codes, strict=True):
+            mask &= codes[:, dim] == code
+        el_actual = float(a[mask].sum())
+        el_expected = float(e[mask].sum())
+        contribution = el_actual - el_expected
+        return RootCause(
+            dimensions=_name(element, dims, labels),
+            actual=el_actual,
+            expected=el_expected,
+            contribution=contribution,
+            share=contribution / total if total != 0 else 0.0,
+        )
+
+    chosen = sorted((describe(el) for el in outcome.selected), key=lambda c: -abs(c.contribution))
+    ranked = list(chosen)
+    runners = [el for el in outcome.scored if not any(_contains(s, el) for s in outcome.selected)]
+    runners.sort(key=lambda el: -max(el.risk, 0.0) * el.explained)
+    for element in runners:
+        if len(ranked) >= top_k:
+            break
+        ranked.append(describe(element))
+    return RootCauseResult(
+        root_causes=ranked[:top_k],
+        selected=[dict(cause.dimensions) for cause in chosen],
+    )
+
+
+def _contains(outer: Element, inner: Element) -> bool:
+    """True when ``inner`` fixes every dimension ``outer`` fixes to the same value (a sub-element)."""
+    fixed = dict(zip(inner.cuboid, inner.codes, strict=True))
+    return all(fixed.get(dim) == code for dim, code in zip(outer.cuboid, outer.codes, strict=True))
+
+
+def _name(element: Element, dims: list[str], labels: list[list[str]]) -> dict[str, str]:
+    return {dims[d]: labels[d][c] for d, c in zip(element.cuboid, element.codes, strict=True)}
+
+
+def _dimension_columns(
+    leaves: pd.DataFrame, dimensions: Sequence[str] | None, actual: str, expected: str
+) -> list[str]:
+    for column in (actual, expected):
+        if column not in leaves.columns:
+            raise InputError(column, "column not found in the leaf table")
+    if actual == expected:
+        raise InputError("expected", "must name a different column than actual")
+    if dimensions is None:
+        dims = [str(c) for c in leaves.columns if c not in (actual, expected)]
+    else:
+        dims = list(dimensions)
+        for dim in dims:
+            if dim not in leaves.columns:
+                raise InputError(dim, "dimension column not found in the leaf table")
+            if dim in (actual, expected):
+                raise InputError(dim, "a dimension cannot also be the actual or expected column")
+        if len(set(dims)) != len(dims):
+            raise InputError("dimensions", "a dimension is named twice")
+    if not dims:
+        raise InputError("dimensions", "the leaf table has no dimension columns")
+    return dims
+
+
+def _aggregate(leaves: pd.DataFrame, dims: list[str], actual: str, expected: str) -> pd.DataFrame:
+    amounts = {}
+    for column, name in ((actual, "__actual"), (expected, "__expected")):
+        values = pd.to_numeric(leaves[column], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(column, f"non-numeric or non-finite value in row {row}")
+        amounts[name] = values
+    table = leaves[dims].reset_index(drop=True).assign(**amounts)
+    if table.duplicated(subset=dims).any():
+        table = table.groupby(dims, dropna=False, sort=False, observed=True).sum().reset_index()
+    return table
