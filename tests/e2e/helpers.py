@@ -1,0 +1,62 @@
+"""Running the real ``spendsentry`` command and server in end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent / "spendsentry"
+
+
+def env_for(workdir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPENDSENTRY_")}
+    env.update(
+        {
+            "SPENDSENTRY_DATA_DIR": str(workdir / "var"),
+            "SPENDSENTRY_DATABASE_URL": f"sqlite:///{workdir / 'var' / 'state.db'}",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    workdir: Path, *args: str, timeout: float = 300, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN), *args],
+        cwd=workdir,
+        env=env_for(workdir, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"server exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
+            )
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} not ready within {timeout} s")

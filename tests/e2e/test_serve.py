@@ -1,0 +1,40 @@
+"""``make run``'s path for real: bootstrap on the demo export, then the HTTP server in a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.helpers import BIN, env_for, free_port, run_cli, wait_http
+
+
+@pytest.mark.slow
+def test_bootstrap_then_serve_answers_health_docs_and_series(tmp_path: Path) -> None:
+    boot = run_cli(tmp_path, "bootstrap", SPENDSENTRY_DEMO_DAYS="60")
+    assert boot.returncode == 0, boot.stderr
+    assert "rows kept" in boot.stdout
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env_for(tmp_path, SPENDSENTRY_DEMO_DAYS="60"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz", proc)
+        assert httpx.get(f"{base}/readyz").json()["status"] == "ok"
+        assert httpx.get(f"{base}/docs").status_code == 200
+        series = httpx.get(f"{base}/v1/series").json()
+        assert {s["product"] for s in series} >= {"checkout", "search", "unattributed"}
+        assert "spendsentry_attribution_coverage_ratio" in httpx.get(f"{base}/metrics").text
+        again = run_cli(tmp_path, "bootstrap")
+        assert "skipping the demo export" in again.stdout
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
