@@ -5,19 +5,24 @@ The database schema is migrated on start. Building the app has no side effects u
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from api import metrics
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import health, root_causes, series, spend
+from api.routes import health, root_causes, series, spend, trainings
 from core.clock import Clock, SystemClock
 from core.db import make_engine, migrate
 from core.settings import Settings, get_settings
 from ingestion.fact_store import FactStore
+from training.scheduler import build_scheduler
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = (
     "Product FinOps anomaly detection: FOCUS spend per product and cost line, seasonal baselines, "
@@ -25,7 +30,23 @@ DESCRIPTION = (
 )
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def _scheduled_jobs(
+    settings: Settings, engine: Engine, clock: Clock
+) -> dict[str, tuple[str, Callable[[], object]]]:
+    from training.train_job import train_all
+
+    def train() -> object:
+        report = train_all(settings, engine, clock, dask_address=settings.dask_scheduler)
+        log.info("scheduled training: %s", "; ".join(report.lines()))
+        return report
+
+    return {"train": (settings.train_cron, train)}
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, scheduler: bool = False
+) -> FastAPI:
+    """The API. With ``scheduler`` (as ``serve`` does) training and sweeps also run on their cron."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -40,9 +61,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.clock = clock or SystemClock()
         app.state.store = store
         app.state.registry = metrics.build_registry(store, engine)
+        jobs = build_scheduler(_scheduled_jobs(settings, engine, app.state.clock)) if scheduler else None
+        if jobs is not None:
+            jobs.start()
+        app.state.scheduler = jobs
         try:
             yield
         finally:
+            if jobs is not None:
+                jobs.shutdown(wait=False)
             engine.dispose()
 
     app = FastAPI(title="spendsentry", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
@@ -53,6 +80,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(spend.router)
     app.include_router(series.router)
     app.include_router(root_causes.router)
+    app.include_router(trainings.router)
     return app
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Never
 
@@ -58,9 +59,68 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _parse_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError("--at", f"not an ISO-8601 time: {value!r}") from exc
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _task_bar(desc: str) -> Callable[[int, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar: dict[str, tqdm[Never]] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, desc=desc, unit="task", file=sys.stderr)
+        bar["bar"].n = done
+        bar["bar"].refresh()
+        if done >= total:
+            bar["bar"].close()
+
+    return update
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from training.train_job import train_all
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    report = train_all(
+        settings,
+        engine,
+        SystemClock(),
+        model=args.model,
+        workers=args.workers,
+        dask_address=args.dask or settings.dask_scheduler,
+        at=_parse_at(args.at),
+        progress=_task_bar("train"),
+    )
+    print("\n".join(report.lines()))
+    return 0 if report.trained or not report.series else 1
+
+
 def cmd_series(args: argparse.Namespace, settings: Settings) -> int:
+    from core.types import SeriesKey
+    from models.registry import ModelRegistry
+
     store = FactStore(settings.facts_dir, memory_limit=settings.duckdb_memory_limit)
     infos = store.list_series()
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    current = ModelRegistry(engine, settings.models_path).current()
+    models = {
+        SeriesKey(i.product, i.cost_line, i.currency, i.granularity).id: current.get(
+            SeriesKey(i.product, i.cost_line, i.currency, i.granularity).id
+        )
+        for i in infos
+    }
     rows = [
         {
             "product": i.product,
@@ -71,9 +131,12 @@ def cmd_series(args: argparse.Namespace, settings: Settings) -> int:
             "points": i.points,
             "total_spend": round(i.total_spend, 2),
             "currency": i.currency,
-            # Filled in by training (model registry) once it exists.
-            "model_type": None,
-            "trained_at": None,
+            "model_type": _model_label(
+                models[SeriesKey(i.product, i.cost_line, i.currency, i.granularity).id]
+            ),
+            "trained_at": _trained_at(
+                models[SeriesKey(i.product, i.cost_line, i.currency, i.granularity).id]
+            ),
         }
         for i in infos
     ]
@@ -90,6 +153,21 @@ def cmd_series(args: argparse.Namespace, settings: Settings) -> int:
     for t in table:
         print("  ".join(c.ljust(w) for c, w in zip(t, widths, strict=True)))
     return 0
+
+
+def _model_label(entry: object) -> str | None:
+    if entry is None:
+        return None
+    metrics: dict[str, object] = getattr(entry, "metrics", {})
+    label = str(getattr(entry, "model_type", None))
+    if label == "auto":
+        label = f"auto:{metrics.get('selected_model_type')}"
+    return label if metrics.get("alerting_ready", True) else f"{label} (cold start)"
+
+
+def _trained_at(entry: object) -> str | None:
+    when = getattr(entry, "trained_at", None)
+    return when.isoformat(timespec="seconds") if isinstance(when, datetime) else None
 
 
 def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
@@ -161,7 +239,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from api.app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(settings, scheduler=True), host=args.host, port=args.port, log_level="info")
     return 0
 
 
@@ -179,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("series", help="list the stored spend series")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_series)
+
+    p = sub.add_parser("train", help="fit baselines for every series")
+    p.add_argument("--model", choices=["auto", "seasonal", "prophet"], default="auto")
+    p.add_argument("--workers", type=int, default=None, help="local processes (default: one per core)")
+    p.add_argument("--dask", default=None, metavar="ADDRESS", help="run on this Dask scheduler")
+    p.add_argument("--at", default=None, metavar="ISO-8601", help="train only on facts before this time")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("demo-data", help="write a realistic demo FOCUS export with known incidents")
     p.add_argument("out", metavar="OUT")
@@ -211,6 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
     logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
+    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # plotly is optional; its absence is noise
     try:
         settings = get_settings()
         func: Command = args.func

@@ -9,11 +9,12 @@ from sqlalchemy import Engine, MetaData
 from alerts.tables import metadata as alerts_metadata
 from core.db import migrate
 from ingestion.tables import metadata as ingestion_metadata
+from models.tables import metadata as models_metadata
 
 
 def declared() -> MetaData:
     combined = MetaData()
-    for md in (ingestion_metadata, alerts_metadata):
+    for md in (ingestion_metadata, models_metadata, alerts_metadata):
         for table in md.tables.values():
             table.to_metadata(combined)
     return combined

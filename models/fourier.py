@@ -1,0 +1,157 @@
+"""Design matrices of the seasonal baseline: piecewise-linear trend plus Fourier seasonality.
+
+A :class:`DesignSpec` is everything needed to rebuild the regressors of one series at any timestamps, so
+a fitted model is its spec plus one coefficient vector. Fixed-period terms (daily, weekly, yearly) are
+phased on absolute time (days since the Unix epoch), so two series with the same span share the very
+same matrix and can be solved together; the monthly terms follow the calendar month (day of month over
+days in month), because month-start charges land on the 1st whatever the month's length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.types import Granularity
+
+_EPOCH = pd.Timestamp("1970-01-01")
+_DAY = pd.Timedelta(days=1)
+MONTHLY = "monthly"
+
+
+@dataclass(frozen=True, slots=True)
+class Seasonality:
+    """One Fourier block: ``order`` sine/cosine pairs of period ``period_days`` (0 = calendar month)."""
+
+    name: str
+    period_days: float
+    order: int
+
+
+@dataclass(frozen=True, slots=True)
+class DesignSpec:
+    """Regressors of one fitted series: trend on ``[origin, origin + span_days]`` scaled to [0, 1]."""
+
+    origin: pd.Timestamp
+    span_days: float
+    changepoints: tuple[float, ...]
+    seasonalities: tuple[Seasonality, ...]
+    month_start: bool
+
+    @property
+    def n_trend(self) -> int:
+        return 2 + len(self.changepoints)
+
+    @property
+    def n_columns(self) -> int:
+        return self.n_trend + sum(2 * s.order for s in self.seasonalities) + int(self.month_start)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin.isoformat(),
+            "span_days": self.span_days,
+            "changepoints": list(self.changepoints),
+            "seasonalities": [[s.name, s.period_days, s.order] for s in self.seasonalities],
+            "month_start": self.month_start,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DesignSpec:
+        return cls(
+            origin=pd.Timestamp(d["origin"]),
+            span_days=float(d["span_days"]),
+            changepoints=tuple(float(c) for c in d["changepoints"]),
+            seasonalities=tuple(Seasonality(str(n), float(p), int(o)) for n, p, o in d["seasonalities"]),
+            month_start=bool(d["month_start"]),
+        )
+
+
+def to_utc_naive(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The contract's time axis: tz-naive UTC (aware input is converted, not rejected)."""
+    if index.tz is not None:
+        return index.tz_convert("UTC").tz_localize(None)
+    return index
+
+
+def days_since_epoch(index: pd.DatetimeIndex) -> np.ndarray:
+    # Division by a Timedelta is independent of the index's unit (pandas 3 infers s/ms/us/ns).
+    return np.asarray((index - _EPOCH) / _DAY, dtype=np.float64)
+
+
+def infer_granularity(index: pd.DatetimeIndex, granularity: str | None = None) -> Granularity:
+    """The stated granularity, else from the median spacing: under a day is intraday (hourly spec)."""
+    if granularity is not None:
+        return Granularity(granularity)
+    if len(index) < 2:
+        return Granularity.DAY
+    step = float(np.median(np.diff(days_since_epoch(index))))
+    return Granularity.HOUR if step < 1.0 - 1e-9 else Granularity.DAY
+
+
+def make_spec(
+    index: pd.DatetimeIndex,
+    granularity: Granularity,
+    *,
+    n_changepoints: int,
+    changepoint_range: float,
+    daily_order: int,
+    weekly_order: int,
+    monthly_order: int,
+    yearly_order: int,
+    month_start: bool,
+) -> DesignSpec:
+    """Choose the regressors for a series observed on ``index`` (first to last observed point).
+
+    A seasonality enters only when the history holds two of its cycles, else it cannot be told from
+    trend. Changepoints are evenly spaced over the first ``changepoint_range`` of the span, at most one
+    per cycle of the shortest seasonality, so the trend cannot chase the seasonal pattern.
+    """
+    t = days_since_epoch(index)
+    origin = index[0]
+    span = max(float(t[-1] - t[0]), 1e-9)
+    blocks: list[Seasonality] = []
+    if granularity is Granularity.HOUR:
+        if span >= 2.0 and daily_order > 0:
+            blocks.append(Seasonality("daily", 1.0, daily_order))
+        if span >= 14.0 and weekly_order > 0:
+            blocks.append(Seasonality("weekly", 7.0, weekly_order))
+        cycle = 1.0
+    else:
+        if span >= 14.0 and weekly_order > 0:
+            blocks.append(Seasonality("weekly", 7.0, weekly_order))
+        if span >= 60.0 and monthly_order > 0:
+            blocks.append(Seasonality(MONTHLY, 0.0, monthly_order))
+        if span >= 730.0 and yearly_order > 0:
+            blocks.append(Seasonality("yearly", 365.25, yearly_order))
+        cycle = 7.0
+    n_cp = min(n_changepoints, int(span * changepoint_range // cycle))
+    changepoints = tuple(changepoint_range * (j + 1) / (n_cp + 1) for j in range(n_cp))
+    use_month_start = month_start and granularity is Granularity.DAY and span >= 60.0
+    return DesignSpec(origin, span, changepoints, tuple(blocks), use_month_start)
+
+
+def build_design(index: pd.DatetimeIndex, spec: DesignSpec) -> np.ndarray:
+    """The ``(len(index), spec.n_columns)`` regressor matrix: trend columns first, then seasonal."""
+    t_abs = days_since_epoch(index)
+    t = (t_abs - days_since_epoch(pd.DatetimeIndex([spec.origin]))[0]) / spec.span_days
+    cols: list[np.ndarray] = [np.ones_like(t), t]
+    cols.extend(np.maximum(t - c, 0.0) for c in spec.changepoints)
+    for block in spec.seasonalities:
+        phase = _month_phase(index) if block.period_days == 0.0 else t_abs / block.period_days
+        k = np.arange(1, block.order + 1)
+        angle = 2.0 * np.pi * np.outer(phase, k)
+        cols.extend(np.sin(angle).T)
+        cols.extend(np.cos(angle).T)
+    if spec.month_start:
+        cols.append((np.asarray(index.day) == 1).astype(np.float64))
+    return np.column_stack(cols)
+
+
+def _month_phase(index: pd.DatetimeIndex) -> np.ndarray:
+    frac_day = days_since_epoch(index) % 1.0
+    return (np.asarray(index.day, dtype=np.float64) - 1.0 + frac_day) / np.asarray(
+        index.days_in_month, dtype=np.float64
+    )

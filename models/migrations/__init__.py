@@ -1,0 +1,1 @@
+"""Alembic branch ``models``: the tables in ``models/tables.py``."""
