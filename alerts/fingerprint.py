@@ -1,0 +1,19 @@
+"""The incident fingerprint: a stable identity for "this product's cost line, in this currency, under
+this monitor scope", used as the incident key and as every receiver's idempotency key (PagerDuty's
+``dedup_key``, the ticket marker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+
+def fingerprint(product: str, cost_line: str, currency: str, scope: str = "default") -> str:
+    """Return a 32-hex-character digest of the four parts; the same inputs always give the same key.
+
+    Canonical JSON (not string joining) so that no choice of separators in names can make two
+    different series collide; 128 bits keeps the key short enough for every receiver's limits.
+    """
+    canonical = json.dumps([product, cost_line, currency.upper(), scope], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]

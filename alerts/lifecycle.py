@@ -1,0 +1,164 @@
+"""The incident lifecycle as a pure function: one sweep's evaluation moves an incident from nothing to
+open, keeps it open (extending it with new anomalies), or resolves it once the spend has been back in
+the expected band for a configured time. No clock and no database: the caller passes ``now``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from alerts.burn_rate import SeverityDecision
+from alerts.severity import Severity
+from core.anomaly import SeriesEvaluation
+
+
+@dataclass(frozen=True)
+class IncidentPolicy:
+    resolve_after: timedelta = timedelta(hours=12)  # continuous time back in band before resolving
+
+
+@dataclass(frozen=True)
+class IncidentState:
+    id: str
+    fingerprint: str
+    product: str
+    cost_line: str
+    currency: str
+    scope: str
+    status: str  # open | resolved
+    severity: Severity
+    peak_severity: Severity
+    opened_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    in_band_since: datetime | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    impact: float = 0.0
+    peak_impact: float = 0.0
+    actual: float = 0.0
+    expected: float = 0.0
+    burn_rate: float | None = None
+    projected_month_impact: float = 0.0
+    notified_severity: Severity | None = None
+    notified_impact: float | None = None
+    notify_seq: int = 0
+    receivers: tuple[str, ...] = ()
+    feedback: str | None = None
+    muted_by: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    anomalies: dict[str, dict[str, float | str]] = field(default_factory=dict)
+    root_causes: list[dict[str, Any]] = field(default_factory=list)
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+@dataclass(frozen=True)
+class Step:
+    state: IncidentState | None  # None: no incident, nothing to store
+    events: tuple[str, ...]  # history kinds: opened, extended, escalated, resolved
+
+
+def is_active(evaluation: SeriesEvaluation, decision: SeverityDecision) -> bool:
+    """A series needs an incident while it has open anomaly events or burns above a severity rule."""
+    return bool(evaluation.anomalies) or decision.severity is not Severity.NONE
+
+
+def _absorb(state: IncidentState, evaluation: SeriesEvaluation, decision: SeverityDecision) -> IncidentState:
+    # Anomaly events are keyed by their start so that a growing event replaces its earlier reading and
+    # a new event within the same incident adds to the total.
+    anomalies = dict(state.anomalies)
+    for a in evaluation.anomalies:
+        anomalies[a.start.isoformat()] = {
+            "end": a.end.isoformat(),
+            "actual": a.actual,
+            "expected": a.expected,
+            "impact": a.impact,
+        }
+    impact = sum(float(v["impact"]) for v in anomalies.values())
+    actual = sum(float(v["actual"]) for v in anomalies.values())
+    expected = sum(float(v["expected"]) for v in anomalies.values())
+    newest = evaluation.anomalies[-1] if evaluation.anomalies else None
+    starts = [a.start for a in evaluation.anomalies] + ([state.period_start] if state.period_start else [])
+    ends = [a.end for a in evaluation.anomalies] + ([state.period_end] if state.period_end else [])
+    root_causes = state.root_causes
+    if newest is not None and newest.root_causes:
+        root_causes = [
+            {
+                "dimensions": dict(c.dimensions),
+                "actual": c.actual,
+                "expected": c.expected,
+                "contribution": c.contribution,
+                "share": c.share,
+            }
+            for c in newest.root_causes
+        ]
+    return replace(
+        state,
+        severity=decision.severity,
+        peak_severity=max(state.peak_severity, decision.severity, key=lambda s: s.rank),
+        impact=impact,
+        peak_impact=max(state.peak_impact, impact),
+        actual=actual,
+        expected=expected,
+        burn_rate=decision.burn_rate,
+        projected_month_impact=newest.projected_month_impact if newest else state.projected_month_impact,
+        period_start=min(starts) if starts else None,
+        period_end=max(ends) if ends else None,
+        anomalies=anomalies,
+        root_causes=root_causes,
+        labels={**state.labels, **evaluation.labels},
+        reasons=decision.reasons,
+        updated_at=evaluation.as_of,
+    )
+
+
+def advance(
+    current: IncidentState | None,
+    evaluation: SeriesEvaluation,
+    decision: SeverityDecision,
+    *,
+    fingerprint: str,
+    new_id: str,
+    policy: IncidentPolicy,
+) -> Step:
+    """Apply one evaluation to the open incident of its fingerprint (or to none)."""
+    now = evaluation.as_of
+    active = is_active(evaluation, decision)
+    if current is None or not current.is_open:
+        if not active:
+            return Step(None, ())
+        fresh = IncidentState(
+            id=new_id,
+            fingerprint=fingerprint,
+            product=evaluation.product,
+            cost_line=evaluation.cost_line,
+            currency=evaluation.currency,
+            scope=evaluation.scope,
+            status="open",
+            severity=Severity.NONE,
+            peak_severity=Severity.NONE,
+            opened_at=now,
+            updated_at=now,
+        )
+        return Step(_absorb(fresh, evaluation, decision), ("opened",))
+
+    before = current.peak_severity
+    state = _absorb(current, evaluation, decision)
+    if active:
+        state = replace(state, in_band_since=None)
+        kind = "escalated" if state.peak_severity > before else "extended"
+        return Step(state, (kind,))
+    if not evaluation.in_band:
+        # Quiet by the detector's rules but still outside the band: the resolve clock restarts.
+        return Step(replace(state, in_band_since=None), ())
+    since = current.in_band_since or now
+    if now - since >= policy.resolve_after:
+        resolved = replace(state, status="resolved", resolved_at=now, in_band_since=since)
+        return Step(resolved, ("resolved",))
+    return Step(replace(state, in_band_since=since), ())

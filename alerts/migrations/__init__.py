@@ -1,0 +1,1 @@
+"""Alembic branch ``alerts``: the tables in ``alerts/tables.py``."""

@@ -1,0 +1,1 @@
+"""Receivers: PagerDuty Events v2, generic webhook, Jira, GitHub Issues, Slack and Alertmanager."""

@@ -1,0 +1,45 @@
+"""Plain-text renderings of a notification for human receivers (tickets, comments, chat)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alerts.notification import Notification
+
+_HEADLINE = {"open": "Opened", "update": "Updated", "resolve": "Resolved"}
+
+
+def _money(value: Any, currency: str) -> str:
+    try:
+        return f"{float(value):,.2f} {currency}"
+    except (TypeError, ValueError):
+        return "n/a"
+
+
+def render_text(n: Notification, *, markdown: bool = True) -> str:
+    """A short report: headline, the numbers that matter, the root causes, the dashboard link."""
+    d = n.details
+    bullet = "- " if markdown else "• "
+    lines = [
+        f"{_HEADLINE[n.action]}: {n.summary}",
+        "",
+        f"{bullet}Product: {n.product}",
+        f"{bullet}Cost line: {n.cost_line}",
+        f"{bullet}Severity: {n.severity}",
+        f"{bullet}Actual: {_money(d.get('actual'), n.currency)}",
+        f"{bullet}Expected: {_money(d.get('expected'), n.currency)}",
+        f"{bullet}Impact: {_money(d.get('impact'), n.currency)}",
+        f"{bullet}Projected month impact: {_money(d.get('projected_month_impact'), n.currency)}",
+    ]
+    burn = d.get("burn_rate")
+    if isinstance(burn, int | float):
+        lines.append(f"{bullet}Burn rate: {burn:.2f}x")
+    causes = d.get("root_causes") or []
+    if causes:
+        lines += ["", "Root causes:"]
+        for cause in causes[:10]:
+            dims = " & ".join(f"{k}={v}" for k, v in cause.get("dimensions", {}).items())
+            lines.append(f"{bullet}{dims}: {_money(cause.get('contribution'), n.currency)}")
+    if n.link:
+        lines += ["", f"Dashboard: {n.link}"]
+    return "\n".join(lines)

@@ -1,0 +1,235 @@
+"""The facade a sweep calls: ``AlertService.process(evaluations)`` turns the detector's verdicts into
+incident changes and queued notifications.
+
+Per series, in one transaction: lock the open incident of its fingerprint, classify severity by burn
+rate (and budget), apply the lifecycle, apply expected-change mutes and feedback, decide whether to
+notify, route, and write the incident, its history and the outbox rows together. Delivery is the
+dispatcher's job, after the commit, so a crash anywhere loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from alerts import incident_store
+from alerts.budgets import budget_for
+from alerts.burn_rate import BurnRatePolicy, classify_severity
+from alerts.expected_changes import muting_change
+from alerts.fingerprint import fingerprint
+from alerts.lifecycle import IncidentPolicy, IncidentState, advance
+from alerts.notification import Action
+from alerts.outbox import enqueue
+from alerts.receivers import Routing
+from alerts.renotify import NotifyInput, RenotifyPolicy, decide_notification
+from alerts.routing import route_receivers, routing_labels
+from alerts.summary import build_notification, top_cause
+from core.anomaly import SeriesEvaluation
+from core.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QueuedNotification:
+    incident_id: str
+    fingerprint: str
+    receiver: str
+    action: Action
+    severity: str
+    summary: str
+
+
+@dataclass
+class SweepOutcome:
+    evaluated: int = 0
+    opened: list[str] = field(default_factory=list)  # incident ids
+    extended: list[str] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    muted: list[str] = field(default_factory=list)
+    notifications: list[QueuedNotification] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "evaluated": self.evaluated,
+            "opened": len(self.opened),
+            "extended": len(self.extended),
+            "escalated": len(self.escalated),
+            "resolved": len(self.resolved),
+            "muted": len(self.muted),
+            "notifications": len(self.notifications),
+        }
+
+
+class AlertService:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        routing: Routing,
+        *,
+        burn_policy: BurnRatePolicy | None = None,
+        incident_policy: IncidentPolicy | None = None,
+        renotify_policy: RenotifyPolicy | None = None,
+        public_url: str = "http://127.0.0.1:8000",
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.routing = routing
+        self.burn_policy = burn_policy or BurnRatePolicy()
+        self.incident_policy = incident_policy or IncidentPolicy()
+        self.renotify_policy = renotify_policy or RenotifyPolicy()
+        self.public_url = public_url.rstrip("/")
+        self.new_id = new_id
+
+    def incident_link(self, incident_id: str) -> str:
+        return f"{self.public_url}/incidents/{incident_id}"
+
+    def process(self, evaluations: Sequence[SeriesEvaluation]) -> SweepOutcome:
+        """Apply one sweep. Pass every series of the sweep: a product budget is compared with the sum
+        of its series' month-end projections."""
+        outcome = SweepOutcome()
+        product_projection: dict[tuple[str, str], float] = defaultdict(float)
+        for ev in evaluations:
+            product_projection[(ev.product, ev.currency.upper())] += ev.month_projection
+        for ev in evaluations:
+            outcome.evaluated += 1
+            for attempt in range(2):
+                try:
+                    with self.engine.begin() as conn:
+                        self._process_one(conn, ev, product_projection, outcome)
+                    break
+                except IntegrityError:
+                    # Another sweep opened this fingerprint's incident first; the retry extends it.
+                    if attempt == 1:
+                        raise
+        return outcome
+
+    def _process_one(
+        self,
+        conn: Connection,
+        ev: SeriesEvaluation,
+        product_projection: dict[tuple[str, str], float],
+        outcome: SweepOutcome,
+    ) -> None:
+        fp = fingerprint(ev.product, ev.cost_line, ev.currency, ev.scope)
+        current = incident_store.load_open(conn, fp)
+        budget = budget_for(conn, ev.product, ev.cost_line)
+        amount, projection = None, None
+        if budget is not None and budget.currency == ev.currency.upper():
+            amount = budget.monthly_amount
+            if budget.cost_line is None:
+                projection = product_projection[(ev.product, ev.currency.upper())]
+        decision = classify_severity(ev, self.burn_policy, amount, projection)
+        step = advance(
+            current, ev, decision, fingerprint=fp, new_id=self.new_id(), policy=self.incident_policy
+        )
+        state = step.state
+        if state is None:
+            return
+        now = ev.as_of
+        cause = top_cause(state)
+        labels = routing_labels(
+            product=state.product,
+            cost_line=state.cost_line,
+            currency=state.currency,
+            scope=state.scope,
+            severity=state.peak_severity.value,
+            labels=state.labels,
+            top_cause=cause["dimensions"] if cause else None,
+        )
+        events: list[tuple[str, dict[str, object]]] = [
+            (kind, {"reasons": list(state.reasons)}) for kind in step.events
+        ]
+        if state.is_open:
+            change = muting_change(conn, labels, now)
+            muted_by = change.id if change is not None else None
+            if muted_by and muted_by != state.muted_by:
+                events.append(
+                    ("muted", {"expected_change": muted_by, "name": change.name if change else None})
+                )
+            state = replace(state, muted_by=muted_by)
+        action = decide_notification(
+            NotifyInput(
+                resolved=not state.is_open,
+                severity=state.peak_severity,
+                impact=state.impact,
+                notified_severity=state.notified_severity,
+                notified_impact=state.notified_impact,
+                silenced=state.muted_by is not None or state.feedback is not None,
+            ),
+            self.renotify_policy,
+        )
+        if action is not None:
+            state = self._notify(conn, state, action, labels, ev, amount, outcome)
+            events.append(("notified", {"action": action, "receivers": list(state.receivers)}))
+        incident_store.save(conn, state, new=current is None or current.id != state.id)
+        for kind, detail in events:
+            incident_store.add_event(conn, state, kind, now, detail)
+        self._count(outcome, state, step.events)
+
+    def _notify(
+        self,
+        conn: Connection,
+        state: IncidentState,
+        action: Action,
+        labels: dict[str, str],
+        ev: SeriesEvaluation,
+        budget: float | None,
+        outcome: SweepOutcome,
+    ) -> IncidentState:
+        seq = state.notify_seq + 1
+        if action == "resolve":
+            targets: list[tuple[str, Action]] = [(r, "resolve") for r in state.receivers]
+        else:
+            routed = route_receivers(self.routing.route, labels)
+            # Receivers told before hear the update (a ticket gets a comment when the incident escalates
+            # to a page, even though pages route elsewhere); receivers new to it hear an open.
+            targets = [(r, "update" if r in state.receivers else "open") for r in routed]
+            targets += [(r, "update") for r in state.receivers if r not in routed]
+        for receiver, receiver_action in targets:
+            n = build_notification(
+                state,
+                receiver_action,
+                seq=seq,
+                link=self.incident_link(state.id),
+                labels=labels,
+                month_to_date=ev.month_to_date_actual,
+                month_projection=ev.month_projection,
+                budget=budget,
+            )
+            enqueue(conn, n, receiver, self.clock.now())
+            outcome.notifications.append(
+                QueuedNotification(
+                    state.id, state.fingerprint, receiver, receiver_action, n.severity, n.summary
+                )
+            )
+        told = tuple(dict.fromkeys([*state.receivers, *(r for r, _ in targets)]))
+        return replace(
+            state,
+            notify_seq=seq,
+            notified_severity=state.peak_severity if action != "resolve" else state.notified_severity,
+            notified_impact=state.impact if action != "resolve" else state.notified_impact,
+            receivers=told,
+        )
+
+    @staticmethod
+    def _count(outcome: SweepOutcome, state: IncidentState, kinds: tuple[str, ...]) -> None:
+        for kind, bucket in (
+            ("opened", outcome.opened),
+            ("extended", outcome.extended),
+            ("escalated", outcome.escalated),
+            ("resolved", outcome.resolved),
+        ):
+            if kind in kinds:
+                bucket.append(state.id)
+        if state.muted_by is not None:
+            outcome.muted.append(state.id)

@@ -1,0 +1,97 @@
+"""Builds the receiver-neutral ``Notification`` of an incident: the one-line summary (product, cost
+line, $ impact, top root cause) and the details every receiver shows (PagerDuty's custom_details)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from alerts.lifecycle import IncidentState
+from alerts.notification import Action, Notification
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def top_cause(state: IncidentState) -> dict[str, Any] | None:
+    return state.root_causes[0] if state.root_causes else None
+
+
+def summary_line(state: IncidentState, action: Action) -> str:
+    sign = "+" if state.impact >= 0 else "-"
+    text = (
+        f"{state.product} / {state.cost_line}: {sign}{abs(state.impact):,.2f} {state.currency} "
+        f"over expected ({state.peak_severity.value})"
+    )
+    cause = top_cause(state)
+    if cause:
+        dims = " & ".join(f"{k}={v}" for k, v in cause["dimensions"].items())
+        text += f"; top cause {dims} ({float(cause['contribution']):,.2f} {state.currency})"
+    return f"Resolved: {text}" if action == "resolve" else text
+
+
+def incident_details(
+    state: IncidentState, *, link: str, month_to_date: float, month_projection: float, budget: float | None
+) -> dict[str, Any]:
+    return {
+        "product": state.product,
+        "cost_line": state.cost_line,
+        "currency": state.currency,
+        "scope": state.scope,
+        "severity": state.peak_severity.value,
+        "actual": round(state.actual, 2),
+        "expected": round(state.expected, 2),
+        "impact": round(state.impact, 2),
+        "impact_pct": round(state.impact / state.expected * 100, 1) if state.expected > 0 else None,
+        "burn_rate": None if _finite(state.burn_rate) is None else round(state.burn_rate or 0.0, 3),
+        "projected_month_impact": round(state.projected_month_impact, 2),
+        "month_to_date": round(month_to_date, 2),
+        "month_projection": round(month_projection, 2),
+        "budget": budget,
+        "root_causes": [
+            {
+                "dimensions": c["dimensions"],
+                "contribution": round(float(c["contribution"]), 2),
+                "share": c.get("share"),
+            }
+            for c in state.root_causes
+        ],
+        "reasons": list(state.reasons),
+        "incident_id": state.id,
+        "opened_at": state.opened_at.isoformat(),
+        "period_start": state.period_start.isoformat() if state.period_start else None,
+        "period_end": state.period_end.isoformat() if state.period_end else None,
+        "link": link,
+    }
+
+
+def build_notification(
+    state: IncidentState,
+    action: Action,
+    *,
+    seq: int,
+    link: str,
+    labels: dict[str, str],
+    month_to_date: float = 0.0,
+    month_projection: float = 0.0,
+    budget: float | None = None,
+) -> Notification:
+    return Notification(
+        action=action,
+        incident_id=state.id,
+        fingerprint=state.fingerprint,
+        seq=seq,
+        product=state.product,
+        cost_line=state.cost_line,
+        currency=state.currency,
+        severity=state.peak_severity.value,
+        summary=summary_line(state, action),
+        details=incident_details(
+            state, link=link, month_to_date=month_to_date, month_projection=month_projection, budget=budget
+        ),
+        labels=labels,
+        link=link,
+        at=state.updated_at.isoformat(),
+        started_at=state.opened_at.isoformat(),
+    )

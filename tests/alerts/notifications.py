@@ -1,0 +1,87 @@
+"""A sample notification, and a PagerDuty Events v2 schema check shared by unit and end-to-end tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alerts.notification import Notification
+
+CONTRACT_DETAILS = {
+    "product",
+    "cost_line",
+    "severity",
+    "actual",
+    "expected",
+    "impact",
+    "burn_rate",
+    "projected_month_impact",
+    "root_causes",
+    "link",
+}
+
+
+def sample(action: str = "open", *, seq: int = 1, causes: int = 1) -> Notification:
+    return Notification(
+        action=action,  # type: ignore[arg-type]
+        incident_id="inc-1",
+        fingerprint="f" * 32,
+        seq=seq,
+        product="shop",
+        cost_line="Compute",
+        currency="USD",
+        severity="page",
+        summary="shop / Compute: +1,234.00 USD over expected (page); top cause service=EC2 (987.20 USD)",
+        details={
+            "product": "shop",
+            "cost_line": "Compute",
+            "severity": "page",
+            "actual": 2234.0,
+            "expected": 1000.0,
+            "impact": 1234.0,
+            "burn_rate": 3.4,
+            "projected_month_impact": 12340.0,
+            "root_causes": [
+                {"dimensions": {"service": f"EC2-{i}", "region": "eu-west-1"}, "contribution": 987.2}
+                for i in range(causes)
+            ],
+            "link": "http://dash.invalid/incidents/inc-1",
+        },
+        labels={"product": "shop", "severity": "page", "cause.service": "EC2"},
+        link="http://dash.invalid/incidents/inc-1",
+        at="2026-11-10T05:00:00+00:00",
+        started_at="2026-11-10T01:00:00+00:00",
+    )
+
+
+def pagerduty_schema_errors(event: Any) -> list[str]:
+    """What is wrong with an Events API v2 body (empty when it is valid)."""
+    errors: list[str] = []
+    if not isinstance(event, dict):
+        return ["not an object"]
+    if not isinstance(event.get("routing_key"), str) or len(event["routing_key"]) == 0:
+        errors.append("routing_key")
+    if event.get("event_action") not in ("trigger", "acknowledge", "resolve"):
+        errors.append("event_action")
+    dedup = event.get("dedup_key")
+    if event.get("event_action") != "trigger" and not dedup:
+        errors.append("dedup_key required")
+    if dedup is not None and (not isinstance(dedup, str) or len(dedup) > 255):
+        errors.append("dedup_key")
+    if event.get("event_action") == "trigger":
+        payload = event.get("payload")
+        if not isinstance(payload, dict):
+            return [*errors, "payload"]
+        if not isinstance(payload.get("summary"), str) or not 0 < len(payload["summary"]) <= 1024:
+            errors.append("payload.summary")
+        if not isinstance(payload.get("source"), str) or not payload["source"]:
+            errors.append("payload.source")
+        if payload.get("severity") not in ("critical", "error", "warning", "info"):
+            errors.append("payload.severity")
+        details = payload.get("custom_details", {})
+        missing = CONTRACT_DETAILS - set(details)
+        if missing:
+            errors.append(f"custom_details missing {sorted(missing)}")
+        for cause in details.get("root_causes", []):
+            if set(cause) < {"dimensions", "contribution"}:
+                errors.append("root_causes item")
+    return errors

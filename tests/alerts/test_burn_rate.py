@@ -1,0 +1,85 @@
+"""Burn-rate classification, table by table."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from alerts.burn_rate import BurnRatePolicy, BurnRule, classify_severity, pick_window
+from alerts.severity import Severity
+from core.anomaly import WindowSpend
+from tests.alerts.factories import T0, evaluation
+
+POLICY = BurnRatePolicy(materiality_floor=100.0)
+
+
+@pytest.mark.parametrize(
+    ("short", "long", "impact", "budget", "projection", "expected"),
+    [
+        # both windows above 3x: page
+        (4.0, 3.5, 5000.0, None, 0.0, Severity.PAGE),
+        # long window above 3x but the short one has calmed down: only a ticket (still > 1.5x)
+        (2.0, 3.5, 5000.0, None, 0.0, Severity.TICKET),
+        # short spike, long window normal: nothing (not sustained)
+        (5.0, 1.2, 5000.0, None, 0.0, Severity.NONE),
+        # exactly 3x is not above 3x
+        (3.0, 3.0, 5000.0, None, 0.0, Severity.TICKET),
+        # sustained 1.6x over 24 h and still burning: ticket
+        (1.6, 1.6, 5000.0, None, 0.0, Severity.TICKET),
+        # exactly 1.5x: nothing
+        (1.5, 1.5, 5000.0, None, 0.0, Severity.NONE),
+        # a short burst with no anomaly and a normal day: nothing
+        (4.0, 1.0, None, None, 0.0, Severity.NONE),
+        # budget: projection at 95% of budget and growing (short window 1.3x): page
+        (1.3, 1.1, 500.0, 10_000.0, 9_500.0, Severity.PAGE),
+        # budget: projection at 95% but not growing: none
+        (1.0, 1.0, 500.0, 10_000.0, 9_500.0, Severity.NONE),
+        # budget: growing but projection at 80%: none
+        (1.3, 1.1, 500.0, 10_000.0, 8_000.0, Severity.NONE),
+        # no budget at all: the budget rule never fires
+        (1.3, 1.1, 500.0, None, 9_500.0, Severity.NONE),
+    ],
+)
+def test_classify(short, long, impact, budget, projection, expected) -> None:
+    ev = evaluation(T0, burn=(short, long), impact=impact, month_projection=projection)
+    decision = classify_severity(ev, POLICY, budget)
+    assert decision.severity is expected, decision.reasons
+
+
+def test_below_materiality_floor_is_none_even_at_huge_burn() -> None:
+    ev = evaluation(T0, burn=(10.0, 10.0), impact=50.0)
+    policy = BurnRatePolicy(materiality_floor=1_000_000.0)
+    decision = classify_severity(ev, policy)
+    assert decision.severity is Severity.NONE
+    assert "below floor" in decision.reasons[0]
+
+
+def test_factors_and_windows_are_configuration() -> None:
+    ev = evaluation(T0, burn=(2.5, 2.5), impact=5000.0)
+    strict = BurnRatePolicy(page=BurnRule(factor=2.0, long_hours=24, short_hours=6))
+    assert classify_severity(ev, strict).severity is Severity.PAGE
+    assert classify_severity(ev, BurnRatePolicy()).severity is Severity.TICKET
+
+
+def test_product_budget_uses_the_given_projection() -> None:
+    ev = evaluation(T0, burn=(1.3, 1.1), impact=500.0, month_projection=1_000.0)
+    assert classify_severity(ev, POLICY, 10_000.0).severity is Severity.NONE
+    assert classify_severity(ev, POLICY, 10_000.0, projection=9_500.0).severity is Severity.PAGE
+
+
+@pytest.mark.parametrize(
+    ("hours", "want"),
+    [(6, 6), (24, 24), (12, 24), (1, 6), (48, None)],
+)
+def test_pick_window(hours, want) -> None:
+    windows = [WindowSpend(24, 1, 1), WindowSpend(6, 1, 1)]
+    got = pick_window(windows, hours)
+    assert (got.hours if got else None) == want
+
+
+def test_zero_expected_spend_is_infinite_burn() -> None:
+    assert math.isinf(WindowSpend(6, 10, 0).burn_rate)
+    ev = evaluation(T0, impact=5000.0)
+    ev = type(ev)(**{**ev.__dict__, "windows": [WindowSpend(6, 600, 0), WindowSpend(24, 2400, 0)]})
+    assert classify_severity(ev, POLICY).severity is Severity.PAGE
