@@ -15,7 +15,17 @@ from sqlalchemy import Engine
 from api import metrics
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import health, root_causes, series, spend, trainings
+from api.routes import (
+    budgets,
+    expected_changes,
+    health,
+    incidents,
+    root_causes,
+    series,
+    spend,
+    sweeps,
+    trainings,
+)
 from core.clock import Clock, SystemClock
 from core.db import make_engine, migrate
 from core.settings import Settings, get_settings
@@ -81,6 +91,10 @@ def create_app(
     app.include_router(series.router)
     app.include_router(root_causes.router)
     app.include_router(trainings.router)
+    app.include_router(sweeps.router)
+    app.include_router(incidents.router)
+    app.include_router(budgets.router)
+    app.include_router(expected_changes.router)
     return app
 
 

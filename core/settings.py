@@ -42,7 +42,22 @@ class Settings(BaseSettings):
     ticket_kind: Literal["jira", "github", "webhook"] | None = None
     ticket_url: str | None = None
     ticket_token: SecretStr | None = None
+    ticket_project: str | None = None  # Jira project key (TICKET_KIND=jira)
     routes_file: Path | None = None
+    budgets_file: Path | None = None
+
+    # Alert policy: burn-rate severity, incident lifecycle and re-notification.
+    page_burn_factor: float = 3.0
+    ticket_burn_factor: float = 1.5
+    burn_long_hours: float = 24.0
+    burn_short_hours: float = 6.0
+    budget_page_share: float = 0.9
+    budget_growth_factor: float = 1.2
+    materiality_floor: float = 100.0
+    resolve_after_hours: float = 12.0
+    renotify_impact_step: float = 1000.0
+    renotify_impact_pct: float = 50.0
+    pagerduty_events_per_minute: float = 120.0
     api_tokens: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
 

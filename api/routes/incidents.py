@@ -1,0 +1,62 @@
+"""Incidents: list, detail (with history and notification state) and feedback."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from alerts.feedback import record_feedback
+from alerts.incidents import get_incident, list_incidents
+from api.deps import ClockDep, EngineDep
+
+router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+
+
+class FeedbackIn(BaseModel):
+    kind: Literal["expected", "not_anomaly", "confirmed"]
+    note: str | None = Field(None, max_length=4000)
+    author: str | None = Field(None, max_length=200)
+
+
+@router.get("")
+async def incidents(
+    engine: EngineDep,
+    status: Literal["open", "resolved"] | None = None,
+    product: str | None = Query(None, max_length=256),
+    cost_line: str | None = Query(None, max_length=256),
+    severity: Literal["page", "ticket", "none"] | None = None,
+    since: datetime | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> list[dict[str, Any]]:
+    """Incidents, newest first: product, cost line, severity, $ impact, burn rate, top root causes."""
+    return await run_in_threadpool(
+        list_incidents,
+        engine,
+        status=status,
+        product=product,
+        cost_line=cost_line,
+        severity=severity,
+        since=since,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{incident_id}")
+async def incident(incident_id: str, engine: EngineDep) -> dict[str, Any]:
+    """One incident with its history, feedback and the delivery state of each notification."""
+    return await run_in_threadpool(get_incident, engine, incident_id)
+
+
+@router.post("/{incident_id}/feedback")
+async def feedback(incident_id: str, body: FeedbackIn, engine: EngineDep, clock: ClockDep) -> dict[str, Any]:
+    """`expected` and `not_anomaly` stop re-notification and keep the incident's periods out of training;
+    `confirmed` stops re-notification."""
+    return await run_in_threadpool(
+        record_feedback, engine, clock, incident_id, body.kind, note=body.note, author=body.author
+    )

@@ -1,0 +1,62 @@
+"""``POST /v1/sweeps`` (a sweep now, or as of a past time) and ``GET /v1/anomalies`` (what is unusual now)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.composition import alerting_from_settings
+from api.deps import ClockDep, EngineDep, SettingsDep
+from training.sweep_job import run_sweep
+
+router = APIRouter(prefix="/v1", tags=["sweeps"])
+
+
+class SweepIn(BaseModel):
+    at: datetime | None = Field(None, description="evaluate as of this time, with only the facts known then")
+    notify: bool = Field(True, description="update incidents and send notifications")
+
+
+def _evaluation_view(ev: Any) -> dict[str, Any]:
+    return {
+        "product": ev.product,
+        "cost_line": ev.cost_line,
+        "currency": ev.currency,
+        "granularity": ev.granularity.value,
+        "in_band": ev.in_band,
+        "month_to_date_actual": ev.month_to_date_actual,
+        "month_projection": ev.month_projection,
+        "windows": [{"hours": w.hours, "actual": w.actual, "expected": w.expected} for w in ev.windows],
+        "anomalies": [a.to_dict() for a in ev.anomalies],
+    }
+
+
+@router.post("/sweeps")
+async def sweep(body: SweepIn, settings: SettingsDep, engine: EngineDep, clock: ClockDep) -> dict[str, Any]:
+    """Evaluate every series, rank root causes, update incidents and deliver notifications."""
+    alerting = alerting_from_settings(settings, engine, clock) if body.notify else None
+    report = await run_in_threadpool(run_sweep, settings, engine, clock, at=body.at, alerting=alerting)
+    return {
+        "as_of": report.as_of,
+        "series": report.series,
+        "evaluated": report.evaluated,
+        "anomalies": report.anomalies,
+        "incidents": report.incidents,
+        "notifications": report.delivered,
+        "fallbacks": [{"series": s, "reason": r} for s, r in report.fallbacks],
+        "skipped": [{"series": s, "reason": r} for s, r in report.skipped],
+        "seconds": report.seconds,
+    }
+
+
+@router.get("/anomalies")
+async def anomalies(
+    settings: SettingsDep, engine: EngineDep, clock: ClockDep, at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Series with anomalies open as of now (or ``at``), with $ impact and root causes; changes nothing."""
+    report = await run_in_threadpool(run_sweep, settings, engine, clock, at=at, alerting=None)
+    return [_evaluation_view(ev) for ev in report.evaluations if ev.anomalies]

@@ -1,0 +1,108 @@
+"""Request and response bodies of ``POST /v1/score`` and ``POST /v1/score/batch`` (pydantic).
+
+The field names are the contract's; fields beyond it (``completeness``, ``held_back``, the anomaly's
+trend / seasonal split and month projection) are additions, documented in the OpenAPI schema.
+Values are plain floats here: non-finite values, order, duplicates and granularity are checked by the
+router, so that each gets a 422 naming the exact point.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from core.types import Granularity
+
+MAX_BATCH_SERIES = 100
+
+
+class ScorePointIn(BaseModel):
+    timestamp: datetime
+    value: float
+    completeness: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="share of this period's spend already in the data (billing exports fill in late); "
+        "omitted: complete, except a period the server clock says is still running",
+    )
+
+
+class BreakdownIn(BaseModel):
+    timestamp: datetime
+    dimensions: dict[str, str] = Field(..., min_length=1, description='e.g. {"region": "eu-west-1"}')
+    value: float
+
+
+class ScoreRequest(BaseModel):
+    series: list[ScorePointIn] = Field(..., min_length=1, description="one point per period, oldest first")
+    granularity: Granularity | None = Field(
+        None, description="hour or day; inferred from the spacing if omitted"
+    )
+    product: str | None = Field(None, max_length=256)
+    cost_line: str | None = Field(None, max_length=256)
+    direction: Literal["up", "down", "both"] = "up"
+    breakdown: list[BreakdownIn] | None = Field(
+        None, description="leaf spend per period and dimension values; anomalies then carry root causes"
+    )
+
+
+class ScoredPointOut(BaseModel):
+    timestamp: datetime
+    value: float
+    expected: float | None
+    lower: float | None
+    upper: float | None
+    anomaly_score: float = Field(..., ge=0.0, le=1.0)
+    is_anomaly: bool
+    completeness: float = Field(1.0, description="share of the period believed present (1 = complete)")
+    held_back: bool = Field(False, description="too incomplete to judge: never anomalous until complete")
+
+
+class RootCauseOut(BaseModel):
+    dimensions: dict[str, str]
+    actual: float
+    expected: float
+    contribution: float
+    share: float
+
+
+class AnomalyOut(BaseModel):
+    start: datetime
+    end: datetime
+    actual: float
+    expected: float
+    impact: float
+    impact_pct: float
+    anomaly_score: float
+    root_causes: list[RootCauseOut]
+    direction: Literal["up", "down"]
+    expected_trend: float | None = Field(None, description="trend part of `expected` over the event")
+    expected_seasonal: float | None = Field(None, description="seasonal part of `expected` over the event")
+    projected_month_impact: float = Field(0.0, description="extra spend to the month's end if it continues")
+    completeness: float | None = Field(
+        None, description="completeness of the event's newest period if partial"
+    )
+
+
+class CompletenessOut(BaseModel):
+    policy: Literal["scale", "hold"]
+    partial_periods: int
+    held_back: int
+
+
+class ScoreResponse(BaseModel):
+    points: list[ScoredPointOut]
+    anomalies: list[AnomalyOut]
+    model: dict[str, Any]
+    completeness: CompletenessOut
+
+
+class ScoreBatchRequest(BaseModel):
+    items: list[ScoreRequest] = Field(..., min_length=1, max_length=MAX_BATCH_SERIES)
+
+
+class ScoreBatchResponse(BaseModel):
+    results: list[ScoreResponse]
