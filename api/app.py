@@ -15,12 +15,14 @@ from sqlalchemy import Engine
 from api import metrics
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
+from api.model_cache import StoredModels
 from api.routes import (
     budgets,
     expected_changes,
     health,
     incidents,
     root_causes,
+    score,
     series,
     spend,
     sweeps,
@@ -30,6 +32,7 @@ from core.clock import Clock, SystemClock
 from core.db import make_engine, migrate
 from core.settings import Settings, get_settings
 from ingestion.fact_store import FactStore
+from models.registry import ModelRegistry
 from training.scheduler import build_scheduler
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,7 @@ def create_app(
         app.state.clock = clock or SystemClock()
         app.state.store = store
         app.state.registry = metrics.build_registry(store, engine)
+        app.state.stored_models = StoredModels(ModelRegistry(engine, settings.models_path))
         jobs = build_scheduler(_scheduled_jobs(settings, engine, app.state.clock)) if scheduler else None
         if jobs is not None:
             jobs.start()
@@ -89,6 +93,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(spend.router)
     app.include_router(series.router)
+    app.include_router(score.router)
     app.include_router(root_causes.router)
     app.include_router(trainings.router)
     app.include_router(sweeps.router)

@@ -106,6 +106,64 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.trained or not report.series else 1
 
 
+def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from api.composition import alerting_from_settings
+    from training.sweep_job import run_sweep
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    clock = SystemClock()
+    report = run_sweep(
+        settings,
+        engine,
+        clock,
+        at=_parse_at(args.at),
+        alerting=alerting_from_settings(settings, engine, clock),
+        progress=_task_bar("sweep"),
+    )
+    print("\n".join(report.lines()))
+    for ev in report.evaluations:
+        for a in ev.anomalies:
+            cause = a.root_causes[0].dimensions if a.root_causes else {}
+            print(
+                f"anomaly {ev.product} / {ev.cost_line}: {a.start:%Y-%m-%d %H:%M} → {a.end:%Y-%m-%d %H:%M} "
+                f"impact {a.impact:+,.2f} {ev.currency} ({a.impact_pct:+.0f}%), top cause {cause or '-'}"
+            )
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from api.composition import alerting_from_settings, exclusions_from
+    from training.replay_job import parse_every, replay
+
+    start, end = _parse_at(args.start), _parse_at(args.end)
+    assert start is not None and end is not None
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    report = replay(
+        settings,
+        engine,
+        start=start,
+        end=end,
+        every=parse_every(args.every),
+        dry_run=args.dry_run,
+        alerting_factory=alerting_from_settings,
+        exclusions=exclusions_from,
+        model=args.model,
+        progress=_task_bar("replay"),
+    )
+    print("\n".join(report.lines()))
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
+    from detector.backtest import backtest_csv
+
+    summary = backtest_csv(Path(args.file), Path(args.out))
+    print("\n".join(summary.lines()))
+    return 0
+
+
 def cmd_series(args: argparse.Namespace, settings: Settings) -> int:
     from core.types import SeriesKey
     from models.registry import ModelRegistry
@@ -264,6 +322,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dask", default=None, metavar="ADDRESS", help="run on this Dask scheduler")
     p.add_argument("--at", default=None, metavar="ISO-8601", help="train only on facts before this time")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sweep", help="evaluate every series now (or as of --at), update incidents, notify")
+    p.add_argument("--at", default=None, metavar="ISO-8601")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("replay", help="run the sweeps of a past period as the scheduler would have")
+    p.add_argument("--start", required=True, metavar="ISO")
+    p.add_argument("--end", required=True, metavar="ISO")
+    p.add_argument("--every", required=True, help="1h, 6h, 1d ...")
+    p.add_argument("--dry-run", action="store_true", help="send nothing; print what would have been sent")
+    p.add_argument("--model", choices=["auto", "seasonal", "prophet"], default="seasonal")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("backtest", help="causal replay of one series (timestamp,value CSV)")
+    p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("--out", required=True, metavar="OUT.csv")
+    p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser("demo-data", help="write a realistic demo FOCUS export with known incidents")
     p.add_argument("out", metavar="OUT")

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from alerts.burn_rate import BurnRatePolicy, BurnRule
 from alerts.exclusions import training_exclusions
+from alerts.incidents import list_incidents
 from alerts.lifecycle import IncidentPolicy
 from alerts.renotify import RenotifyPolicy
 from alerts.wiring import Alerting, build_alerting
@@ -42,10 +43,29 @@ def alerting_from_settings(
 
 
 def exclusions_from(engine: Engine) -> Callable[[SeriesKey], list[tuple[datetime, datetime]]]:
-    """Expected-change windows and incidents judged expected / not an anomaly, kept out of training."""
+    """What training leaves out: expected-change windows, incidents judged expected / not an anomaly, and
+    the periods of incidents still open, so a baseline does not learn an anomaly while it is going on."""
+    open_periods: dict[tuple[str, str, str], list[tuple[datetime, datetime]]] = {}
+    offset = 0
+    while True:
+        page = list_incidents(engine, status="open", limit=1000, offset=offset)
+        for inc in page:
+            if inc["period_start"] and inc["period_end"]:
+                span = (
+                    datetime.fromisoformat(inc["period_start"]),
+                    datetime.fromisoformat(inc["period_end"]),
+                )
+                open_periods.setdefault((inc["product"], inc["cost_line"], inc["currency"]), []).append(span)
+        if len(page) < 1000:
+            break
+        offset += 1000
 
     def exclusions(key: SeriesKey) -> list[tuple[datetime, datetime]]:
         period = timedelta(hours=1) if key.granularity is Granularity.HOUR else timedelta(days=1)
-        return training_exclusions(engine, key.product, key.cost_line, period=period, currency=key.currency)
+        spans = training_exclusions(engine, key.product, key.cost_line, period=period, currency=key.currency)
+        spans += [
+            (s, e + period) for s, e in open_periods.get((key.product, key.cost_line, key.currency), [])
+        ]
+        return spans
 
     return exclusions

@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 20 * 1024 * 1024
     max_spend_rows: int = 100_000
     max_rca_leaves: int = 1_000_000
+    max_score_points: int = 20_000
 
     @field_validator("product_tag_keys", "dimension_tag_keys", mode="before")
     @classmethod

@@ -161,6 +161,23 @@ class ModelRegistry:
         with self.engine.connect() as conn:
             return {row.series_id: _entry(row) for row in conn.execute(query)}
 
+    def latest_for(self, product: str, cost_line: str, granularity: Granularity) -> RegistryEntry | None:
+        """The newest successful model of a product's cost line at a granularity (any currency)."""
+        query = (
+            select(model_versions)
+            .where(
+                model_versions.c.product == product,
+                model_versions.c.cost_line == cost_line,
+                model_versions.c.granularity == granularity.value,
+                model_versions.c.status == "ok",
+            )
+            .order_by(model_versions.c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _entry(row) if row is not None else None
+
     def history(self, key: SeriesKey, limit: int = 20) -> list[RegistryEntry]:
         query = (
             select(model_versions)

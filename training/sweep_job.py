@@ -8,6 +8,7 @@ granularity is read in one query, so a sweep over thousands of series costs a fe
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -76,6 +77,15 @@ def _naive(at: datetime) -> pd.Timestamp:
 
 def _step(gran: Granularity) -> pd.Timedelta:
     return pd.Timedelta(hours=1) if gran is Granularity.HOUR else pd.Timedelta(days=1)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc_event(anomaly: Anomaly) -> Anomaly:
+    # Facts are naive UTC; everything handed to alerts is timezone-aware, as the state DB stores it.
+    return dataclasses.replace(anomaly, start=_utc(anomaly.start), end=_utc(anomaly.end))
 
 
 class Sweeper:
@@ -154,7 +164,7 @@ class Sweeper:
         open_events = [
             a for a in detection.anomalies if _naive(a.end) >= newest - step * self.detector.config.merge_gap
         ]
-        open_events = [self._with_causes(key, a, points, step) for a in open_events]
+        open_events = [_utc_event(self._with_causes(key, a, points, step)) for a in open_events]
         in_band = True
         if len(judged):
             row = judged.iloc[-1]
@@ -245,7 +255,29 @@ class Sweeper:
         causes = [
             CauseRef(c.dimensions, c.actual, c.expected, c.contribution, c.share) for c in result.root_causes
         ]
-        return Anomaly(**{**anomaly.__dict__, "root_causes": causes})
+        return dataclasses.replace(anomaly, root_causes=causes)
+
+
+def _largest_contributors(leaves: pd.DataFrame, dims: list[str], *, up: bool, k: int = 3) -> list[CauseRef]:
+    """When no element stands out (an early drift, a diffuse rise), name the single dimension values that
+    moved most in the anomaly's direction, so a person still sees where the money went."""
+    total = float(leaves["actual"].sum() - leaves["expected"].sum())
+    rows: list[CauseRef] = []
+    for dim in dims:
+        grouped = leaves.groupby(dim)[["actual", "expected"]].sum()
+        if len(grouped) < 2:
+            continue  # a dimension with one value explains nothing
+        for value, row in grouped.iterrows():
+            contribution = float(row["actual"] - row["expected"])
+            if (contribution > 0) == up and contribution != 0:
+                share = contribution / total if total else 0.0
+                rows.append(
+                    CauseRef(
+                        {dim: str(value)}, float(row["actual"]), float(row["expected"]), contribution, share
+                    )
+                )
+    rows.sort(key=lambda c: -abs(c.contribution))
+    return rows[:k]
 
 
 def run_sweep(

@@ -1,0 +1,55 @@
+"""Stored baselines for ``POST /v1/score``, cached so a scoring request does not re-read artifacts.
+
+Registry look-ups are remembered for a short time (a new training shows up within ``ttl`` seconds) and
+loaded models are kept by version, which never changes once written.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+
+from core.types import Granularity
+from models.base import Baseline
+from models.registry import ModelRegistry, RegistryEntry
+
+
+class StoredModels:
+    def __init__(self, registry: ModelRegistry, *, ttl: float = 30.0, size: int = 4096) -> None:
+        self.registry = registry
+        self.ttl = ttl
+        self.size = size
+        self._lookups: dict[tuple[str, str, str], tuple[float, int | None, RegistryEntry | None]] = {}
+        self._models: OrderedDict[int, Baseline] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, product: str | None, cost_line: str | None, granularity: Granularity) -> Baseline | None:
+        if not product or not cost_line:
+            return None
+        key = (product, cost_line, granularity.value)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._lookups.get(key)
+        if hit is None or now - hit[0] > self.ttl:
+            entry = self.registry.latest_for(product, cost_line, granularity)
+            hit = (now, entry.version if entry else None, entry)
+            with self._lock:
+                self._lookups[key] = hit
+        version, entry = hit[1], hit[2]
+        if version is None or entry is None:
+            return None
+        with self._lock:
+            model = self._models.get(version)
+            if model is not None:
+                self._models.move_to_end(version)
+                return model
+        try:
+            model = self.registry.load(entry)
+        except Exception:
+            return None  # an unreadable artifact: fit on the request instead, as for an unknown series
+        with self._lock:
+            self._models[version] = model
+            while len(self._models) > self.size:
+                self._models.popitem(last=False)
+        return model

@@ -1,0 +1,102 @@
+"""Flagged points → anomaly events (:class:`core.anomaly.Anomaly`): a run of periods, not a single point.
+
+An event spans the candidate run that led to its anomalous points (so a persistence rule delays the
+alert, not the start), merges runs of the same side separated by at most ``merge_gap`` normal periods,
+and carries what a person triaging it needs: actual and expected spend over the event, the $ and %
+impact, its strongest score, the expected value split into trend and seasonal parts, how complete its
+newest period was, and the extra spend to the end of the month if it goes on at the same rate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.anomaly import Anomaly
+
+# |impact| / expected is capped so that an event on an expected value of ~0 still serialises as a number.
+MAX_IMPACT_PCT = 1e6
+
+
+def build_events(points: pd.DataFrame, step: pd.Timedelta, *, merge_gap: int = 0) -> list[Anomaly]:
+    """Events from a frame with the post-rules' columns (``is_anomaly``, ``candidate``) and the forecast."""
+    flagged = points["is_anomaly"].to_numpy(dtype=bool)
+    candidate = points["candidate"].to_numpy(dtype=np.int64)
+    spans = _spans(flagged, candidate, merge_gap)
+    index = pd.DatetimeIndex(points.index)
+    return [_event(points, index, lo, hi, step) for lo, hi in spans]
+
+
+def _spans(flagged: np.ndarray, candidate: np.ndarray, merge_gap: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    i, n = 0, flagged.size
+    while i < n:
+        if not flagged[i]:
+            i += 1
+            continue
+        side = candidate[i]
+        lo = i
+        while lo > 0 and candidate[lo - 1] == side:
+            lo -= 1  # the run began before persistence was reached
+        hi = i
+        while hi + 1 < n and candidate[hi + 1] == side:
+            hi += 1
+        if spans and lo - spans[-1][1] - 1 <= merge_gap and candidate[spans[-1][0]] == side:
+            spans[-1] = (spans[-1][0], hi)
+        else:
+            spans.append((lo, hi))
+        i = hi + 1
+    return spans
+
+
+def _event(points: pd.DataFrame, index: pd.DatetimeIndex, lo: int, hi: int, step: pd.Timedelta) -> Anomaly:
+    part = points.iloc[lo : hi + 1]
+    c = part["completeness"].fillna(1.0).to_numpy(dtype=np.float64)
+    value = part["value"].to_numpy(dtype=np.float64)
+    # Merged gaps may contain normal points; they belong to the event's spend all the same.
+    actual = float(np.nansum(value))
+    expected = float(np.nansum(part["expected"].to_numpy(dtype=np.float64) * c))
+    trend = float(np.nansum(part["trend"].to_numpy(dtype=np.float64) * c))
+    seasonal = float(np.nansum(part["seasonal"].to_numpy(dtype=np.float64) * c))
+    impact = actual - expected
+    if abs(expected) > 0:
+        impact_pct = float(np.clip(impact / abs(expected) * 100.0, -MAX_IMPACT_PCT, MAX_IMPACT_PCT))
+    else:
+        impact_pct = MAX_IMPACT_PCT if impact > 0 else (-MAX_IMPACT_PCT if impact < 0 else 0.0)
+    start, end = index[lo], index[hi]
+    return Anomaly(
+        start=start.to_pydatetime(),
+        end=end.to_pydatetime(),
+        direction="up" if impact >= 0 else "down",
+        actual=actual,
+        expected=expected,
+        impact=impact,
+        impact_pct=impact_pct,
+        anomaly_score=float(np.nanmax(part["anomaly_score"].to_numpy(dtype=np.float64))),
+        projected_month_impact=projected_month_impact(index[lo : hi + 1], value, part, c, step),
+        expected_trend=trend,
+        expected_seasonal=seasonal,
+        completeness=float(c[-1]) if c[-1] < 1.0 else None,
+    )
+
+
+def projected_month_impact(
+    index: pd.DatetimeIndex, value: np.ndarray, part: pd.DataFrame, c: np.ndarray, step: pd.Timedelta
+) -> float:
+    """Impact inside the month the event ends in, plus its mean rate over the periods left in that month.
+
+    The rate uses full-period equivalents (partial periods projected), so a spike seen in half a day
+    projects as a full day's worth, as burn-rate alerting expects.
+    """
+    end = index[-1]
+    month_end = (end + pd.offsets.MonthBegin(1)).normalize()
+    in_month = np.asarray(index >= end.replace(day=1).normalize())
+    impact = value - part["expected"].to_numpy(dtype=np.float64) * c
+    so_far = float(np.nansum(impact[in_month]))
+    with np.errstate(all="ignore"):
+        full = value / np.where(c > 0, c, 1.0) - part["expected"].to_numpy(dtype=np.float64)
+    rate = float(np.nanmean(full)) if np.isfinite(full).any() else 0.0
+    remaining = max(int((month_end - (end + step)) / step), 0)
+    # The newest period's missing share is still to come at the same rate.
+    rest_of_last = (1.0 - float(c[-1])) * rate
+    return so_far + rest_of_last + rate * remaining

@@ -1,0 +1,205 @@
+"""Post-rules: the *decide* half of the detector, turning scores into ``is_anomaly`` (Merlion-style).
+
+Each rule is a small pure function over arrays, so each can be tested alone and the order is explicit in
+:func:`apply_post_rules`: threshold → direction → $ / % impact → completeness → cold start → persistence.
+Data completeness is handled here because billing exports fill in late: the newest periods are often
+partial, and a partial period looks like a drop. Two policies, chosen in :class:`DetectorConfig`:
+
+* ``"scale"`` (default): a partial period is scored against its projection to a full period (the score
+  does this) and its $ impact is measured against ``completeness × expected``; it can raise a *spike*
+  but never a *drop*, because a shortfall is what missing data looks like.
+* ``"hold"``: partial periods are held back entirely (``held_back`` true, never anomalous) until they
+  are complete.
+
+Either way a period below ``min_completeness`` is held back: too little of it is known to project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from detector.scoring import ScoreConfig
+
+DirectionRule = Literal["up", "down", "both"]
+CompletenessPolicy = Literal["scale", "hold"]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorConfig:
+    """Every decision knob; defaults suit a spend series scored on its own history.
+
+    threshold : anomaly score at or above which a point is a candidate (0.5 ≈ a 1-in-10⁵ residual).
+    direction : which side alerts: spend going ``up`` (default), ``down`` or ``both``.
+    min_impact : minimum |actual − expected| per period, in currency (None: no $ rule).
+    min_impact_pct : minimum |actual − expected| / expected × 100 (None: no % rule).
+    impact_rule : ``"and"`` needs both $ and % rules to pass, ``"or"`` either (a missing rule is ignored).
+    min_persistence : consecutive candidate periods (same side) before the run is anomalous.
+    cold_start_points : scored points before any alert (None: the score's own minimum history).
+    completeness_policy : ``"scale"`` or ``"hold"`` for partial periods (see the module docstring).
+    min_completeness : periods less complete than this are always held back.
+    merge_gap : anomalous runs separated by at most this many normal periods form one event.
+    """
+
+    threshold: float = 0.5
+    direction: DirectionRule = "up"
+    min_impact: float | None = None
+    min_impact_pct: float | None = None
+    impact_rule: Literal["and", "or"] = "and"
+    min_persistence: int = 1
+    cold_start_points: int | None = None
+    completeness_policy: CompletenessPolicy = "scale"
+    min_completeness: float = 0.5
+    merge_gap: int = 0
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+
+
+def threshold_mask(score: np.ndarray, threshold: float) -> np.ndarray:
+    return np.asarray(np.nan_to_num(score, nan=0.0) >= threshold)
+
+
+def direction_sign(impact: np.ndarray, direction: DirectionRule) -> np.ndarray:
+    """+1 where the point may alert upwards, -1 downwards, 0 where its side is not monitored."""
+    sign: np.ndarray = np.sign(np.nan_to_num(impact, nan=0.0)).astype(np.int8)
+    if direction == "up":
+        return np.where(sign > 0, sign, 0).astype(np.int8)
+    if direction == "down":
+        return np.where(sign < 0, sign, 0).astype(np.int8)
+    return sign
+
+
+def impact_mask(
+    impact: np.ndarray,
+    expected: np.ndarray,
+    *,
+    min_impact: float | None,
+    min_impact_pct: float | None,
+    rule: Literal["and", "or"],
+) -> np.ndarray:
+    """$ and / or % impact rules, like the threshold expressions FinOps tools take ("> $100 and > 20%")."""
+    size = np.abs(np.nan_to_num(impact, nan=0.0))
+    checks: list[np.ndarray] = []
+    if min_impact is not None:
+        checks.append(size >= min_impact)
+    if min_impact_pct is not None:
+        with np.errstate(all="ignore"):
+            pct = np.where(np.abs(expected) > 0, size / np.abs(expected) * 100.0, np.inf)
+        checks.append(np.where(size > 0, pct >= min_impact_pct, False))
+    if not checks:
+        return np.ones(impact.shape, dtype=bool)
+    stacked = np.stack(checks)
+    return np.asarray(stacked.all(axis=0) if rule == "and" else stacked.any(axis=0))
+
+
+def completeness_masks(
+    completeness: np.ndarray, sign: np.ndarray, *, policy: CompletenessPolicy, min_completeness: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(allowed, held_back)``: partial periods never alert downwards; ``hold`` holds them all back."""
+    c = np.nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
+    partial = c < 1.0
+    held = c < min_completeness
+    if policy == "hold":
+        held = held | partial
+    allowed = ~held & ~(partial & (sign < 0))
+    return allowed, held
+
+
+def cold_start_mask(
+    n: int, *, first_scored: int, warmup: int, alerting_ready: bool | np.ndarray
+) -> np.ndarray:
+    """False until ``warmup`` points after the first scored one, and wherever the model was not ready.
+
+    ``alerting_ready`` is one flag, or one per point when a replay used several fits (a series leaves
+    cold start part-way through its history).
+    """
+    mask = np.zeros(n, dtype=bool)
+    mask[min(n, max(first_scored, 0) + warmup) :] = True
+    ready: np.ndarray = np.broadcast_to(np.asarray(alerting_ready, dtype=bool), (n,))
+    out: np.ndarray = mask & ready
+    return out
+
+
+def persistence_mask(candidate_sign: np.ndarray, min_persistence: int) -> np.ndarray:
+    """True from the point where a run of same-side candidates reaches ``min_persistence`` onwards.
+
+    Causal on purpose: a point is never marked because of points after it, so a replay decides exactly
+    as the live service would have at that time.
+    """
+    s = np.asarray(candidate_sign, dtype=np.int8)
+    out = np.zeros(s.size, dtype=bool)
+    run = 0
+    for i in range(s.size):
+        run = run + 1 if s[i] != 0 and i > 0 and s[i] == s[i - 1] else (1 if s[i] != 0 else 0)
+        out[i] = run >= max(min_persistence, 1)
+    return out
+
+
+def min_alert_span(step: pd.Timedelta) -> pd.Timedelta:
+    """History a fit needs before its forecasts may raise alerts: two cycles of the shortest season.
+
+    Two days for intraday series (daily cycle), two weeks for daily ones (weekly cycle): a model that
+    has not seen its season twice extrapolates a guess, and a guess must not page anyone.
+    """
+    return pd.Timedelta(days=2) if step < pd.Timedelta(days=1) else pd.Timedelta(days=14)
+
+
+def period_completeness(
+    index: pd.DatetimeIndex, step: pd.Timedelta, as_of: pd.Timestamp | None
+) -> np.ndarray:
+    """Elapsed share of each period at ``as_of`` (1.0 for periods already over, 0 for future ones).
+
+    This is the completeness the clock alone implies, assuming spend accrues evenly over a period; a
+    billing feed that knows better (rows still to come) passes its own completeness instead.
+    """
+    if as_of is None or len(index) == 0:
+        return np.ones(len(index))
+    elapsed = (as_of - index) / step
+    return np.clip(np.asarray(elapsed, dtype=np.float64), 0.0, 1.0)
+
+
+def apply_post_rules(
+    points: pd.DataFrame, config: DetectorConfig, *, alerting_ready: bool | np.ndarray = True
+) -> pd.DataFrame:
+    """Add ``candidate`` (signed), ``held_back`` and ``is_anomaly`` to a scored frame.
+
+    ``points`` needs ``value``, ``expected``, ``anomaly_score`` and ``completeness`` columns.
+    """
+    value = points["value"].to_numpy(dtype=np.float64)
+    expected = points["expected"].to_numpy(dtype=np.float64)
+    completeness = points["completeness"].to_numpy(dtype=np.float64)
+    score = points["anomaly_score"].to_numpy(dtype=np.float64)
+    c = np.nan_to_num(completeness, nan=1.0)
+    # Impact so far: a partial period is compared with the share of the expected spend it covers.
+    impact = value - expected * c
+    sign = direction_sign(impact, config.direction)
+    allowed, held = completeness_masks(
+        completeness, sign, policy=config.completeness_policy, min_completeness=config.min_completeness
+    )
+    scored = np.isfinite(expected) & np.isfinite(value)
+    first_scored = int(np.argmax(scored)) if scored.any() else len(points)
+    warmup = config.cold_start_points if config.cold_start_points is not None else 0
+    ready = cold_start_mask(
+        len(points), first_scored=first_scored, warmup=warmup, alerting_ready=alerting_ready
+    )
+    keep = (
+        threshold_mask(score, config.threshold)
+        & impact_mask(
+            impact,
+            expected * c,
+            min_impact=config.min_impact,
+            min_impact_pct=config.min_impact_pct,
+            rule=config.impact_rule,
+        )
+        & allowed
+        & ready
+        & scored
+    )
+    candidate = np.where(keep, sign, 0).astype(np.int8)
+    out = points.copy()
+    out["candidate"] = candidate
+    out["held_back"] = held
+    out["is_anomaly"] = persistence_mask(candidate, config.min_persistence)
+    return out

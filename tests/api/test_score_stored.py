@@ -1,0 +1,56 @@
+"""``POST /v1/score`` with a stored model: the series is trained from facts, the request uses that model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from core.clock import FixedClock
+from core.db import make_engine, migrate
+from core.settings import Settings
+from ingestion.demo_data import write_demo_export
+from ingestion.ingest import Ingestor
+from training.train_job import train_all
+
+CLOCK = FixedClock(datetime(2026, 10, 1, tzinfo=UTC))
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    root = tmp_path_factory.mktemp("stored")
+    settings = Settings(database_url=f"sqlite:///{root / 'state.db'}", data_dir=root / "data", _env_file=None)  # type: ignore[call-arg]
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    write_demo_export(root / "export", days=70)
+    Ingestor(settings, engine, CLOCK).ingest_paths([root / "export"])
+    train_all(settings, engine, CLOCK, model="seasonal", workers=1)
+    with TestClient(create_app(settings, clock=CLOCK)) as c:
+        yield c
+
+
+def series(days: int = 60, spike: float = 1.0) -> list[dict[str, object]]:
+    points = []
+    for d in range(days):
+        t = (
+            datetime(2026, 6, 1, tzinfo=UTC).replace(day=1)
+            + (datetime(2026, 6, 2) - datetime(2026, 6, 1)) * d
+        )
+        points.append({"timestamp": t.isoformat(), "value": 1000.0 * (spike if d == days - 1 else 1.0)})
+    return points
+
+
+def test_known_series_uses_the_stored_model(client: TestClient) -> None:
+    body = {"series": series(), "product": "checkout", "cost_line": "Amazon Elastic Compute Cloud"}
+    res = client.post("/v1/score", json=body)
+    assert res.status_code == 200, res.text
+    model = res.json()["model"]
+    assert model["source"] == "stored" and model["model_type"] == "seasonal"
+
+
+def test_unknown_series_is_fitted_on_the_request(client: TestClient) -> None:
+    res = client.post("/v1/score", json={"series": series(), "product": "nope", "cost_line": "x"})
+    assert res.status_code == 200 and res.json()["model"]["source"] == "fitted_on_request"

@@ -1,0 +1,121 @@
+"""Causal replay: contract columns, scores in [0, 1], causality, refit schedule and bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import InputError
+from detector.backtest import OUTPUT_COLUMNS, _schedule, backtest_csv, backtest_series, read_series_csv
+
+
+def daily(n: int = 120, seed: int = 0) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    v = 100 + 10 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 1.5, n)
+    return pd.Series(v, index=pd.date_range("2024-01-01", periods=n, freq="D"))
+
+
+def write(y: pd.Series, path: Path) -> Path:
+    pd.DataFrame({"timestamp": y.index.strftime("%Y-%m-%d"), "value": y.to_numpy()}).to_csv(path, index=False)
+    return path
+
+
+def test_csv_round_trip_has_the_contract_columns(tmp_path: Path) -> None:
+    y = daily()
+    y.iloc[100] += 80
+    out = tmp_path / "out.csv"
+    summary = backtest_csv(write(y, tmp_path / "in.csv"), out)
+    frame = pd.read_csv(out)
+    assert tuple(frame.columns) == OUTPUT_COLUMNS and len(frame) == len(y)
+    assert frame["anomaly_score"].between(0, 1).all()
+    assert set(frame["is_anomaly"].unique()) <= {0, 1}
+    assert frame.loc[100, "is_anomaly"] == 1
+    assert summary.points == 120 and summary.anomalous_points == int(frame["is_anomaly"].sum())
+    assert summary.refits > 10
+    assert frame["expected"].iloc[:2].isna().all()  # nothing is forecast before a first fit
+    assert frame["is_anomaly"].iloc[:14].eq(0).all()  # no alert before two weekly cycles are seen
+
+
+def test_a_point_is_not_changed_by_later_points() -> None:
+    y = daily()
+    changed = y.copy()
+    changed.iloc[90:] *= 3.0
+    a = backtest_series(y)[0].points
+    b = backtest_series(changed)[0].points
+    cols = ["expected", "lower", "upper", "anomaly_score", "is_anomaly"]
+    pd.testing.assert_frame_equal(a.iloc[:90][cols], b.iloc[:90][cols])
+    assert not a.iloc[90:][cols].equals(b.iloc[90:][cols])
+
+
+class Recorder:
+    """Test double: predicts the mean of what it was fitted on and records the history lengths."""
+
+    seen: ClassVar[list[int]] = []
+
+    def fit(self, y: pd.Series) -> Self:
+        Recorder.seen.append(len(y))
+        self.level_ = float(y.mean())
+        return self
+
+    def predict(self, index: pd.DatetimeIndex) -> pd.DataFrame:
+        n = len(index)
+        return pd.DataFrame(
+            {
+                "expected": self.level_,
+                "lower": self.level_ - 1,
+                "upper": self.level_ + 1,
+                "trend": self.level_,
+                "seasonal": np.zeros(n),
+            },
+            index=index,
+        )
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {}
+
+
+def test_each_fit_sees_only_the_history_before_its_chunk() -> None:
+    Recorder.seen = []
+    backtest_series(daily(40), refit_every=7, first_fit=3, make_baseline=Recorder)
+    assert Recorder.seen == [3, 6, 12, 19, 26, 33]
+
+
+def test_schedule_doubles_then_follows_the_refit_period() -> None:
+    assert _schedule(100, 10, 24) == [(10, 20), (20, 40), (40, 64), (64, 88), (88, 100)]
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        ("time,value\n2024-01-01,1\n", "timestamp"),
+        ("timestamp,amount\n2024-01-01,1\n", "value"),
+        ("timestamp,value\n2024-01-01,1\n2024-01-02,abc\n", "value"),
+        ("timestamp,value\n2024-01-02,1\n2024-01-01,2\n", "timestamp"),
+        ("timestamp,value\nnot a date,1\n", "timestamp"),
+        ("timestamp,value\n", "file"),
+    ],
+)
+def test_bad_files_raise_input_error_naming_the_field(tmp_path: Path, content: str, field: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(InputError) as err:
+        read_series_csv(path)
+    assert err.value.field == field
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError):
+        backtest_csv(tmp_path / "nope.csv", tmp_path / "out.csv")
+
+
+def test_repeated_timestamps_each_get_a_verdict(tmp_path: Path) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_text("timestamp,value\n2024-01-01,1\n2024-01-02,1\n2024-01-02,1\n2024-01-03,1\n")
+    assert len(read_series_csv(path)) == 4
+    with pytest.raises(InputError):
+        read_series_csv(path, allow_duplicates=False)

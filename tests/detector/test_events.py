@@ -1,0 +1,74 @@
+"""Flagged points become events with spend, impact, decomposition and month projection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector.events import MAX_IMPACT_PCT, build_events
+
+
+def frame(values, expected, flags, candidate=None, completeness=None, start="2024-03-25") -> pd.DataFrame:
+    n = len(values)
+    exp = np.asarray(expected, dtype=float)
+    return pd.DataFrame(
+        {
+            "value": values,
+            "expected": exp,
+            "trend": exp * 0.75,
+            "seasonal": exp * 0.25,
+            "completeness": completeness if completeness is not None else [1.0] * n,
+            "anomaly_score": [0.9 if f else 0.1 for f in flags],
+            "is_anomaly": flags,
+            "candidate": candidate if candidate is not None else [1 if f else 0 for f in flags],
+        },
+        index=pd.date_range(start, periods=n, freq="D"),
+    )
+
+
+DAY = pd.Timedelta(days=1)
+
+
+def test_one_event_per_run_with_totals_and_decomposition() -> None:
+    f = frame([10, 30, 40, 10, 10], [10] * 5, [False, True, True, False, False])
+    [event] = build_events(f, DAY)
+    assert (event.start, event.end) == (pd.Timestamp("2024-03-26"), pd.Timestamp("2024-03-27"))
+    assert event.actual == 70 and event.expected == 20 and event.impact == 50
+    assert event.impact_pct == pytest.approx(250.0)
+    assert event.expected_trend == pytest.approx(15.0) and event.expected_seasonal == pytest.approx(5.0)
+    assert event.direction == "up" and event.anomaly_score == pytest.approx(0.9)
+
+
+def test_persistence_delay_does_not_move_the_start() -> None:
+    # Candidates from day 1, anomalous only from day 3 (persistence 3): the event starts on day 1.
+    f = frame([10, 30, 30, 30, 10], [10] * 5, [False, False, False, True, False], candidate=[0, 1, 1, 1, 0])
+    [event] = build_events(f, DAY)
+    assert event.start == pd.Timestamp("2024-03-26") and event.impact == 60
+
+
+def test_merge_gap_and_sides() -> None:
+    f = frame([30, 10, 30, 0], [10] * 4, [True, False, True, True], candidate=[1, 0, 1, -1])
+    assert len(build_events(f, DAY, merge_gap=0)) == 3
+    merged = build_events(f, DAY, merge_gap=1)
+    assert [e.direction for e in merged] == ["up", "down"]
+    assert merged[0].actual == 70  # the normal day inside the event counts too
+
+
+def test_month_projection_continues_the_rate_to_month_end() -> None:
+    # Event on Mar 29-30 at +20/day; Mar 31 remains: 40 so far + 20 more.
+    f = frame([10] * 4 + [30, 30, 10], [10] * 7, [False] * 4 + [True, True, False])
+    [event] = build_events(f, DAY)
+    assert event.projected_month_impact == pytest.approx(60.0)
+
+
+def test_partial_newest_period_is_compared_with_its_share() -> None:
+    f = frame([10, 10, 15], [10, 10, 10], [False, False, True], completeness=[1.0, 1.0, 0.5])
+    [event] = build_events(f, DAY)
+    assert event.expected == pytest.approx(5.0) and event.impact == pytest.approx(10.0)
+    assert event.completeness == pytest.approx(0.5)
+
+
+def test_zero_expected_caps_impact_pct() -> None:
+    f = frame([0, 5], [0, 0], [False, True])
+    assert build_events(f, DAY)[0].impact_pct == MAX_IMPACT_PCT

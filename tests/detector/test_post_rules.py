@@ -1,0 +1,152 @@
+"""Each post-rule on its own (table-driven), then their composition on a scored frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector.post_rules import (
+    DetectorConfig,
+    apply_post_rules,
+    cold_start_mask,
+    completeness_masks,
+    direction_sign,
+    impact_mask,
+    min_alert_span,
+    period_completeness,
+    persistence_mask,
+    threshold_mask,
+)
+
+
+def test_threshold() -> None:
+    assert threshold_mask(np.array([0.2, 0.5, np.nan, 0.9]), 0.5).tolist() == [False, True, False, True]
+
+
+@pytest.mark.parametrize(
+    ("direction", "expected"),
+    [("up", [1, 0, 0]), ("down", [0, -1, 0]), ("both", [1, -1, 0])],
+)
+def test_direction(direction: str, expected: list[int]) -> None:
+    assert direction_sign(np.array([5.0, -5.0, 0.0]), direction).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("min_impact", "min_pct", "rule", "expected"),
+    [
+        (None, None, "and", [True, True, True]),
+        (50.0, None, "and", [False, True, True]),  # $ only
+        (None, 20.0, "and", [True, False, True]),  # % only
+        (50.0, 20.0, "and", [False, False, True]),  # both must pass
+        (50.0, 20.0, "or", [True, True, True]),  # either passes
+        (500.0, 90.0, "or", [False, False, False]),
+    ],
+)
+def test_impact_rules(min_impact, min_pct, rule, expected) -> None:
+    impact = np.array([10.0, 100.0, 200.0])
+    expected_spend = np.array([20.0, 1000.0, 400.0])  # 50%, 10%, 50%
+    got = impact_mask(impact, expected_spend, min_impact=min_impact, min_impact_pct=min_pct, rule=rule)
+    assert got.tolist() == expected
+
+
+def test_impact_pct_on_zero_expected_counts_as_infinite() -> None:
+    got = impact_mask(
+        np.array([5.0, 0.0]), np.array([0.0, 0.0]), min_impact=None, min_impact_pct=10, rule="and"
+    )
+    assert got.tolist() == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("policy", "allowed", "held"),
+    [
+        # completeness 1.0 up, 0.8 down, 0.8 up, 0.3 up
+        ("scale", [True, False, True, False], [False, False, False, True]),
+        ("hold", [True, False, False, False], [False, True, True, True]),
+    ],
+)
+def test_completeness(policy, allowed, held) -> None:
+    c = np.array([1.0, 0.8, 0.8, 0.3])
+    sign = np.array([1, -1, 1, 1], dtype=np.int8)
+    a, h = completeness_masks(c, sign, policy=policy, min_completeness=0.5)
+    assert a.tolist() == allowed and h.tolist() == held
+
+
+@pytest.mark.parametrize(
+    ("ready", "first", "warmup", "expected"),
+    [
+        (True, 0, 0, [True] * 5),
+        (True, 1, 2, [False, False, False, True, True]),
+        (False, 0, 0, [False] * 5),
+        (np.array([False, False, True, True, True]), 0, 0, [False, False, True, True, True]),
+    ],
+)
+def test_cold_start(ready, first, warmup, expected) -> None:
+    assert cold_start_mask(5, first_scored=first, warmup=warmup, alerting_ready=ready).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("signs", "k", "expected"),
+    [
+        ([1, 1, 1, 0, 1], 1, [True, True, True, False, True]),
+        ([1, 1, 1, 0, 1], 2, [False, True, True, False, False]),
+        ([1, 1, 1, 0, 1], 3, [False, False, True, False, False]),
+        ([1, -1, 1, -1, 0], 2, [False] * 5),  # sides alternate: no run
+    ],
+)
+def test_persistence(signs, k, expected) -> None:
+    assert persistence_mask(np.array(signs, dtype=np.int8), k).tolist() == expected
+
+
+def test_period_completeness_from_clock() -> None:
+    index = pd.date_range("2024-05-01", periods=3, freq="D")
+    got = period_completeness(index, pd.Timedelta(days=1), pd.Timestamp("2024-05-03 06:00"))
+    assert got.tolist() == [1.0, 1.0, 0.25]
+    assert period_completeness(index, pd.Timedelta(days=1), None).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_min_alert_span() -> None:
+    assert min_alert_span(pd.Timedelta(hours=1)) == pd.Timedelta(days=2)
+    assert min_alert_span(pd.Timedelta(days=1)) == pd.Timedelta(days=14)
+
+
+def scored(values, expected, scores, completeness=None) -> pd.DataFrame:
+    n = len(values)
+    return pd.DataFrame(
+        {
+            "value": values,
+            "expected": expected,
+            "anomaly_score": scores,
+            "completeness": completeness if completeness is not None else [1.0] * n,
+        },
+        index=pd.date_range("2024-01-01", periods=n, freq="D"),
+    )
+
+
+def test_partial_newest_period_never_raises_a_drop() -> None:
+    frame = scored([100, 100, 20], [100, 100, 100], [0.0, 0.0, 1.0], [1.0, 1.0, 0.6])
+    out = apply_post_rules(frame, DetectorConfig(direction="both"))
+    assert not out["is_anomaly"].iloc[-1]
+    # The same shortfall on a complete period is a drop.
+    frame["completeness"] = 1.0
+    assert apply_post_rules(frame, DetectorConfig(direction="both"))["is_anomaly"].iloc[-1]
+
+
+def test_partial_spike_alerts_under_scale_and_is_held_under_hold() -> None:
+    frame = scored([100, 100, 90], [100, 100, 100], [0.0, 0.0, 1.0], [1.0, 1.0, 0.6])
+    out = apply_post_rules(frame, DetectorConfig(completeness_policy="scale"))
+    assert out["is_anomaly"].iloc[-1] and not out["held_back"].iloc[-1]
+    held = apply_post_rules(frame, DetectorConfig(completeness_policy="hold"))
+    assert not held["is_anomaly"].iloc[-1] and held["held_back"].iloc[-1]
+
+
+def test_impact_rule_applies_to_partial_share_of_expected() -> None:
+    # 90 spent at 60% complete vs 60 expected so far: +30 impact (50%).
+    frame = scored([100, 100, 90], [100, 100, 100], [0.0, 0.0, 1.0], [1.0, 1.0, 0.6])
+    assert apply_post_rules(frame, DetectorConfig(min_impact=25))["is_anomaly"].iloc[-1]
+    assert not apply_post_rules(frame, DetectorConfig(min_impact=35))["is_anomaly"].iloc[-1]
+
+
+def test_model_not_ready_never_alerts() -> None:
+    frame = scored([100, 100, 500], [100, 100, 100], [0.0, 0.0, 1.0])
+    assert not apply_post_rules(frame, DetectorConfig(), alerting_ready=False)["is_anomaly"].any()
