@@ -26,7 +26,9 @@ from core.settings import Settings
 from core.types import Granularity, SeriesKey
 from detector.detector import Detection, Detector
 from detector.leaf_expectation import disaggregate_expected
+from detector.post_rules import DetectorConfig
 from detector.root_cause import rank_root_causes
+from detector.scoring import ScoreConfig
 from ingestion.fact_store import FactStore, SeriesInfo
 from models.base import Baseline
 from models.registry import ModelRegistry
@@ -97,7 +99,9 @@ class Sweeper:
             settings.facts_dir, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
         )
         self.registry = ModelRegistry(engine, settings.models_path)
-        self.detector = detector or Detector()
+        # Spend anomalies last: an anomalous period is kept out of the scorer's history, so the second
+        # day of a spike is judged against normal days, not against the first day of the spike.
+        self.detector = detector or Detector(DetectorConfig(score=ScoreConfig(exclude_anomalies=True)))
 
     def evaluate(
         self, as_of: datetime, report: SweepReport, progress: Progress | None = None
@@ -164,6 +168,10 @@ class Sweeper:
         open_events = [
             a for a in detection.anomalies if _naive(a.end) >= newest - step * self.detector.config.merge_gap
         ]
+        if not open_events and len(judged):
+            sustained = self._sustained_excess(key.granularity, judged, step)
+            if sustained is not None:
+                open_events = [sustained]
         open_events = [_utc_event(self._with_causes(key, a, points, step)) for a in open_events]
         in_band = True
         if len(judged):
@@ -182,6 +190,37 @@ class Sweeper:
             windows=windows,
             month_to_date_actual=mtd,
             month_projection=projection,
+        )
+
+    def _sustained_excess(
+        self, gran: Granularity, judged: pd.DataFrame, step: pd.Timedelta
+    ) -> Anomaly | None:
+        """A slow drift keeps each period inside its band, yet its excess adds up: when the long window
+        burns above the ticket factor by a material amount, it is an event of its own."""
+        hours = WINDOW_HOURS[gran][-1]
+        tail = judged.tail(max(int(pd.Timedelta(hours=hours) / step), 1))
+        if bool(tail["is_anomaly"].astype(bool).any()):
+            return None  # flagged periods in the window are events already; counting them twice inflates $
+        actual, expected = float(tail["value"].sum()), float(tail["expected"].clip(lower=0).sum())
+        excess = actual - expected
+        factor, floor = self.settings.ticket_burn_factor, self.settings.materiality_floor
+        if expected <= 0 or actual < factor * expected or excess < floor:
+            return None
+        # Scored at the alert threshold and above, by how far past the factor the window burns.
+        score = float(min(1.0, 0.5 + 0.5 * (actual / expected - factor) / factor))
+        trend = tail["trend"].sum() if "trend" in tail else None
+        seasonal = tail["seasonal"].sum() if "seasonal" in tail else None
+        return Anomaly(
+            start=pd.Timestamp(tail.index[0]).to_pydatetime(),
+            end=pd.Timestamp(tail.index[-1]).to_pydatetime(),
+            direction="up",
+            actual=actual,
+            expected=expected,
+            impact=excess,
+            impact_pct=100.0 * excess / expected,
+            anomaly_score=score,
+            expected_trend=float(trend) if trend is not None else None,
+            expected_seasonal=float(seasonal) if seasonal is not None else None,
         )
 
     @staticmethod
