@@ -17,12 +17,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from alerts.tables import aware, budgets
 from core.clock import Clock
 from core.errors import InputError, NotFoundError
+from core.yaml_limits import safe_load_file
 
 
 @dataclass(frozen=True)
@@ -144,12 +144,8 @@ def budget_for(conn: Connection, product: str, cost_line: str) -> Budget | None:
 
 def load_budgets_yaml(engine: Engine, clock: Clock, path: Path) -> list[Budget]:
     """Create or replace every budget listed in the YAML file, all or nothing."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError("budgets_file", f"cannot read {path.name}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise InputError("budgets_file", f"not valid YAML: {type(exc).__name__}") from None
+    # Parsed in full before the transaction starts: a rejected file leaves every budget as it was.
+    data = safe_load_file(path, "budgets_file")
     items = data.get("budgets") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise InputError("budgets_file", "must be a mapping with a 'budgets' list")

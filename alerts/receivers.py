@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from pydantic import SecretStr
 
 from alerts.log_redaction import redact_in_logs
@@ -30,6 +29,7 @@ from alerts.notifiers.slack import SlackNotifier
 from alerts.notifiers.webhook import WebhookNotifier
 from alerts.routing import Route, parse_route, receiver_names
 from core.errors import InputError
+from core.yaml_limits import safe_load_file
 
 KINDS = ("pagerduty", "webhook", "jira", "github", "slack", "alertmanager")
 PAGER = "pagerduty"
@@ -159,12 +159,8 @@ def parse_routing(data: Any, env: Mapping[str, str] | None = None) -> Routing:
 
 def load_routing(path: Path, env: Mapping[str, str] | None = None) -> Routing:
     """Read the routing YAML at ``path``."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError("routes_file", f"cannot read {path.name}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise InputError("routes_file", f"not valid YAML: {type(exc).__name__}") from None
+    # Bounded size and depth; errors name the position only, never the text (it may hold a secret).
+    data = safe_load_file(path, "routes_file")
     return parse_routing(data, env)
 
 

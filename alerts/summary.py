@@ -58,6 +58,7 @@ def incident_details(
             for c in state.root_causes
         ],
         "reasons": list(state.reasons),
+        "labels": dict(state.labels),  # e.g. the unit-economics verdict, team, env
         "incident_id": state.id,
         "opened_at": state.opened_at.isoformat(),
         "period_start": state.period_start.isoformat() if state.period_start else None,

@@ -6,18 +6,22 @@ The database schema is migrated on start. Building the app has no side effects u
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from api import metrics
+from api import metrics, ui
+from api.auth import Authenticator, guarded, install_docs, parse_token_setting
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.model_cache import StoredModels
+from api.request_id import RequestId
 from api.routes import (
     budgets,
+    drivers,
     expected_changes,
     health,
     incidents,
@@ -26,7 +30,9 @@ from api.routes import (
     series,
     spend,
     sweeps,
+    tokens,
     trainings,
+    unit_costs,
 )
 from core.clock import Clock, SystemClock
 from core.db import make_engine, migrate
@@ -46,14 +52,32 @@ DESCRIPTION = (
 def _scheduled_jobs(
     settings: Settings, engine: Engine, clock: Clock
 ) -> dict[str, tuple[str, Callable[[], object]]]:
-    from training.train_job import train_all
+    # Leased: with several replicas every scheduler fires, and one of them runs the job.
+    from training.jobs import sweep_job, train_job
 
     def train() -> object:
-        report = train_all(settings, engine, clock, dask_address=settings.dask_scheduler)
-        log.info("scheduled training: %s", "; ".join(report.lines()))
-        return report
+        return train_job(settings, engine, clock)
 
-    return {"train": (settings.train_cron, train)}
+    def sweep() -> object:
+        return sweep_job(settings, engine, clock)
+
+    return {"train": (settings.train_cron, train), "sweep": (settings.sweep_cron, sweep)}
+
+
+def _start_dispatcher(settings: Settings, engine: Engine, clock: Clock) -> Callable[[], None]:
+    """Deliver the outbox continuously (retries included) in a background thread; returns its stopper."""
+    from alerts.wiring import alerting_from_settings
+
+    dispatcher = alerting_from_settings(settings, engine, clock).dispatcher
+    stop = threading.Event()
+    thread = threading.Thread(target=dispatcher.run_forever, args=(stop,), name="dispatcher", daemon=True)
+    thread.start()
+
+    def stopper() -> None:
+        stop.set()
+        thread.join(timeout=10)
+
+    return stopper
 
 
 def create_app(
@@ -61,6 +85,8 @@ def create_app(
 ) -> FastAPI:
     """The API. With ``scheduler`` (as ``serve`` does) training and sweeps also run on their cron."""
     settings = settings or get_settings()
+    # Parsed at build time so that a malformed SPENDSENTRY_API_TOKENS stops the start, naming the entry.
+    configured_tokens = parse_token_setting(settings.api_tokens)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,11 +97,13 @@ def create_app(
         )
         app.state.settings = settings
         app.state.engine = engine
+        app.state.auth = Authenticator(configured_tokens, engine)
         app.state.clock = clock or SystemClock()
         app.state.store = store
         app.state.registry = metrics.build_registry(store, engine)
         app.state.stored_models = StoredModels(ModelRegistry(engine, settings.models_path))
         jobs = build_scheduler(_scheduled_jobs(settings, engine, app.state.clock)) if scheduler else None
+        stop_dispatcher = _start_dispatcher(settings, engine, app.state.clock) if scheduler else None
         if jobs is not None:
             jobs.start()
         app.state.scheduler = jobs
@@ -84,22 +112,40 @@ def create_app(
         finally:
             if jobs is not None:
                 jobs.shutdown(wait=False)
+            if stop_dispatcher is not None:
+                stop_dispatcher()
             engine.dispose()
 
-    app = FastAPI(title="spendsentry", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="spendsentry",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # Not public: FastAPI's open docs routes are off and install_docs serves them behind `read`.
+        docs_url="/docs" if settings.docs_public else None,
+        redoc_url="/redoc" if settings.docs_public else None,
+        openapi_url="/openapi.json" if settings.docs_public else None,
+    )
+    install_docs(app, public=settings.docs_public)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestId)
+    # Access: GET/HEAD need `read`, other methods the scope named here (api/auth.py); health stays open.
+    app.include_router(ui.router, dependencies=guarded("read", public=settings.ui_public))
     app.include_router(health.router)
-    app.include_router(metrics.router)
-    app.include_router(spend.router)
-    app.include_router(series.router)
-    app.include_router(score.router)
-    app.include_router(root_causes.router)
-    app.include_router(trainings.router)
-    app.include_router(sweeps.router)
-    app.include_router(incidents.router)
-    app.include_router(budgets.router)
-    app.include_router(expected_changes.router)
+    app.include_router(metrics.router, dependencies=guarded("read", public=settings.metrics_public))
+    app.include_router(spend.router, dependencies=guarded("write"))
+    app.include_router(series.router, dependencies=guarded("read"))
+    app.include_router(score.router, dependencies=guarded("score"))
+    app.include_router(root_causes.router, dependencies=guarded("score"))
+    app.include_router(trainings.router, dependencies=guarded("write"))
+    app.include_router(sweeps.router, dependencies=guarded("write"))
+    app.include_router(incidents.router, dependencies=guarded("write"))
+    app.include_router(budgets.router, dependencies=guarded("write"))
+    app.include_router(expected_changes.router, dependencies=guarded("write"))
+    app.include_router(tokens.router, dependencies=guarded("admin", read_scope="admin"))
+    app.include_router(drivers.router, dependencies=guarded("write"))
+    app.include_router(unit_costs.router, dependencies=guarded("read"))
     return app
 
 

@@ -14,6 +14,7 @@ from typing import Never
 from core.clock import SystemClock
 from core.db import make_engine, migrate
 from core.errors import InputError, SpendSentryError
+from core.logs import configure_logging
 from core.settings import Settings, get_settings
 from ingestion.fact_store import FactStore
 from ingestion.ingest import Ingestor
@@ -88,39 +89,42 @@ def _task_bar(desc: str) -> Callable[[int, int], None] | None:
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from training.train_job import train_all
+    from training.jobs import train_job
 
     engine = make_engine(settings.database_url)
     migrate(engine)
-    report = train_all(
+    outcome = train_job(
         settings,
         engine,
         SystemClock(),
         model=args.model,
         workers=args.workers,
-        dask_address=args.dask or settings.dask_scheduler,
+        dask_address=args.dask,
         at=_parse_at(args.at),
         progress=_task_bar("train"),
     )
+    if not outcome.ran:
+        print(f"training skipped: {outcome.reason}")
+        return 0
+    if outcome.recovered:
+        print(f"finished {len(outcome.recovered)} training run(s) left by a replica that stopped")
+    report = outcome.result
     print("\n".join(report.lines()))
     return 0 if report.trained or not report.series else 1
 
 
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
-    from api.composition import alerting_from_settings
-    from training.sweep_job import run_sweep
+    from training.jobs import sweep_job
 
     engine = make_engine(settings.database_url)
     migrate(engine)
-    clock = SystemClock()
-    report = run_sweep(
-        settings,
-        engine,
-        clock,
-        at=_parse_at(args.at),
-        alerting=alerting_from_settings(settings, engine, clock),
-        progress=_task_bar("sweep"),
-    )
+    outcome = sweep_job(settings, engine, SystemClock(), at=_parse_at(args.at), progress=_task_bar("sweep"))
+    if not outcome.ran:
+        print(f"sweep skipped: {outcome.reason}")
+        return 0
+    if outcome.recovered:
+        print(f"finished {len(outcome.recovered)} sweep(s) left by a replica that stopped")
+    report = outcome.result
     print("\n".join(report.lines()))
     for ev in report.evaluations:
         for a in ev.anomalies:
@@ -276,6 +280,18 @@ def cmd_rca(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_ingest_drivers(args: argparse.Namespace, settings: Settings) -> int:
+    """Business drivers from CSV (timestamp,product,driver,unit,value); idempotent like `ingest`."""
+    from ingestion.drivers import DriverStore, read_driver_csv
+
+    points = read_driver_csv(Path(args.file), max_rows=None)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    report = DriverStore(engine).upsert(points, SystemClock())
+    print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
+    return 0
+
+
 def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     """What `make run` does before serving: migrate, ingest (the demo export when there is no data)."""
     ingestor = _ingestor(settings)
@@ -311,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace periods even with an older export")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ingest-drivers", help="load business drivers from a CSV")
+    p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_ingest_drivers)
 
     p = sub.add_parser("series", help="list the stored spend series")
     p.add_argument("--json", action="store_true")
@@ -369,11 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
-    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
-    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # plotly is optional; its absence is noise
+    level = logging.DEBUG if args.verbose else logging.INFO if args.command == "serve" else logging.WARNING
     try:
         settings = get_settings()
+        configure_logging(settings.log_format, level)
         func: Command = args.func
         return func(args, settings)
     except BrokenPipeError:  # `spendsentry series | head` is not a failure

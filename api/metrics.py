@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CollectorRegistry, generate_latest
@@ -10,9 +12,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
+from alerts.outbox import outbox_counts
+from alerts.tables import incidents
 from core.types import Granularity
 from ingestion.fact_store import FactStore
 from ingestion.tables import ingest_runs
+from models.tables import model_versions
+from training.leases import last_runs
 
 router = APIRouter(tags=["metrics"])
 
@@ -57,6 +63,76 @@ class StoreCollector(Collector):
             ):
                 runs.add_metric([str(status)], float(count))
         yield runs
+        yield from self._jobs()
+        yield from self._alerts()
+        yield from self._models()
+
+    def _jobs(self) -> Iterator[Metric]:
+        duration = GaugeMetricFamily(
+            "spendsentry_job_last_duration_seconds",
+            "Duration of the newest sweep / training run",
+            labels=["job"],
+        )
+        finished = GaugeMetricFamily(
+            "spendsentry_job_last_finished_timestamp_seconds",
+            "When the newest run ended",
+            labels=["job", "status"],
+        )
+        evaluated = GaugeMetricFamily(
+            "spendsentry_sweep_series_evaluated", "Series evaluated by the newest sweep"
+        )
+        anomalies = GaugeMetricFamily(
+            "spendsentry_sweep_open_anomalies", "Open anomalies in the newest sweep"
+        )
+        for job, run in last_runs(self.engine).items():
+            if run["finished_at"] is not None and run["started_at"] is not None:
+                duration.add_metric([job], (run["finished_at"] - run["started_at"]).total_seconds())
+                finished.add_metric([job, run["status"]], run["finished_at"].timestamp())
+            if job == "sweep":
+                evaluated.add_metric([], float(run["summary"].get("evaluated", 0)))
+                anomalies.add_metric([], float(run["summary"].get("anomalies", 0)))
+        yield from (duration, finished, evaluated, anomalies)
+
+    def _alerts(self) -> Iterator[Metric]:
+        open_incidents = GaugeMetricFamily(
+            "spendsentry_incidents_open", "Open incidents by current severity", labels=["severity"]
+        )
+        with self.engine.connect() as conn:
+            counts: dict[str, int] = {
+                str(severity): int(n)
+                for severity, n in conn.execute(
+                    select(incidents.c.severity, func.count())
+                    .where(incidents.c.status == "open")
+                    .group_by(incidents.c.severity)
+                )
+            }
+        for severity in ("page", "ticket", "none"):
+            open_incidents.add_metric([severity], float(counts.get(severity, 0)))
+        yield open_incidents
+        notifications = GaugeMetricFamily(
+            "spendsentry_notifications", "Outbox notifications by delivery state", labels=["status"]
+        )
+        outbox = outbox_counts(self.engine)
+        for status in ("pending", "sending", "delivered", "failed", "skipped"):
+            notifications.add_metric([status], float(outbox.get(status, 0)))
+        yield notifications
+
+    def _models(self) -> Iterator[Metric]:
+        age = GaugeMetricFamily(
+            "spendsentry_model_age_seconds", "Age of the current models (oldest and newest)", labels=["which"]
+        )
+        with self.engine.connect() as conn:
+            oldest, newest = conn.execute(
+                select(func.min(model_versions.c.trained_at), func.max(model_versions.c.trained_at)).where(
+                    model_versions.c.status == "ok"
+                )
+            ).one()
+        now = time.time()
+        for which, when in (("oldest", oldest), ("newest", newest)):
+            if when is not None:
+                stamp = when if when.tzinfo else when.replace(tzinfo=UTC)
+                age.add_metric([which], max(now - stamp.timestamp(), 0.0))
+        yield age
 
 
 def build_registry(store: FactStore, engine: Engine) -> CollectorRegistry:

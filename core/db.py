@@ -19,7 +19,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 
 # Packages whose Alembic branches make up the schema, in dependency order.
-SCHEMA_PACKAGES: tuple[str, ...] = ("ingestion", "models", "alerts", "training")
+SCHEMA_PACKAGES: tuple[str, ...] = ("ingestion", "models", "alerts", "training", "api")
 
 _MIGRATE_LOCK = threading.Lock()
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CostBasis = Literal["EffectiveCost", "BilledCost", "ListCost", "ContractedCost"]
 
@@ -29,10 +29,13 @@ class Settings(BaseSettings):
 
     # Ingestion and attribution.
     cost_basis: CostBasis = "EffectiveCost"
-    product_tag_keys: list[str] = Field(default_factory=lambda: ["product", "application", "app"])
+    # NoDecode: a plain "a,b" in the environment is split by the validator below, not parsed as JSON.
+    product_tag_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["product", "application", "app"]
+    )
     attribution_file: Path | None = None
     cost_line_column: str = "ServiceName"
-    dimension_tag_keys: list[str] = Field(default_factory=list)
+    dimension_tag_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     duckdb_memory_limit: str = "1GB"
     duckdb_threads: int | None = None
 
@@ -58,13 +61,27 @@ class Settings(BaseSettings):
     renotify_impact_step: float = 1000.0
     renotify_impact_pct: float = 50.0
     pagerduty_events_per_minute: float = 120.0
+
+    # Unit economics and cost SLOs (issue 10). Severity is the burn-rate policy above applied to each
+    # SLO's error-budget burn, so these monitors page and ticket by the same rules as spend.
+    unit_cost_slo_pct: float = Field(default=20.0, gt=0)  # cost per unit may run this % above its baseline
+    # `product:cost_line` (or `product:*`); NoDecode lets the validator split a plain comma list.
+    unit_cost_lines: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # % of usage spend that must have a product (e.g. 95); the coverage SLO is off when unset.
+    coverage_slo: float | None = Field(default=None, gt=0, lt=100)
     api_tokens: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
+    # Which pages stay open when tokens are configured (health and readiness always are).
+    metrics_public: bool = False  # true: Prometheus scrapes /metrics without a token
+    ui_public: bool = False  # true: the dashboard under /ui needs no token
+    docs_public: bool = True  # false: /docs, /redoc and /openapi.json need a `read` token
 
     # Training and scheduling.
     dask_scheduler: str | None = None
     train_cron: str = "0 3 * * *"
     sweep_cron: str = "15 * * * *"
+    log_format: Literal["text", "json"] = "text"
+    lease_seconds: float = 60.0  # a replica that stops renewing loses its sweep/training lease after this
 
     # Demo: `make run` generates a demo export here when no data has been ingested yet.
     demo_days: int = 120
@@ -75,7 +92,7 @@ class Settings(BaseSettings):
     max_rca_leaves: int = 1_000_000
     max_score_points: int = 20_000
 
-    @field_validator("product_tag_keys", "dimension_tag_keys", mode="before")
+    @field_validator("product_tag_keys", "dimension_tag_keys", "unit_cost_lines", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         # Environment variables are plain strings; accept "a,b" as well as JSON lists.

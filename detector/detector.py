@@ -37,7 +37,7 @@ POINT_COLUMNS: tuple[str, ...] = (
 class Detection:
     """The verdict on one series: every point (scored and decided) and the anomaly events."""
 
-    points: pd.DataFrame  # POINT_COLUMNS + candidate, held_back, is_anomaly
+    points: pd.DataFrame  # POINT_COLUMNS + candidate, held_back, flagged, is_anomaly
     anomalies: list[Anomaly]
     completeness_policy: str
     held_back: int  # periods held back as too incomplete to judge

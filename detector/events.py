@@ -19,8 +19,13 @@ MAX_IMPACT_PCT = 1e6
 
 
 def build_events(points: pd.DataFrame, step: pd.Timedelta, *, merge_gap: int = 0) -> list[Anomaly]:
-    """Events from a frame with the post-rules' columns (``is_anomaly``, ``candidate``) and the forecast."""
-    flagged = points["is_anomaly"].to_numpy(dtype=bool)
+    """Events from a frame with the post-rules' columns (``is_anomaly``, ``candidate``) and the forecast.
+
+    Events cover every flagged period (the ``flagged`` column when present): with onset alarms
+    ``is_anomaly`` marks only where an alarm was raised, but the event still spans the whole run.
+    """
+    column = "flagged" if "flagged" in points.columns else "is_anomaly"
+    flagged = points[column].to_numpy(dtype=bool)
     candidate = points["candidate"].to_numpy(dtype=np.int64)
     spans = _spans(flagged, candidate, merge_gap)
     index = pd.DatetimeIndex(points.index)

@@ -1,7 +1,8 @@
 """Post-rules: the *decide* half of the detector, turning scores into ``is_anomaly`` (Merlion-style).
 
 Each rule is a small pure function over arrays, so each can be tested alone and the order is explicit in
-:func:`apply_post_rules`: threshold → direction → $ / % impact → completeness → cold start → persistence.
+:func:`apply_post_rules`: threshold → direction → $ / % impact → completeness → cold start → persistence → alarm
+(every flagged period, or only the onset of each incident).
 Data completeness is handled here because billing exports fill in late: the newest periods are often
 partial, and a partial period looks like a drop. Two policies, chosen in :class:`DetectorConfig`:
 
@@ -26,6 +27,7 @@ from detector.scoring import ScoreConfig
 
 DirectionRule = Literal["up", "down", "both"]
 CompletenessPolicy = Literal["scale", "hold"]
+AlarmMode = Literal["run", "onset"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,12 @@ class DetectorConfig:
     completeness_policy : ``"scale"`` or ``"hold"`` for partial periods (see the module docstring).
     min_completeness : periods less complete than this are always held back.
     merge_gap : anomalous runs separated by at most this many normal periods form one event.
+    alarm : what ``is_anomaly`` marks. ``"run"`` (default): every period of an anomalous run.
+        ``"onset"``: only the period an alarm is raised on — the first of a run, and again only after
+        ``rearm_after`` quiet periods — as a pager raises one alert per incident. Every period of the
+        runs is still in the ``flagged`` column and the events are built from it either way.
+    rearm_after : quiet (unflagged) periods after which a new run raises a new alarm (``"onset"`` only;
+        None: by granularity, see :func:`default_rearm`).
     """
 
     threshold: float = 0.5
@@ -54,6 +62,8 @@ class DetectorConfig:
     completeness_policy: CompletenessPolicy = "scale"
     min_completeness: float = 0.5
     merge_gap: int = 0
+    alarm: AlarmMode = "run"
+    rearm_after: int | None = None
     score: ScoreConfig = field(default_factory=ScoreConfig)
 
 
@@ -137,6 +147,41 @@ def persistence_mask(candidate_sign: np.ndarray, min_persistence: int) -> np.nda
     return out
 
 
+def default_rearm(index: pd.DatetimeIndex) -> int:
+    """Quiet periods before a new alarm: an hour of five-minute points (12), two days of daily ones.
+
+    Intraday metrics flicker around a threshold for many periods during one incident; a daily series
+    has few periods, and a long quiet requirement would let a stray alarm days earlier swallow a real
+    incident's alarm.
+    """
+    if len(index) < 2:
+        return 2
+    step = pd.Timedelta(int(np.median(np.diff(index.asi8))), unit=index.unit)
+    per_day = pd.Timedelta(days=1) / step if step > pd.Timedelta(0) else 1.0
+    return 12 if per_day > 1.0 else 2
+
+
+def onset_mask(flagged: np.ndarray, rearm_after: int) -> np.ndarray:
+    """True where an alarm is raised: a flagged period after at least ``rearm_after`` unflagged ones.
+
+    Scorers of alerting (NAB among them) and the people paged count alarms, not flagged periods: the
+    second hour of an outage is not news. A run that starts within ``rearm_after`` periods of the last
+    flagged one is the same incident flickering around the threshold, so it raises nothing new. Causal:
+    each verdict depends only on the flags up to that period.
+    """
+    flags = np.asarray(flagged, dtype=bool)
+    out = np.zeros(flags.size, dtype=bool)
+    need = max(rearm_after, 1)
+    quiet = need  # the start of the series counts as quiet: the first flagged period alarms
+    for i in range(flags.size):
+        if flags[i]:
+            out[i] = quiet >= need
+            quiet = 0
+        else:
+            quiet += 1
+    return out
+
+
 def min_alert_span(step: pd.Timedelta) -> pd.Timedelta:
     """History a fit needs before its forecasts may raise alerts: two cycles of the shortest season.
 
@@ -163,7 +208,7 @@ def period_completeness(
 def apply_post_rules(
     points: pd.DataFrame, config: DetectorConfig, *, alerting_ready: bool | np.ndarray = True
 ) -> pd.DataFrame:
-    """Add ``candidate`` (signed), ``held_back`` and ``is_anomaly`` to a scored frame.
+    """Add ``candidate`` (signed), ``held_back``, ``flagged`` and ``is_anomaly`` to a scored frame.
 
     ``points`` needs ``value``, ``expected``, ``anomaly_score`` and ``completeness`` columns.
     """
@@ -201,5 +246,11 @@ def apply_post_rules(
     out = points.copy()
     out["candidate"] = candidate
     out["held_back"] = held
-    out["is_anomaly"] = persistence_mask(candidate, config.min_persistence)
+    flagged = persistence_mask(candidate, config.min_persistence)
+    out["flagged"] = flagged
+    if config.alarm == "onset":
+        rearm = config.rearm_after or default_rearm(pd.DatetimeIndex(points.index))
+        out["is_anomaly"] = onset_mask(flagged, rearm)
+    else:
+        out["is_anomaly"] = flagged
     return out

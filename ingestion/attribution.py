@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from core.errors import InputError
 from core.settings import Settings
 from core.types import UNATTRIBUTED
+from core.yaml_limits import YamlLimits, safe_load_file
 from ingestion import focus_columns as fc
 
 # Columns a mapping rule may test; anything else is a typo worth an error, not a silent miss.
@@ -186,6 +185,10 @@ def parse_attribution(
     return Attribution(tags, tuple(rules), line, dims)
 
 
+# Rule sets list every product, so they may be larger than other configuration files.
+ATTRIBUTION_YAML_LIMITS = YamlLimits(max_bytes=5 * 1024 * 1024)
+
+
 def load_attribution(settings: Settings) -> Attribution:
     """The attribution from settings, refined by the YAML file when ``ATTRIBUTION_FILE`` is set."""
     doc: object = None
@@ -193,18 +196,8 @@ def load_attribution(settings: Settings) -> Attribution:
     if settings.attribution_file is not None:
         path = Path(settings.attribution_file)
         source = path.name
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(
-                "SPENDSENTRY_ATTRIBUTION_FILE", f"cannot read {path.name}: {exc.strerror}"
-            ) from exc
-        if len(text) > 5 * 1024 * 1024:
-            raise InputError("SPENDSENTRY_ATTRIBUTION_FILE", "larger than 5 MiB")
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InputError(source, f"not valid YAML: {exc}") from exc
+        # Size, nesting depth and alias expansion are bounded: the file is read on every ingestion.
+        doc = safe_load_file(path, "SPENDSENTRY_ATTRIBUTION_FILE", ATTRIBUTION_YAML_LIMITS)
     return parse_attribution(
         doc,
         source=source,

@@ -293,11 +293,16 @@ class Ingestor:
                     "run_id": run_id,
                 }
             )
+        # A boolean Series, not a list: an empty list would select no *columns* when every row is rejected.
         kept = good[
-            [
-                (a, p) in kept_parts
-                for a, p in zip(good["billing_account"], good["billing_period"], strict=True)
-            ]
+            pd.Series(
+                [
+                    (a, p) in kept_parts
+                    for a, p in zip(good["billing_account"], good["billing_period"], strict=True)
+                ],
+                index=good.index,
+                dtype=bool,
+            )
         ]
         report.rows_kept = int(kept["rows"].sum())
         usage = kept[kept["charge_category"] == fc.USAGE]

@@ -1,8 +1,9 @@
-"""Tables owned by ingestion: the runs, and the manifest of fact partitions (which export made each)."""
+"""Tables owned by ingestion: the runs, the manifest of fact partitions (which export made each), and the
+business driver points (requests, orders...) that unit costs divide spend by."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -33,4 +34,17 @@ fact_partitions = Table(
     Column("cost_basis", String(32), nullable=False),
     Column("ingested_at", DateTime(timezone=True), nullable=False),
     Column("run_id", String(36), nullable=False),
+)
+
+# Business drivers are small (a few series per product, hourly at most), so they live in the state
+# database, where an upsert keyed by (product, driver, period) makes re-ingesting a no-op.
+driver_points = Table(
+    "driver_points",
+    metadata,
+    Column("product", String(256), primary_key=True),
+    Column("driver", String(64), primary_key=True),
+    Column("period_start", DateTime(timezone=True), primary_key=True),
+    Column("unit", String(64), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False),
 )

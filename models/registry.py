@@ -190,10 +190,15 @@ class ModelRegistry:
 
     def load(self, entry: RegistryEntry) -> Baseline:
         """The fitted model of ``entry``; a missing or corrupt artifact is a ``StoreError``."""
-        if entry.artifact is None:
-            raise StoreError(f"{entry.key.id}: version {entry.version} has no artifact")
-        path = self.model_dir / entry.artifact
-        try:
-            return loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, KeyError, TypeError, InputError) as exc:
-            raise StoreError(f"{entry.key.id}: model artifact unreadable ({type(exc).__name__})") from exc
+        return load_artifact(self.model_dir, entry)
+
+
+def load_artifact(model_dir: Path, entry: RegistryEntry) -> Baseline:
+    """Read one registry entry's artifact (no database needed: sweep workers call this)."""
+    if entry.artifact is None:
+        raise StoreError(f"{entry.key.id}: version {entry.version} has no artifact")
+    path = Path(model_dir) / entry.artifact
+    try:
+        return loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError, InputError) as exc:
+        raise StoreError(f"{entry.key.id}: model artifact unreadable ({type(exc).__name__})") from exc

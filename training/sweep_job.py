@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -26,18 +27,20 @@ from core.settings import Settings
 from core.types import Granularity, SeriesKey
 from detector.detector import Detection, Detector
 from detector.leaf_expectation import disaggregate_expected
-from detector.post_rules import DetectorConfig
+from detector.post_rules import DetectorConfig, period_completeness
 from detector.root_cause import rank_root_causes
 from detector.scoring import ScoreConfig
 from ingestion.fact_store import FactStore, SeriesInfo
 from models.base import Baseline
-from models.registry import ModelRegistry
+from models.registry import ModelRegistry, load_artifact
 from models.seasonal import BatchedSeasonalBaseline
+from training.fanout import fan_out
 
 log = logging.getLogger(__name__)
 
-# How much history the scorer sees (its robust residual scale needs some), per granularity.
-LOOKBACK = {Granularity.DAY: timedelta(days=120), Granularity.HOUR: timedelta(days=21)}
+# How much history the scorer sees: its tail fits use a trailing window (28 daily points, a week of hourly
+# ones), so about twice that is enough; more only costs time in every sweep.
+LOOKBACK = {Granularity.DAY: timedelta(days=63), Granularity.HOUR: timedelta(days=14)}
 # Trailing windows for burn rates: the short one reacts, the long one confirms.
 WINDOW_HOURS = {Granularity.DAY: (24.0, 72.0), Granularity.HOUR: (6.0, 24.0, 72.0)}
 MAX_CAUSE_PERIODS = 7
@@ -93,12 +96,22 @@ def _utc_event(anomaly: Anomaly) -> Anomaly:
 class Sweeper:
     """Evaluates series into ``SeriesEvaluation``s; alerting is applied by the caller (``run_sweep``)."""
 
-    def __init__(self, settings: Settings, engine: Engine, *, detector: Detector | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine | None,
+        *,
+        detector: Detector | None = None,
+        workers: int | None = None,
+    ) -> None:
         self.settings = settings
         self.store = FactStore(
             settings.facts_dir, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
         )
-        self.registry = ModelRegistry(engine, settings.models_path)
+        # Workers evaluate without a database (engine None): they only read artifacts from the model directory.
+        self.engine = engine
+        self.registry = ModelRegistry(cast(Engine, engine), settings.models_path)
+        self.workers = workers
         # Spend anomalies last: an anomalous period is kept out of the scorer's history, so the second
         # day of a spike is judged against normal days, not against the first day of the spike.
         self.detector = detector or Detector(DetectorConfig(score=ScoreConfig(exclude_anomalies=True)))
@@ -109,9 +122,8 @@ class Sweeper:
         end = _naive(as_of)
         infos = [i for i in self.store.list_series() if pd.Timestamp(i.first_period) < end]
         report.series = len(infos)
-        current = self.registry.current()
-        evaluations: list[SeriesEvaluation] = []
-        done = 0
+        current = self.registry.current() if self.engine is not None else {}
+        tasks: list[tuple[Any, ...]] = []
         for gran in Granularity:
             members = [i for i in infos if i.granularity is gran]
             if not members:
@@ -119,32 +131,64 @@ class Sweeper:
             wide = self.store.wide_series(
                 gran, start=(end - LOOKBACK[gran]).to_pydatetime(), end=end.to_pydatetime()
             )
+            items: list[tuple[SeriesKey, SeriesInfo, str]] = []
             for info in members:
                 key = SeriesKey(info.product, info.cost_line, info.currency, gran)
                 column = f"{info.product}|{info.cost_line}|{info.currency}"
                 if column not in wide.columns:
                     report.skipped.append((key.id, "no spend in the lookback window"))
                     continue
-                y = wide[column].dropna()
-                try:
-                    evaluation = self._evaluate_one(key, info, y, as_of, current.get(key.id), report)
-                except Exception as exc:  # one series never stops the sweep; it is reported
-                    log.exception("sweep failed for %s", key.id)
-                    report.skipped.append((key.id, f"{type(exc).__name__}: {exc}"))
-                    continue
-                if evaluation is not None:
-                    evaluations.append(evaluation)
-                done += 1
-                if progress:
-                    progress(done, len(infos))
+                items.append((key, info, column))
+            size = max(50, -(-len(items) // max(4 * (os.cpu_count() or 1), 1)))
+            for lo in range(0, len(items), size):
+                chunk = items[lo : lo + size]
+                tasks.append(
+                    (
+                        self.settings,
+                        self.detector.config,
+                        [(k, i) for k, i, _ in chunk],
+                        wide[[c for _, _, c in chunk]],
+                        {k.id: current.get(k.id) for k, _, _ in chunk},
+                        as_of,
+                    )
+                )
+        # Processes pay off only past a few hundred series (each worker starts and imports once).
+        workers = self.workers if self.workers is not None else (1 if len(infos) < 400 else None)
+        evaluations: list[SeriesEvaluation] = []
+        for evals, fallbacks, skipped in fan_out(evaluate_chunk, tasks, workers=workers, progress=progress):
+            evaluations.extend(evals)
+            report.fallbacks.extend(fallbacks)
+            report.skipped.extend(skipped)
+        evaluations.sort(key=lambda e: (e.product, e.cost_line, e.currency, e.granularity.value))
         report.evaluated = len(evaluations)
         report.anomalies = sum(len(e.anomalies) for e in evaluations)
         return evaluations
 
+    def evaluate_items(
+        self,
+        items: list[tuple[SeriesKey, SeriesInfo]],
+        frame: pd.DataFrame,
+        entries: dict[str, Any],
+        as_of: datetime,
+    ) -> tuple[list[SeriesEvaluation], list[tuple[str, str]], list[tuple[str, str]]]:
+        report = SweepReport(as_of=as_of)
+        evaluations: list[SeriesEvaluation] = []
+        for (key, info), column in zip(items, frame.columns, strict=True):
+            y = frame[column].dropna()
+            try:
+                evaluation = self._evaluate_one(key, info, y, as_of, entries.get(key.id), report)
+            except Exception as exc:  # one series never stops the sweep; it is reported
+                log.exception("sweep failed for %s", key.id)
+                report.skipped.append((key.id, f"{type(exc).__name__}: {exc}"))
+                continue
+            if evaluation is not None:
+                evaluations.append(evaluation)
+        return evaluations, report.fallbacks, report.skipped
+
     def _model(self, key: SeriesKey, entry: Any, y: pd.Series, report: SweepReport) -> tuple[Baseline, bool]:
         if entry is not None:
             try:
-                return self.registry.load(entry), False
+                return load_artifact(self.settings.models_path, entry), False
             except Exception as exc:
                 report.fallbacks.append((key.id, f"stored model unusable ({exc}); fitted on the spot"))
         else:
@@ -158,8 +202,21 @@ class Sweeper:
             report.skipped.append((key.id, "fewer than two periods"))
             return None
         model, fit = self._model(key, entry, y, report)
-        detection = self.detector.run(model, y, as_of=_naive(as_of), fit=fit)
         step = _step(key.granularity)
+        index = pd.DatetimeIndex(y.index)
+        now = _naive(as_of)
+        completeness = period_completeness(index, step, now)
+        if fit:
+            model.fit(y.where(completeness >= 1.0))  # partial periods would drag the fit down
+        # One forecast serves the scoring and the month-end projection.
+        month_end = now.normalize().replace(day=1) + pd.offsets.MonthBegin(1)
+        rest = pd.date_range(index[-1] + step, month_end - step, freq=step)
+        forecast = model.predict(pd.DatetimeIndex(index.append(rest)))
+        scored = self.detector.score(y, forecast.iloc[: len(index)], completeness=completeness, step=step)
+        detection = self.detector.detect(
+            scored, alerting_ready=bool(getattr(model, "alerting_ready_", True)), step=step
+        )
+        rest_expected = float(forecast["expected"].iloc[len(index) :].clip(lower=0).sum())
         points = detection.points
         last = pd.DatetimeIndex(points.index)[-1]
         # Events still open: they reach the newest judged period (held-back partial periods excluded).
@@ -178,7 +235,7 @@ class Sweeper:
             row = judged.iloc[-1]
             in_band = bool(row["lower"] <= row["value"] <= row["upper"]) or not bool(row["is_anomaly"])
         windows = self._windows(key.granularity, judged, step)
-        mtd, projection = self._month(model, judged, as_of, step, windows)
+        mtd, projection = self._month(rest_expected, judged, as_of, windows)
         return SeriesEvaluation(
             product=key.product,
             cost_line=key.cost_line,
@@ -236,19 +293,12 @@ class Sweeper:
 
     @staticmethod
     def _month(
-        model: Baseline, judged: pd.DataFrame, as_of: datetime, step: pd.Timedelta, windows: list[WindowSpend]
+        expected_rest: float, judged: pd.DataFrame, as_of: datetime, windows: list[WindowSpend]
     ) -> tuple[float, float]:
         if judged.empty:
             return 0.0, 0.0
-        now = _naive(as_of)
-        month_start = now.normalize().replace(day=1)
+        month_start = _naive(as_of).normalize().replace(day=1)
         mtd = float(judged.loc[judged.index >= month_start, "value"].sum())
-        month_end = month_start + pd.offsets.MonthBegin(1)
-        last = pd.DatetimeIndex(judged.index)[-1]
-        remaining = pd.date_range(last + step, month_end - step, freq=step)
-        if len(remaining) == 0:
-            return mtd, mtd
-        expected_rest = float(model.predict(remaining)["expected"].clip(lower=0).sum())
         # The spend rate of the short window goes on to month end: a spike projects its excess forward.
         rate = min(windows[0].burn_rate, 10.0) if windows and np.isfinite(windows[0].burn_rate) else 1.0
         return mtd, mtd + expected_rest * rate
@@ -297,6 +347,18 @@ class Sweeper:
         return dataclasses.replace(anomaly, root_causes=causes)
 
 
+def evaluate_chunk(
+    settings: Settings,
+    config: DetectorConfig,
+    items: list[tuple[SeriesKey, SeriesInfo]],
+    frame: pd.DataFrame,
+    entries: dict[str, Any],
+    as_of: datetime,
+) -> tuple[list[SeriesEvaluation], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Evaluate a chunk of series (in this process or a worker): evaluations, fallbacks, skipped."""
+    return Sweeper(settings, None, detector=Detector(config)).evaluate_items(items, frame, entries, as_of)
+
+
 def _largest_contributors(leaves: pd.DataFrame, dims: list[str], *, up: bool, k: int = 3) -> list[CauseRef]:
     """When no element stands out (an early drift, a diffuse rise), name the single dimension values that
     moved most in the anomaly's direction, so a person still sees where the money went."""
@@ -337,7 +399,13 @@ def run_sweep(
     if as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=UTC)
     report = SweepReport(as_of=as_of)
-    evaluations = Sweeper(settings, engine, detector=detector).evaluate(as_of, report, progress)
+    sweeper = Sweeper(settings, engine, detector=detector)
+    evaluations = sweeper.evaluate(as_of, report, progress)
+    # Unit costs and cost SLOs (issue 10): unchanged spend evaluations without drivers or COVERAGE_SLO.
+    # Imported here because training.unit_costs builds on this module.
+    from training.unit_costs import with_unit_economics
+
+    evaluations = with_unit_economics(settings, engine, as_of, sweeper, evaluations, report)
     report.evaluations = evaluations
     if alerting is not None:
         outcome = alerting.service.process(evaluations)

@@ -201,5 +201,9 @@ def train_all(
         if not record.get("alerting_ready", True):
             report.not_ready += 1
     registry.save_all(trained, trained_at=trained_at)
+    # Unit-cost baselines (issue 10): only products with drivers have any.
+    from training.unit_costs import train_unit_costs
+
+    train_unit_costs(settings, engine, trained_at=trained_at, at=at, exclusions=exclusions, report=report)
     report.seconds = time.perf_counter() - started
     return report

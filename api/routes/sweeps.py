@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.composition import alerting_from_settings
 from api.deps import ClockDep, EngineDep, SettingsDep
+from core.errors import ConflictError
+from training.jobs import sweep_job
 from training.sweep_job import run_sweep
 
 router = APIRouter(prefix="/v1", tags=["sweeps"])
@@ -37,9 +38,16 @@ def _evaluation_view(ev: Any) -> dict[str, Any]:
 
 @router.post("/sweeps")
 async def sweep(body: SweepIn, settings: SettingsDep, engine: EngineDep, clock: ClockDep) -> dict[str, Any]:
-    """Evaluate every series, rank root causes, update incidents and deliver notifications."""
-    alerting = alerting_from_settings(settings, engine, clock) if body.notify else None
-    report = await run_in_threadpool(run_sweep, settings, engine, clock, at=body.at, alerting=alerting)
+    """Evaluate every series, rank root causes, update incidents and deliver notifications.
+
+    Leased like the scheduled sweep: while another replica sweeps, the answer is 409."""
+    if body.notify:
+        outcome = await run_in_threadpool(lambda: sweep_job(settings, engine, clock, at=body.at))
+        if not outcome.ran:
+            raise ConflictError(f"sweep not run: {outcome.reason}")
+        report = outcome.result
+    else:
+        report = await run_in_threadpool(run_sweep, settings, engine, clock, at=body.at, alerting=None)
     return {
         "as_of": report.as_of,
         "series": report.series,

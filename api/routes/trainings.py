@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, EngineDep, SettingsDep
+from core.errors import ConflictError
 from models.registry import ModelRegistry
-from training.train_job import train_all
+from training.jobs import train_job
 
 router = APIRouter(prefix="/v1", tags=["training"])
 
@@ -52,17 +53,12 @@ async def start_training(
     body: TrainingIn, settings: SettingsDep, engine: EngineDep, clock: ClockDep
 ) -> TrainingOut:
     """Fit baselines for every stored series and record them in the model registry (synchronous)."""
-    report = await run_in_threadpool(
-        train_all,
-        settings,
-        engine,
-        clock,
-        model=body.model,
-        at=body.at,
-        workers=body.workers,
-        dask_address=settings.dask_scheduler,
+    outcome = await run_in_threadpool(
+        lambda: train_job(settings, engine, clock, model=body.model, at=body.at, workers=body.workers)
     )
-    return TrainingOut.model_validate(report.__dict__)
+    if not outcome.ran:
+        raise ConflictError(f"training not run: {outcome.reason}")
+    return TrainingOut.model_validate(outcome.result.__dict__)
 
 
 @router.get("/models", response_model=list[ModelOut])

@@ -7,14 +7,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, MetaData
 
 from alerts.tables import metadata as alerts_metadata
+from api.tables import metadata as api_metadata
 from core.db import migrate
 from ingestion.tables import metadata as ingestion_metadata
 from models.tables import metadata as models_metadata
+from training.tables import metadata as training_metadata
 
 
 def declared() -> MetaData:
     combined = MetaData()
-    for md in (ingestion_metadata, models_metadata, alerts_metadata):
+    for md in (ingestion_metadata, models_metadata, alerts_metadata, training_metadata, api_metadata):
         for table in md.tables.values():
             table.to_metadata(combined)
     return combined
@@ -34,5 +36,5 @@ def test_migrate_twice_is_a_no_op(engine: Engine) -> None:
     migrate(engine)
     with engine.connect() as conn:
         after = sorted(MigrationContext.configure(conn).get_current_heads())
-        assert after == before and "ingestion_0001" in after
+        assert after == before and "ingestion_0002" in after
         assert conn.exec_driver_sql("SELECT count(*) FROM fact_partitions").scalar() == 0

@@ -10,7 +10,15 @@ import pandas as pd
 import pytest
 
 from core.errors import InputError
-from detector.backtest import OUTPUT_COLUMNS, _schedule, backtest_csv, backtest_series, read_series_csv
+from detector.backtest import (
+    BACKTEST_CONFIG,
+    OUTPUT_COLUMNS,
+    _schedule,
+    backtest_csv,
+    backtest_series,
+    read_series_csv,
+)
+from detector.post_rules import DetectorConfig
 
 
 def daily(n: int = 120, seed: int = 0) -> pd.Series:
@@ -119,3 +127,20 @@ def test_repeated_timestamps_each_get_a_verdict(tmp_path: Path) -> None:
     assert len(read_series_csv(path)) == 4
     with pytest.raises(InputError):
         read_series_csv(path, allow_duplicates=False)
+
+
+def test_backtest_writes_one_alarm_per_incident_by_default(tmp_path: Path) -> None:
+    y = daily()
+    y.iloc[90:96] += 80  # a six-day incident
+    out = tmp_path / "out.csv"
+    backtest_csv(write(y, tmp_path / "in.csv"), out)
+    frame = pd.read_csv(out)
+    assert BACKTEST_CONFIG.alarm == "onset"
+    assert frame["is_anomaly"].iloc[90:96].tolist() == [1, 0, 0, 0, 0, 0]
+    onset, _, _ = backtest_series(y)
+    every_row, _, _ = backtest_series(
+        y, config=DetectorConfig(direction="both", threshold=BACKTEST_CONFIG.threshold)
+    )
+    # Same decisions, different marking: the alarms are a subset of the flagged periods.
+    assert every_row.points["is_anomaly"].tolist() == onset.points["flagged"].tolist()
+    assert not (onset.points["is_anomaly"] & ~onset.points["flagged"]).any()

@@ -72,3 +72,11 @@ def test_partial_newest_period_is_compared_with_its_share() -> None:
 def test_zero_expected_caps_impact_pct() -> None:
     f = frame([0, 5], [0, 0], [False, True])
     assert build_events(f, DAY)[0].impact_pct == MAX_IMPACT_PCT
+
+
+def test_events_span_flagged_periods_when_only_the_onset_alarms() -> None:
+    points = frame([10, 30, 30, 30, 10], [10] * 5, [0, 1, 0, 0, 0], candidate=[0, 1, 1, 1, 0])
+    points["flagged"] = [False, True, True, True, False]
+    (event,) = build_events(points, pd.Timedelta(days=1))
+    assert event.start == pd.Timestamp("2024-03-26") and event.end == pd.Timestamp("2024-03-28")
+    assert event.actual == pytest.approx(90.0) and event.impact == pytest.approx(60.0)

@@ -11,9 +11,11 @@ from detector.post_rules import (
     apply_post_rules,
     cold_start_mask,
     completeness_masks,
+    default_rearm,
     direction_sign,
     impact_mask,
     min_alert_span,
+    onset_mask,
     period_completeness,
     persistence_mask,
     threshold_mask,
@@ -150,3 +152,49 @@ def test_impact_rule_applies_to_partial_share_of_expected() -> None:
 def test_model_not_ready_never_alerts() -> None:
     frame = scored([100, 100, 500], [100, 100, 100], [0.0, 0.0, 1.0])
     assert not apply_post_rules(frame, DetectorConfig(), alerting_ready=False)["is_anomaly"].any()
+
+
+@pytest.mark.parametrize(
+    ("flags", "rearm", "expected"),
+    [
+        ([0, 1, 1, 1, 0], 3, [0, 1, 0, 0, 0]),  # one alarm for a whole run
+        ([1, 1, 0, 1, 1], 3, [1, 0, 0, 0, 0]),  # a flicker inside the quiet period is the same incident
+        ([1, 0, 0, 0, 1], 3, [1, 0, 0, 0, 1]),  # quiet long enough: re-armed
+        ([1, 0, 0, 1, 0], 3, [1, 0, 0, 0, 0]),
+        ([1, 0, 1, 0, 1], 1, [1, 0, 1, 0, 1]),  # re-arm after one quiet period = every run's first row
+        ([0, 0, 0], 2, [0, 0, 0]),
+    ],
+)
+def test_onset_alarms(flags: list[int], rearm: int, expected: list[int]) -> None:
+    assert onset_mask(np.array(flags, dtype=bool), rearm).astype(int).tolist() == expected
+
+
+def test_onset_is_causal() -> None:
+    rng = np.random.default_rng(3)
+    flags = rng.random(200) < 0.2
+    base = onset_mask(flags, 5)
+    changed = flags.copy()
+    changed[120:] = ~changed[120:]
+    assert (onset_mask(changed, 5)[:120] == base[:120]).all()
+
+
+def test_onset_mode_keeps_every_flagged_period_in_flagged() -> None:
+    idx = pd.date_range("2024-01-01", periods=8, freq="D")
+    points = pd.DataFrame(
+        {
+            "value": [10.0, 50, 50, 50, 10, 50, 10, 10],
+            "expected": 10.0,
+            "anomaly_score": [0.0, 0.9, 0.9, 0.9, 0.0, 0.9, 0.0, 0.0],
+            "completeness": 1.0,
+        },
+        index=idx,
+    )
+    run = apply_post_rules(points, DetectorConfig())
+    onset = apply_post_rules(points, DetectorConfig(alarm="onset", rearm_after=2))
+    assert run["is_anomaly"].tolist() == run["flagged"].tolist() == onset["flagged"].tolist()
+    assert onset["is_anomaly"].astype(int).tolist() == [0, 1, 0, 0, 0, 0, 0, 0]
+
+
+def test_default_rearm_by_granularity() -> None:
+    assert default_rearm(pd.date_range("2024-01-01", periods=10, freq="5min")) == 12
+    assert default_rearm(pd.date_range("2024-01-01", periods=10, freq="D")) == 2

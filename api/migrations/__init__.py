@@ -1,0 +1,1 @@
+"""Alembic branch ``api``: the tables of :mod:`api.tables`."""

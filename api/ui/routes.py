@@ -1,0 +1,138 @@
+"""The dashboard at ``/ui``: server-rendered HTML pages with inline SVG charts, served by the API process.
+
+Pages only read; their buttons (feedback, expected changes) call the JSON API from a few lines of
+vanilla JavaScript shipped with the package, so the dashboard works with no internet access.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ClockDep, EngineDep, SettingsDep, StoreDep
+from core.errors import NotFoundError
+from core.types import Granularity
+
+from . import queries, series_queries, svg
+
+HERE = Path(__file__).parent
+STATIC = {"ui.css": "text/css; charset=utf-8", "ui.js": "text/javascript; charset=utf-8"}
+
+router = APIRouter(prefix="/ui", tags=["dashboard"], include_in_schema=False)
+
+
+def when(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    moment = queries.utc(value)
+    return moment.strftime(fmt) + " UTC" if moment is not None else "–"
+
+
+def pct(value: float | None) -> str:
+    return f"{value:.0%}" if value is not None else "–"
+
+
+@cache
+def templates() -> Environment:
+    # Built on first use, not at import (nothing is built at import time); autoescape keeps product and
+    # cost line names (free text from billing tags) from injecting markup.
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(money=svg.money, when=when, pct=pct)
+    env.globals.update(severity_order=queries.SEVERITY_ORDER)
+    return env
+
+
+def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    html = templates().get_template(name).render(**context)
+    # The pages embed the live state: a cached copy would show a stale incident after a feedback click.
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+@router.get("", response_class=HTMLResponse)
+async def overview(request: Request, engine: EngineDep, store: StoreDep, clock: ClockDep) -> HTMLResponse:
+    scheduler = getattr(request.app.state, "scheduler", None)
+    data = await run_in_threadpool(queries.overview, engine, store, scheduler)
+    sparks = {
+        c.currency: svg.sparkline(c.daily, label=f"daily attribution coverage, {c.currency}")
+        for c in data.coverage
+    }
+    return render("overview.html", page="overview", o=data, sparks=sparks, now=clock.now())
+
+
+@router.get("/series", response_class=HTMLResponse)
+async def series(
+    settings: SettingsDep,
+    engine: EngineDep,
+    store: StoreDep,
+    product: str | None = Query(None, max_length=256),
+    cost_line: str | None = Query(None, max_length=256),
+    currency: str | None = Query(None, pattern="^[A-Za-z]{3}$"),
+    granularity: Granularity | None = None,
+    days: int | None = Query(None, ge=1, le=series_queries.MAX_DAYS),
+) -> HTMLResponse:
+    infos = await run_in_threadpool(store.list_series)
+    info = series_queries.pick_series(infos, product, cost_line, currency.upper() if currency else None)
+    if info is None:
+        return render("empty.html", page="series", title="No spend yet", status_code=200)
+    gran = granularity or info.granularity
+    view = await run_in_threadpool(
+        lambda: series_queries.series_view(settings, engine, store, info, gran, days=days)
+    )
+    products = sorted({i.product for i in infos})
+    lines = sorted((i for i in infos if i.product == info.product), key=lambda i: (i.cost_line, i.currency))
+    title = f"{info.product} / {info.cost_line} ({info.currency}, per {view.granularity.value})"
+    return render(
+        "series.html",
+        page="series",
+        v=view,
+        products=products,
+        lines=lines,
+        days=days or series_queries.DEFAULT_DAYS[view.granularity],
+        chart=svg.spend_chart(view.data, currency=info.currency, title=title),
+        parts=svg.parts_chart(view.data.times, view.trend, view.seasonal),
+        title=title,
+    )
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+async def incident(
+    incident_id: str, settings: SettingsDep, engine: EngineDep, store: StoreDep
+) -> HTMLResponse:
+    try:
+        page = await run_in_threadpool(series_queries.incident_page, settings, engine, store, incident_id)
+    except NotFoundError:
+        return render("empty.html", page="incident", title="Incident not found", status_code=404)
+    inc = page.incident
+    title = f"{inc['product']} / {inc['cost_line']}"
+    chart = (
+        svg.spend_chart(
+            page.series.data, currency=inc["currency"], title=f"{title}: spend around the incident"
+        )
+        if page.series
+        else None
+    )
+    causes = svg.bar_chart(
+        page.causes, currency=inc["currency"], title="Root causes: share of the excess in $"
+    )
+    return render("incident.html", page="incident", p=page, i=inc, title=title, chart=chart, causes=causes)
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> Response:
+    if name not in STATIC:
+        raise NotFoundError(f"no dashboard asset {name}")
+    return Response(
+        (HERE / "static" / name).read_bytes(),
+        media_type=STATIC[name],
+        headers={"Cache-Control": "public, max-age=300"},
+    )

@@ -1,0 +1,240 @@
+"""Read-only data for the series and incident pages: one series over a window, scored as a sweep would.
+
+The detector is re-run over the shown window with the stored model, so the band and the markers on the
+chart are the ones the detector sees, not a drawing of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from alerts.expected_changes import list_expected_changes
+from alerts.incidents import get_incident, list_incidents
+from core.settings import Settings
+from core.types import Granularity, SeriesKey
+from detector.detector import Detector
+from detector.post_rules import DetectorConfig
+from detector.scoring import ScoreConfig
+from ingestion.fact_store import FactStore, SeriesInfo
+from models.registry import ModelRegistry
+from models.seasonal import BatchedSeasonalBaseline
+from training.sweep_job import LOOKBACK
+
+from .queries import utc
+from .svg import Bar, SeriesData, Span
+
+DEFAULT_DAYS = {Granularity.DAY: 90, Granularity.HOUR: 14}
+MAX_DAYS = 400
+
+
+@dataclass
+class SeriesView:
+    info: SeriesInfo
+    granularity: Granularity
+    data: SeriesData
+    trend: list[float | None]
+    seasonal: list[float | None]
+    model: str  # how the band was obtained, in words
+    incidents: list[dict[str, Any]]
+    windows: list[dict[str, Any]]
+    notes: list[str]
+
+
+def pick_series(
+    infos: list[SeriesInfo], product: str | None, cost_line: str | None, currency: str | None
+) -> SeriesInfo | None:
+    """The asked series, else the product's biggest cost line, else the biggest series overall."""
+    if not infos:
+        return None
+    by_spend = sorted(infos, key=lambda i: -i.total_spend)
+    for cand in by_spend:
+        if (
+            cand.product == product
+            and cand.cost_line == cost_line
+            and (currency is None or cand.currency == currency)
+        ):
+            return cand
+    # A cost line kept while the product changed, or one billed in another currency, falls back gracefully.
+    same_line = [i for i in by_spend if i.product == product and i.cost_line == cost_line]
+    return next(iter(same_line), next((i for i in by_spend if i.product == product), by_spend[0]))
+
+
+def _none_if_nan(value: Any) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def series_view(
+    settings: Settings,
+    engine: Engine,
+    store: FactStore,
+    info: SeriesInfo,
+    granularity: Granularity,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    days: int | None = None,
+) -> SeriesView:
+    """One series over a window: actual, expected band, detector verdicts, expected changes, incidents."""
+    notes: list[str] = []
+    gran = granularity
+    if gran is Granularity.HOUR and info.granularity is Granularity.DAY:
+        notes.append("This series is billed per day: hourly spend is not available, showing days.")
+        gran = Granularity.DAY
+    step = pd.Timedelta(hours=1) if gran is Granularity.HOUR else pd.Timedelta(days=1)
+    last = pd.Timestamp(store.last_period() or info.last_period).floor(gran.pandas_freq)
+    stop = min(pd.Timestamp(end).tz_localize(None) if end else last + step, last + step)
+    if start is None:
+        span = min(max(days or DEFAULT_DAYS[gran], 1), MAX_DAYS)
+        begin = stop - pd.Timedelta(days=span)
+    else:
+        begin = pd.Timestamp(start).tz_localize(None).floor(gran.pandas_freq)
+    # The scorer needs history before the window for its residual scale, as in a sweep.
+    history_start = begin - pd.Timedelta(LOOKBACK[gran])
+    y = store.series(
+        info.product,
+        info.cost_line,
+        info.currency,
+        gran,
+        start=history_start.to_pydatetime(),
+        end=stop.to_pydatetime(),
+    )
+    key = SeriesKey(info.product, info.cost_line, info.currency, gran)
+    registry = ModelRegistry(engine, settings.models_path)
+    entry = registry.current([key]).get(key.id)
+    model: Any
+    fit = False
+    if entry is not None:
+        model = registry.load(entry)
+        described = f"stored {entry.model_type} model, version {entry.version}, trained {entry.trained_at:%Y-%m-%d %H:%M} UTC"
+    else:
+        model, fit = BatchedSeasonalBaseline(granularity=gran.value), True
+        described = "no stored model at this granularity: a seasonal model fitted on the spot"
+    detector = Detector(DetectorConfig(score=ScoreConfig(exclude_anomalies=True)))
+    if len(y) >= 2:
+        points = detector.run(model, y, as_of=stop, fit=fit).points
+        points = points[pd.DatetimeIndex(points.index) >= begin]
+    else:
+        points = pd.DataFrame(
+            columns=["value", "expected", "lower", "upper", "trend", "seasonal", "is_anomaly"]
+        )
+    times = [utc(t) or datetime.min.replace(tzinfo=UTC) for t in pd.DatetimeIndex(points.index)]
+    labels = {
+        "product": info.product,
+        "cost_line": info.cost_line,
+        "currency": info.currency,
+        "scope": "default",
+    }
+    t_first = times[0] if times else None
+    t_end = times[-1] + step.to_pytimedelta() if times else None
+    windows = [
+        c.to_dict()
+        for c in list_expected_changes(engine)
+        if c.matches(labels)
+        and t_first is not None
+        and t_end is not None
+        and c.starts_at < t_end
+        and c.ends_at > t_first
+    ]
+    related = [
+        i
+        for i in list_incidents(engine, product=info.product, cost_line=info.cost_line, limit=200)
+        if i["currency"] == info.currency and i["period_start"] and i["period_end"]
+    ]
+    shown = [
+        i
+        for i in related
+        if t_first is not None
+        and t_end is not None
+        and (utc(i["period_start"]) or t_end) < t_end
+        and (utc(i["period_end"]) or t_first) >= t_first
+    ]
+    data = SeriesData(
+        times=times,
+        actual=[float(v) for v in points["value"]],
+        expected=[_none_if_nan(v) for v in points["expected"]],
+        lower=[_none_if_nan(v) for v in points["lower"]],
+        upper=[_none_if_nan(v) for v in points["upper"]],
+        anomaly=[bool(v) for v in points["is_anomaly"]],
+        windows=[
+            Span(
+                utc(w["starts_at"]) or t_first or datetime.min,
+                utc(w["ends_at"]) or t_first or datetime.min,
+                w["name"],
+            )
+            for w in windows
+        ],
+        incidents=[
+            Span(
+                utc(i["period_start"]) or datetime.min,
+                utc(i["period_end"]) or datetime.min,
+                f"{i['peak_severity']} {i['status']} {i['product']} / {i['cost_line']}",
+                f"/ui/incidents/{i['id']}",
+            )
+            for i in shown
+        ],
+    )
+    return SeriesView(
+        info=info,
+        granularity=gran,
+        data=data,
+        trend=[_none_if_nan(v) for v in points["trend"]] if "trend" in points else [],
+        seasonal=[_none_if_nan(v) for v in points["seasonal"]] if "seasonal" in points else [],
+        model=described,
+        incidents=shown,
+        windows=windows,
+        notes=notes,
+    )
+
+
+@dataclass
+class IncidentPage:
+    incident: dict[str, Any]
+    causes: list[Bar]
+    series: SeriesView | None
+    change_start: str
+    change_end: str
+
+
+def cause_label(dimensions: dict[str, Any]) -> str:
+    return " & ".join(f"{k}={v}" for k, v in dimensions.items()) or "(whole series)"
+
+
+def incident_page(settings: Settings, engine: Engine, store: FactStore, incident_id: str) -> IncidentPage:
+    inc = get_incident(engine, incident_id)
+    causes = [
+        Bar(
+            cause_label(c.get("dimensions", {})),
+            float(c.get("contribution", 0.0)),
+            f"({float(c.get('share', 0.0)):.0%} of the excess)",
+        )
+        for c in inc["root_causes"]
+    ]
+    infos = [
+        i
+        for i in store.list_series()
+        if (i.product, i.cost_line, i.currency) == (inc["product"], inc["cost_line"], inc["currency"])
+    ]
+    view: SeriesView | None = None
+    start, end = utc(inc["period_start"]), utc(inc["period_end"])
+    if infos and start is not None and end is not None:
+        info = infos[0]
+        step = timedelta(hours=1) if info.granularity is Granularity.HOUR else timedelta(days=1)
+        view = series_view(
+            settings, engine, store, info, info.granularity, start=start - step * 28, end=end + step * 10
+        )
+    # The form's default window: the incident's periods, to its last period's end.
+    if start is not None and end is not None:
+        span_end = end + (
+            timedelta(days=1) if view is None or view.granularity is Granularity.DAY else timedelta(hours=1)
+        )
+        change_start, change_end = start.strftime("%Y-%m-%dT%H:%M"), span_end.strftime("%Y-%m-%dT%H:%M")
+    else:
+        change_start = change_end = ""
+    return IncidentPage(inc, causes, view, change_start, change_end)

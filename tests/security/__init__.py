@@ -1,0 +1,1 @@
+"""Security and reliability: access control, input limits, fuzzing, properties and faults."""

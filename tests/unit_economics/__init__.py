@@ -1,0 +1,1 @@
+"""Tests of unit economics: drivers, unit-cost monitoring, and the cost SLOs."""

@@ -1,0 +1,1 @@
+"""Alembic branch ``training``: the tables in ``training/tables.py``."""
