@@ -282,13 +282,12 @@ class Sweeper:
 
     @staticmethod
     def _windows(gran: Granularity, judged: pd.DataFrame, step: pd.Timedelta) -> list[WindowSpend]:
+        values = judged["value"].to_numpy(dtype=np.float64)
+        expected = np.clip(judged["expected"].to_numpy(dtype=np.float64), 0.0, None)
         out = []
         for hours in WINDOW_HOURS[gran]:
             n = max(int(pd.Timedelta(hours=hours) / step), 1)
-            tail = judged.tail(n)
-            out.append(
-                WindowSpend(hours, float(tail["value"].sum()), float(tail["expected"].clip(lower=0).sum()))
-            )
+            out.append(WindowSpend(hours, float(np.nansum(values[-n:])), float(np.nansum(expected[-n:]))))
         return out
 
     @staticmethod

@@ -152,22 +152,41 @@ def _points_out(detection: Detection, sent: list[ScorePointIn]) -> list[ScoredPo
     frame = detection.points
     wanted = pd.DatetimeIndex([_utc_naive(pd.Timestamp(p.timestamp)) for p in sent])
     rows = frame.loc[wanted]
-    out: list[ScoredPointOut] = []
-    for p, (_, r) in zip(sent, rows.iterrows(), strict=True):
-        out.append(
-            ScoredPointOut(
-                timestamp=p.timestamp,
-                value=p.value,
-                expected=_num(r["expected"]),
-                lower=_num(r["lower"]),
-                upper=_num(r["upper"]),
-                anomaly_score=float(np.clip(np.nan_to_num(r["anomaly_score"]), 0.0, 1.0)),
-                is_anomaly=bool(r["is_anomaly"]),
-                completeness=float(r["completeness"]),
-                held_back=bool(r["held_back"]),
-            )
+
+    # Column-wise, then zipped: one pandas access per column instead of one per cell (this is the hot
+    # path of /v1/score with a stored model).
+    def column(name: str) -> list[float | None]:
+        values = rows[name].to_numpy(dtype=np.float64)
+        return [float(v) if np.isfinite(v) else None for v in values]
+
+    scores = np.clip(np.nan_to_num(rows["anomaly_score"].to_numpy(dtype=np.float64)), 0.0, 1.0).tolist()
+    flags = rows["is_anomaly"].to_numpy(dtype=bool).tolist()
+    held = rows["held_back"].to_numpy(dtype=bool).tolist()
+    complete = rows["completeness"].to_numpy(dtype=np.float64).tolist()
+    return [
+        ScoredPointOut.model_construct(
+            timestamp=p.timestamp,
+            value=p.value,
+            expected=e,
+            lower=lo,
+            upper=hi,
+            anomaly_score=sc,
+            is_anomaly=f,
+            completeness=c,
+            held_back=h,
         )
-    return out
+        for p, e, lo, hi, sc, f, c, h in zip(
+            sent,
+            column("expected"),
+            column("lower"),
+            column("upper"),
+            scores,
+            flags,
+            complete,
+            held,
+            strict=True,
+        )
+    ]
 
 
 def _anomaly_out(a: Anomaly, req: ScoreRequest, detection: Detection, step: pd.Timedelta) -> AnomalyOut:
