@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Never
+from typing import Any, Never
 
 from core.clock import SystemClock
 from core.db import make_engine, migrate
@@ -293,19 +293,75 @@ def cmd_ingest_drivers(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
-    """What `make run` does before serving: migrate, ingest (the demo export when there is no data)."""
+    """What `make run` does before serving: ingest (a demo export when there is no data), train, sweep."""
+    from datetime import timedelta
+
+    from training.jobs import sweep_job, train_job
+
     ingestor = _ingestor(settings)
+    clock = SystemClock()
     if not ingestor.store.has_facts():
         from ingestion.demo_data import write_demo_export
 
         demo_dir = settings.data_dir / "demo-export"
+        # The demo ends yesterday, so the dashboard and a sweep "now" look at recent spend.
+        start = (clock.now() - timedelta(days=settings.demo_days)).date()
         print(f"no spend facts yet: generating a demo FOCUS export in {demo_dir}", flush=True)
-        write_demo_export(demo_dir, days=settings.demo_days)
+        truth = write_demo_export(demo_dir, start=start, days=settings.demo_days)
         report = ingestor.ingest_paths([demo_dir], progress=_progress_bar("ingest"), origin="demo")
         print("\n".join(report.lines()), flush=True)
+        _replay_demo(settings, ingestor.engine, truth.incidents)
     else:
         print("spend facts found: skipping the demo export", flush=True)
+    print("training baselines...", flush=True)
+    trained = train_job(settings, ingestor.engine, clock, progress=_task_bar("train"))
+    if trained.ran:
+        print("\n".join(trained.result.lines()), flush=True)
+    print("sweeping...", flush=True)
+    swept = sweep_job(settings, ingestor.engine, clock, progress=_task_bar("sweep"))
+    if swept.ran:
+        print("\n".join(swept.result.lines()), flush=True)
     return 0
+
+
+def _replay_demo(settings: Settings, engine: Any, incidents: Sequence[Any]) -> None:
+    """Replay the demo's incident period day by day so the dashboard opens with incidents to look at.
+
+    Nothing is notified: the replay's alerting has no receivers, whatever is configured."""
+    from datetime import timedelta
+
+    from alerts.receivers import default_routing
+    from alerts.service import AlertService
+    from alerts.wiring import Alerting
+    from training.replay_job import replay
+
+    if not incidents:
+        return
+
+    def quiet(run_settings: Settings, run_engine: Any, clock: Any) -> Alerting:
+        from alerts.dispatcher import Dispatcher
+
+        routing = default_routing()
+        service = AlertService(run_engine, clock, routing, public_url=run_settings.public_url)
+        return Alerting(routing=routing, service=service, dispatcher=Dispatcher(run_engine, {}, clock))
+
+    first = min(i.start for i in incidents) - timedelta(days=3)
+    last = max(i.end for i in incidents) + timedelta(days=3)
+    print(
+        f"replaying the demo's incident period ({first:%Y-%m-%d} → {last:%Y-%m-%d}) without notifying...",
+        flush=True,
+    )
+    report = replay(
+        settings,
+        engine,
+        start=first,
+        end=last,
+        every=timedelta(days=1),
+        alerting_factory=quiet,
+        model="seasonal",
+        progress=_task_bar("replay"),
+    )
+    print(f"demo replay: {len(report.incidents)} incidents", flush=True)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

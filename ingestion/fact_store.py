@@ -142,16 +142,19 @@ class FactStore:
                 )
             else:
                 raise StoreError(f"no facts were staged for {account} {period}")
-            # Fingerprints are read back from Parquet on both sides, so types and rounding match.
-            rows, digest = conn.execute(fingerprint_sql(f"read_parquet('{self._sql_path(tmp)}')")).fetchall()[
-                0
-            ]
-            fingerprint = f"{rows}:{digest}"
+            tmp_sql = f"read_parquet('{self._sql_path(tmp)}')"
             if target.exists():
+                # Fingerprints are read back from Parquet on both sides, so types and rounding match.
+                rows, digest = conn.execute(fingerprint_sql(tmp_sql)).fetchall()[0]
+                fingerprint = f"{rows}:{digest}"
                 old = conn.execute(fingerprint_sql(f"read_parquet('{self._sql_path(target)}')")).fetchall()[0]
                 if f"{old[0]}:{old[1]}" == fingerprint:
                     tmp.unlink()
                     return PartitionWrite(account, period, int(rows), fingerprint, False)
+            else:
+                # A new partition has nothing to compare with: its row count (Parquet metadata) will do.
+                rows = conn.execute(f"SELECT count(*) FROM {tmp_sql}").fetchall()[0][0]
+                fingerprint = f"{rows}:new"
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
