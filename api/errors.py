@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from core.errors import ConflictError, InputError, NotFoundError, StoreError, TooLargeError
 
@@ -36,8 +37,17 @@ async def _store_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"storage unavailable: {exc}"}, 503)
 
 
+async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+    # The state database went away mid-request (restart, failover): the client may retry; no detail leaks.
+    return JSONResponse(
+        {"detail": "state database unavailable; retry later"}, 503, headers={"Retry-After": "5"}
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(ConflictError, _conflict)
     app.add_exception_handler(StoreError, _store_error)
+    app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(InterfaceError, _database_error)
