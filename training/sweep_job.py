@@ -26,9 +26,8 @@ from core.clock import Clock
 from core.settings import Settings
 from core.types import Granularity, SeriesKey
 from detector.detector import Detection, Detector
-from detector.leaf_expectation import disaggregate_expected
+from detector.explain import explain_anomaly
 from detector.post_rules import DetectorConfig, period_completeness
-from detector.root_cause import rank_root_causes
 from detector.scoring import ScoreConfig
 from ingestion.fact_store import FactStore, SeriesInfo
 from models.base import Baseline
@@ -322,26 +321,11 @@ class Sweeper:
             return anomaly
         facts = facts.rename(columns={"t": "timestamp", "actual": "value"})
         dims = [c for c in facts.columns if c not in ("timestamp", "value")]
-        # Leaf shares come from before the event, so a long event does not hide in its own reference.
-        before = facts[facts["timestamp"] < start]
-        tables = []
-        for period in periods:
-            if period not in points.index:
-                continue
-            expected_total = float(points["expected"].to_numpy()[points.index.get_loc(period)])
-            table = disaggregate_expected(
-                pd.concat([before, facts[facts["timestamp"] == period]]),
-                expected_total,
-                at=period,
-                dimensions=dims,
-            )
-            tables.append(table)
-        if not tables:
-            return anomaly
-        leaves = pd.concat(tables).groupby(dims, as_index=False)[["actual", "expected"]].sum()
-        result = rank_root_causes(leaves, dimensions=dims, top_k=5)
+        expected_values = points["expected"].to_numpy(dtype=np.float64)
+        totals = [(p, float(expected_values[points.index.get_loc(p)])) for p in periods if p in points.index]
         causes = [
-            CauseRef(c.dimensions, c.actual, c.expected, c.contribution, c.share) for c in result.root_causes
+            CauseRef(c.dimensions, c.actual, c.expected, c.contribution, c.share)
+            for c in explain_anomaly(facts, totals, dimensions=dims, shares_before=start)
         ]
         return dataclasses.replace(anomaly, root_causes=causes)
 
@@ -356,28 +340,6 @@ def evaluate_chunk(
 ) -> tuple[list[SeriesEvaluation], list[tuple[str, str]], list[tuple[str, str]]]:
     """Evaluate a chunk of series (in this process or a worker): evaluations, fallbacks, skipped."""
     return Sweeper(settings, None, detector=Detector(config)).evaluate_items(items, frame, entries, as_of)
-
-
-def _largest_contributors(leaves: pd.DataFrame, dims: list[str], *, up: bool, k: int = 3) -> list[CauseRef]:
-    """When no element stands out (an early drift, a diffuse rise), name the single dimension values that
-    moved most in the anomaly's direction, so a person still sees where the money went."""
-    total = float(leaves["actual"].sum() - leaves["expected"].sum())
-    rows: list[CauseRef] = []
-    for dim in dims:
-        grouped = leaves.groupby(dim)[["actual", "expected"]].sum()
-        if len(grouped) < 2:
-            continue  # a dimension with one value explains nothing
-        for value, row in grouped.iterrows():
-            contribution = float(row["actual"] - row["expected"])
-            if (contribution > 0) == up and contribution != 0:
-                share = contribution / total if total else 0.0
-                rows.append(
-                    CauseRef(
-                        {dim: str(value)}, float(row["actual"]), float(row["expected"]), contribution, share
-                    )
-                )
-    rows.sort(key=lambda c: -abs(c.contribution))
-    return rows[:k]
 
 
 def run_sweep(

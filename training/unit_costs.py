@@ -29,8 +29,7 @@ from sqlalchemy import Engine
 from core.anomaly import Anomaly, CauseRef, SeriesEvaluation, WindowSpend
 from core.settings import Settings
 from core.types import Granularity, SeriesKey
-from detector.leaf_expectation import disaggregate_expected
-from detector.root_cause import rank_root_causes
+from detector.explain import explain_anomaly
 from ingestion.drivers import DriverStore
 from ingestion.fact_store import FactStore
 from models.base import Baseline
@@ -327,20 +326,10 @@ def _with_causes(
         return anomaly
     facts = facts.rename(columns={"t": "timestamp", "spend": "value"})
     dims = informative_dimensions(facts, dims)
-    before = facts[facts["timestamp"] < periods[0]]
-    tables = [
-        disaggregate_expected(
-            pd.concat([before, facts[facts["timestamp"] == p]]),
-            cast(float, judged.loc[p, "expected_spend"]),
-            at=p,
-            dimensions=dims,
-        )
-        for p in periods
-    ]
-    leaves = pd.concat(tables).groupby(dims, as_index=False)[["actual", "expected"]].sum()
-    result = rank_root_causes(leaves, dimensions=dims, top_k=5)
+    totals = [(p, cast(float, judged.loc[p, "expected_spend"])) for p in periods]
     causes = [
-        CauseRef(c.dimensions, c.actual, c.expected, c.contribution, c.share) for c in result.root_causes
+        CauseRef(c.dimensions, c.actual, c.expected, c.contribution, c.share)
+        for c in explain_anomaly(facts, totals, dimensions=dims, shares_before=periods[0])
     ]
     return dataclasses.replace(anomaly, root_causes=causes)
 

@@ -33,6 +33,7 @@ from core.clock import Clock
 from core.errors import InputError, TooLargeError
 from core.types import Granularity
 from detector.detector import Detection, Detector
+from detector.explain import explain_anomaly
 from detector.post_rules import DetectorConfig, period_completeness
 from models.base import Baseline
 
@@ -210,11 +211,6 @@ def _anomaly_out(a: Anomaly, req: ScoreRequest, detection: Detection, step: pd.T
 
 def _root_causes(a: Anomaly, req: ScoreRequest, detection: Detection) -> list[RootCauseOut]:
     """Split the event's excess over the breakdown's leaves, period by period, and rank the causes."""
-    try:
-        from detector.leaf_expectation import disaggregate_expected
-        from detector.root_cause import rank_root_causes
-    except ImportError:  # the root-cause module is optional: anomalies then carry no causes
-        return []
     assert req.breakdown is not None
     rows = [
         {"timestamp": _utc_naive(pd.Timestamp(b.timestamp)), **b.dimensions, "value": b.value}
@@ -224,23 +220,14 @@ def _root_causes(a: Anomaly, req: ScoreRequest, detection: Detection) -> list[Ro
     dims = sorted({k for b in req.breakdown for k in b.dimensions})
     facts[dims] = facts[dims].fillna("")
     span = detection.points.loc[pd.Timestamp(a.start) : pd.Timestamp(a.end)]
-    tables = []
-    for at, exp, c in zip(pd.DatetimeIndex(span.index), span["expected"], span["completeness"], strict=True):
-        total = float(exp) * float(c)
-        if not np.isfinite(total):
-            continue
-        try:
-            tables.append(disaggregate_expected(facts, total, at=at, dimensions=dims))
-        except InputError:
-            continue  # no earlier leaf mix for this period: it cannot be split
-    if not tables:
-        return []
-    leaves = pd.concat(tables).groupby(dims, as_index=False)[["actual", "expected"]].sum()
-    try:
-        result = rank_root_causes(leaves, dimensions=dims, actual="actual", expected="expected", top_k=5)
-    except InputError:
-        return []
-    return [RootCauseOut.model_validate(c.to_dict()) for c in result.root_causes]
+    # A partial period's expected total is scaled by its completeness, as its actual is partial too.
+    totals = [
+        (at, float(exp) * float(c))
+        for at, exp, c in zip(
+            pd.DatetimeIndex(span.index), span["expected"], span["completeness"], strict=True
+        )
+    ]
+    return [RootCauseOut.model_validate(c.to_dict()) for c in explain_anomaly(facts, totals, dimensions=dims)]
 
 
 def _max_points(settings: object) -> int:

@@ -1,0 +1,84 @@
+"""Explaining one anomaly: split its expected spend over the leaves, period by period, and rank the causes.
+
+Sweeps (leaf facts from the fact store) and ``/v1/score``'s breakdown (leaf facts sent in the request) both
+explain an anomaly this way. When no element stands out — an early drift, a diffuse rise — the single
+dimension values that moved most in the anomaly's direction are named instead, so a person still sees where
+the money went (``selected`` then stays empty: nothing was judged to be *the* cause).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from core.errors import InputError
+from detector.leaf_expectation import disaggregate_expected
+from detector.root_cause import RootCause, rank_root_causes
+
+
+def largest_contributors(
+    leaves: pd.DataFrame, dimensions: Sequence[str], *, up: bool, k: int = 3
+) -> list[RootCause]:
+    """The ``k`` single dimension values whose actual − expected is largest in the given direction."""
+    total = float(leaves["actual"].sum() - leaves["expected"].sum())
+    out: list[RootCause] = []
+    for dim in dimensions:
+        grouped = leaves.groupby(dim)[["actual", "expected"]].sum()
+        if len(grouped) < 2:
+            continue  # a dimension with one value explains nothing
+        actual = grouped["actual"].to_numpy(dtype=np.float64)
+        expected = grouped["expected"].to_numpy(dtype=np.float64)
+        for value, a, e in zip(grouped.index, actual, expected, strict=True):
+            contribution = float(a - e)
+            if contribution != 0 and (contribution > 0) == up:
+                out.append(
+                    RootCause(
+                        {dim: str(value)},
+                        float(a),
+                        float(e),
+                        contribution,
+                        contribution / total if total else 0.0,
+                    )
+                )
+    out.sort(key=lambda c: -abs(c.contribution))
+    return out[:k]
+
+
+def explain_anomaly(
+    facts: pd.DataFrame,
+    expected: Sequence[tuple[pd.Timestamp, float]],
+    *,
+    dimensions: Sequence[str],
+    shares_before: pd.Timestamp | None = None,
+    top_k: int = 5,
+) -> list[RootCause]:
+    """Root causes of an anomaly over ``expected``'s periods (each with the series' expected total).
+
+    ``facts`` is a long frame (``timestamp``, the dimensions, ``value``). With ``shares_before`` the leaf
+    mix is taken only from periods before it, so a long event does not hide in its own reference.
+    """
+    dims = list(dimensions)
+    reference = facts[facts["timestamp"] < shares_before] if shares_before is not None else None
+    tables = []
+    for at, total in expected:
+        if not np.isfinite(total):
+            continue
+        source = facts if reference is None else pd.concat([reference, facts[facts["timestamp"] == at]])
+        try:
+            tables.append(disaggregate_expected(source, float(total), at=at, dimensions=dims))
+        except InputError:
+            continue  # no earlier leaf mix for this period: it cannot be split
+    if not tables:
+        return []
+    leaves = pd.concat(tables).groupby(dims, as_index=False)[["actual", "expected"]].sum()
+    try:
+        causes = rank_root_causes(leaves, dimensions=dims, top_k=top_k).root_causes
+    except InputError:
+        return []
+    if causes:
+        return list(causes)
+    return largest_contributors(
+        leaves, dims, up=float(leaves["actual"].sum() - leaves["expected"].sum()) >= 0
+    )
