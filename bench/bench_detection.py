@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.machine import describe
 from detector.backtest import BACKTEST_CONFIG, backtest_csv
 from detector.nab_scoring import FileScore, load_profiles, normalize, score_corpus
 from detector.post_rules import DetectorConfig, onset_mask
@@ -58,27 +57,6 @@ PUBLISHED = (
 
 def shared_data() -> Path:
     return Path(os.environ.get("SPENDSENTRY_SHARED_DATA", REPO.parent / "shared" / "data"))
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    memory = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    except OSError:
-        pass
-    try:
-        nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        nproc = str(os.cpu_count())
-    return f"nproc {nproc}, CPU {cpu}, memory {memory}, Python {platform.python_version()}"
 
 
 def run_file(args: tuple[str, str, str, bool]) -> tuple[str, list[str], list[int], list[float], float]:
@@ -182,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Detection quality: NAB (reference subset in ../shared/data/nab)",
         "",
-        f"- Machine: {machine()}",
+        f"- Machine: {describe()}",
         f"- Command: `{command.strip()}`",
         f"- Wall time: {wall:.1f} s for {len(keys)} files ({args.workers} worker processes)",
         "- Method: `detector.backtest.backtest_csv` (causal replay, default `BatchedSeasonalBaseline` refit "

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import itertools
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 import psutil
 
+from bench.bench_score_api import free_port, wait_ready
 from bench.machine import describe
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,12 +56,6 @@ class Run:
     @property
     def error_count(self) -> int:
         return sum(self.errors.values())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def prepare(root: Path) -> dict[str, Any]:
@@ -147,20 +141,6 @@ async def load(
     await sampler
     run.rss.append((run.wall, psutil.Process(pid).memory_info().rss / 2**20))
     return run
-
-
-def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited before it was ready")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the server did not become ready")
 
 
 def ms(values: list[float], q: float) -> float:

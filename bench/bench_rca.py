@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.machine import describe
 from detector.root_cause import rank_root_causes
 from detector.root_cause_search import SearchParams
 
@@ -129,30 +128,6 @@ def run_large() -> tuple[int, float, set[str], set[str]]:
     return len(frame), seconds, truth, found
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = "unknown"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    except OSError:
-        pass
-    try:
-        nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        nproc = str(os.cpu_count())
-    return f"nproc {nproc}, CPU {cpu}, memory {memory}, Python {platform.python_version()}"
-
-
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -167,7 +142,7 @@ def report(
     lines = [
         "## Root-cause ranking (issue 5)",
         "",
-        f"- Machine: {machine()}",
+        f"- Machine: {describe()}",
         f"- Command: `{command}`",
         f"- Data: `shared/data/rca-b0` (Squeeze B0 part), {sum(s.instances for s in scores)} instances; "
         "F1 per setting = 2TP/(2TP+FP+FN), TP/FP/FN summed over instances by exact element match",

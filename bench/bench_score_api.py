@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from fastapi import FastAPI
 
-from bench.bench_detection import machine
+from bench.machine import describe
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "score_api.md"
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "## `POST /v1/score` latency and throughput",
         "",
-        f"- Machine: {machine()}",
+        f"- Machine: {describe()}",
         f"- Command: `{command}`",
         f"- Server: uvicorn, {args.workers} worker process(es), on 127.0.0.1; load generator: this process "
         "(httpx), a separate process from the server.",
