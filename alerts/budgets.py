@@ -137,9 +137,17 @@ def budget_for(conn: Connection, product: str, cost_line: str) -> Budget | None:
     rows = conn.execute(
         select(budgets).where(budgets.c.product == product, budgets.c.cost_line.in_((cost_line, "")))
     ).all()
-    own = [r for r in rows if r.cost_line == cost_line]
-    chosen = own or [r for r in rows if r.cost_line == ""]
-    return _budget(chosen[0]) if chosen else None
+    return governing_budget({(r.product, r.cost_line): _budget(r) for r in rows}, product, cost_line)
+
+
+def budget_table(conn: Connection) -> dict[tuple[str, str], Budget]:
+    """Every budget by ``(product, cost_line)`` (``""`` for a product's own): a sweep reads them once."""
+    return {(r.product, r.cost_line): _budget(r) for r in conn.execute(select(budgets))}
+
+
+def governing_budget(table: dict[tuple[str, str], Budget], product: str, cost_line: str) -> Budget | None:
+    """:func:`budget_for` over a :func:`budget_table`."""
+    return table.get((product, cost_line)) or table.get((product, ""))
 
 
 def load_budgets_yaml(engine: Engine, clock: Clock, path: Path) -> list[Budget]:

@@ -100,6 +100,13 @@ def load_open(conn: Connection, fingerprint: str) -> IncidentState | None:
     return state_of(row) if row is not None else None
 
 
+def open_fingerprints(conn: Connection) -> set[str]:
+    """Fingerprints with an open incident: a sweep skips the quiet series that have none in one query."""
+    return {
+        str(k) for (k,) in conn.execute(select(incidents.c.open_key).where(incidents.c.open_key.is_not(None)))
+    }
+
+
 def load(conn: Connection, incident_id: str, *, lock: bool = False) -> IncidentState | None:
     query = select(incidents).where(incidents.c.id == incident_id)
     row = conn.execute(query.with_for_update() if lock else query).first()

@@ -5,6 +5,7 @@ The database schema is migrated on start. Building the app has no side effects u
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -36,6 +37,7 @@ from api.routes import (
 )
 from core.clock import Clock, SystemClock
 from core.db import make_engine, migrate
+from core.logs import configure_logging
 from core.settings import Settings, get_settings
 from ingestion.fact_store import FactStore
 from models.registry import ModelRegistry
@@ -107,6 +109,10 @@ def create_app(
         if jobs is not None:
             jobs.start()
         app.state.scheduler = jobs
+        # Everything imported and built so far lives as long as the server: out of the collector's way,
+        # a full collection no longer walks pandas' and numpy's module graphs in the middle of a request.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -147,6 +153,13 @@ def create_app(
     app.include_router(drivers.router, dependencies=guarded("write"))
     app.include_router(unit_costs.router, dependencies=guarded("read"))
     return app
+
+
+def create_serve_app() -> FastAPI:
+    """Entry point of each ``serve --workers N`` process: settings and logging from the environment."""
+    settings = get_settings()
+    configure_logging(settings.log_format, logging.INFO)
+    return create_app(settings, scheduler=True)
 
 
 def create_default_app() -> FastAPI:

@@ -28,6 +28,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from api.tables import api_tokens
 from core.errors import InputError, StoreError
@@ -129,15 +130,21 @@ class Authenticator:
         except SQLAlchemyError as exc:
             raise StoreError(f"token store unreachable ({type(exc).__name__})") from None
 
-    def authenticate(self, token: str) -> Principal | None:
+    def configured_principal(self, token: str) -> Principal | None:
+        """The principal of a token from the settings (no I/O), else None."""
         digest = hash_token(token)
         match: ConfiguredToken | None = None
         # Every configured digest is compared, in constant time, so timing tells nothing of which matched.
         for candidate in self.configured:
             if hmac.compare_digest(digest, candidate.digest):
                 match = candidate
-        if match is not None:
-            return Principal(match.name, match.scopes, "settings")
+        return Principal(match.name, match.scopes, "settings") if match is not None else None
+
+    def authenticate(self, token: str) -> Principal | None:
+        found = self.configured_principal(token)
+        if found is not None:
+            return found
+        digest = hash_token(token)
         try:
             with self.engine.connect() as conn:
                 row = conn.execute(
@@ -175,14 +182,21 @@ class Guard:
         self.scope = scope
         self.read_scope = read_scope
 
-    def __call__(
+    async def __call__(
         self,
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        # Sync on purpose: FastAPI runs it in the thread pool, so a database lookup never blocks the loop.
         auth: Authenticator = request.app.state.auth
-        needed = self.read_scope if request.method in SAFE_METHODS else self.scope
+        # A token from the settings is checked in memory, on the loop; anything that needs the database
+        # (API tokens, "is any token defined?") runs in the thread pool so a lookup never blocks the loop.
+        known = auth.configured_principal(credentials.credentials) if credentials is not None else None
+        if known is not None:
+            return self._admit(request, known)
+        return await run_in_threadpool(self._resolve, request, credentials)
+
+    def _resolve(self, request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+        auth: Authenticator = request.app.state.auth
         if auth.is_open():
             principal = OPEN
         elif credentials is None:
@@ -196,6 +210,10 @@ class Guard:
                 log.info("401 %s %s: unknown or revoked token", request.method, request.url.path)
                 raise _unauthorized("unknown or revoked token", invalid=True)
             principal = found
+        return self._admit(request, principal)
+
+    def _admit(self, request: Request, principal: Principal) -> Principal:
+        needed = self.read_scope if request.method in SAFE_METHODS else self.scope
         if needed not in principal.scopes:
             log.info("403 %s %s: token %r lacks %s", request.method, request.url.path, principal.name, needed)
             raise HTTPException(403, detail=f"this token lacks the '{needed}' scope")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -369,7 +370,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from api.app import create_app
 
-    uvicorn.run(create_app(settings, scheduler=True), host=args.host, port=args.port, log_level="info")
+    if args.workers < 1:
+        raise InputError("--workers", "must be at least 1")
+    if args.workers == 1:
+        uvicorn.run(create_app(settings, scheduler=True), host=args.host, port=args.port, log_level="info")
+        return 0
+    # Several processes, each building its app from the environment as this one did. Migrated once here,
+    # so the workers do not race to create tables; leases in the state DB keep one sweep and one training
+    # at a time across them (as across replicas), and outbox rows are claimed one dispatcher at a time.
+    migrate(make_engine(settings.database_url))
+    # One BLAS thread per process: the workers already fill the cores, and scoring's matrices are small.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    uvicorn.run(
+        "api.app:create_serve_app",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+    )
     return 0
 
 
@@ -439,6 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="API + dashboard + scheduler")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--workers", type=int, default=1, help="server processes (one per core serves the most requests)"
+    )
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -24,6 +24,16 @@ class StoredModels:
         self._models: OrderedDict[int, Baseline] = OrderedDict()
         self._lock = threading.Lock()
 
+    def peek(self, product: str | None, cost_line: str | None, granularity: Granularity) -> bool:
+        """True when :meth:`get` would answer with a loaded model without any I/O (fresh and cached)."""
+        if not product or not cost_line:
+            return False
+        with self._lock:
+            hit = self._lookups.get((product, cost_line, granularity.value))
+            if hit is None or time.monotonic() - hit[0] > self.ttl or hit[1] is None:
+                return False
+            return hit[1] in self._models
+
     def get(self, product: str | None, cost_line: str | None, granularity: Granularity) -> Baseline | None:
         if not product or not cost_line:
             return None

@@ -8,17 +8,25 @@ show the score of every point even where no rule fires.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from core.anomaly import Anomaly
-from detector.events import build_events
-from detector.post_rules import DetectorConfig, apply_post_rules, min_alert_span, period_completeness
+from detector.events import build_events, events_from_arrays
+from detector.post_rules import (
+    DetectorConfig,
+    apply_post_rules,
+    decide,
+    min_alert_span,
+    period_completeness,
+)
 from detector.scoring import anomaly_scores
-from models.base import Baseline
+from models.base import FORECAST_COLUMNS, Baseline, forecast_arrays
 
 POINT_COLUMNS: tuple[str, ...] = (
     "value",
@@ -35,24 +43,42 @@ POINT_COLUMNS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Detection:
-    """The verdict on one series: every point (scored and decided) and the anomaly events."""
+    """The verdict on one series: every point (scored and decided) and the anomaly events.
 
-    points: pd.DataFrame  # POINT_COLUMNS + candidate, held_back, flagged, is_anomaly
+    The points are kept as arrays (``columns``: ``POINT_COLUMNS`` + candidate, held_back, flagged,
+    is_anomaly, on ``index``); :attr:`points` is the same as a frame, built on first use — the scoring
+    API answers from the arrays, and building a frame costs more than the scoring of a short series.
+    """
+
+    columns: Mapping[str, np.ndarray]
+    index: pd.DatetimeIndex
     anomalies: list[Anomaly]
     completeness_policy: str
     held_back: int  # periods held back as too incomplete to judge
 
+    @cached_property
+    def points(self) -> pd.DataFrame:
+        return pd.DataFrame(dict(self.columns), index=self.index, copy=False)
+
+    @classmethod
+    def of_frame(cls, points: pd.DataFrame, anomalies: list[Anomaly], completeness_policy: str) -> Detection:
+        columns = {str(c): points[c].to_numpy() for c in points.columns}
+        made = cls(columns, pd.DatetimeIndex(points.index), anomalies, completeness_policy, 0)
+        object.__setattr__(made, "held_back", int(columns["held_back"].sum()))
+        made.__dict__["points"] = points  # the frame is at hand: no need to build it again
+        return made
+
     def completeness_note(self) -> dict[str, Any]:
-        partial = int((self.points["completeness"].fillna(1.0) < 1.0).sum())
+        partial = int((np.nan_to_num(self.columns["completeness"], nan=1.0) < 1.0).sum())
         return {"policy": self.completeness_policy, "partial_periods": partial, "held_back": self.held_back}
 
 
 def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta:
-    """The series' period: the most common spacing (one day when there is a single point)."""
+    """The series' period: the most common spacing, the shortest on a tie (one day for a single point)."""
     if len(index) < 2:
         return pd.Timedelta(days=1)
-    diffs = pd.Series(np.diff(index.asi8)).mode()
-    return pd.Timedelta(int(diffs.iloc[0]), unit=index.unit)
+    spacings, counts = np.unique(np.diff(index.asi8), return_counts=True)
+    return pd.Timedelta(int(spacings[int(np.argmax(counts))]), unit=index.unit)
 
 
 class Detector:
@@ -74,28 +100,59 @@ class Detector:
     ) -> pd.DataFrame:
         """Per-point frame of ``POINT_COLUMNS``; the score is direction-aware, causal and in [0, 1]."""
         index = pd.DatetimeIndex(y.index)
-        step = step or infer_step(index)
         # Positional when the forecast is already on y's rows (a replay keeps repeated timestamps).
-        same = len(forecast) == len(index) and bool((pd.DatetimeIndex(forecast.index) == index).all())
-        frame = forecast.copy() if same else forecast.reindex(index)
-        frame.insert(0, "value", np.asarray(y, dtype=np.float64))
+        same = len(forecast) == len(index) and pd.DatetimeIndex(forecast.index).equals(index)
+        rows = forecast if same else forecast.reindex(index)
+        columns = {c: rows[c].to_numpy(dtype=np.float64) for c in FORECAST_COLUMNS}
+        points = self.score_arrays(
+            np.asarray(y, dtype=np.float64),
+            columns,
+            completeness=completeness,
+            step=step or infer_step(index),
+        )
+        return pd.DataFrame(points, index=index, columns=list(POINT_COLUMNS), copy=False)
+
+    def score_arrays(
+        self,
+        value: np.ndarray,
+        forecast: dict[str, np.ndarray],
+        *,
+        completeness: np.ndarray | pd.Series | None,
+        step: pd.Timedelta,
+    ) -> dict[str, np.ndarray]:
+        """:meth:`score` on plain arrays (``forecast`` holds ``FORECAST_COLUMNS``), for the sweep's hot path."""
         c = (
-            np.ones(len(index))
+            np.ones(value.size)
             if completeness is None
             else np.nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
         )
-        frame["completeness"] = c
         score, z = anomaly_scores(
-            frame["value"].to_numpy(),
-            frame["expected"].to_numpy(dtype=np.float64),
+            value,
+            forecast["expected"],
             direction=self.config.direction,
             completeness=c,
             points_per_day=pd.Timedelta(days=1) / step,
             config=self.config.score,
         )
-        frame["z"] = z
-        frame["anomaly_score"] = score
-        return frame[list(POINT_COLUMNS)]
+        return {"value": value, **forecast, "completeness": c, "z": z, "anomaly_score": score}
+
+    def decide(
+        self,
+        points: dict[str, np.ndarray],
+        *,
+        alerting_ready: bool | np.ndarray = True,
+        index: pd.DatetimeIndex | None = None,
+    ) -> dict[str, np.ndarray]:
+        """The post-rules' columns for scored arrays (see :func:`detector.post_rules.decide`)."""
+        return decide(
+            points["value"],
+            points["expected"],
+            points["completeness"],
+            points["anomaly_score"],
+            self.config,
+            alerting_ready=alerting_ready,
+            index=index,
+        )
 
     def detect(
         self,
@@ -108,12 +165,7 @@ class Detector:
         index = pd.DatetimeIndex(scored.index)
         decided = apply_post_rules(scored, self.config, alerting_ready=alerting_ready)
         events = build_events(decided, step or infer_step(index), merge_gap=self.config.merge_gap)
-        return Detection(
-            points=decided,
-            anomalies=events,
-            completeness_policy=self.config.completeness_policy,
-            held_back=int(decided["held_back"].sum()),
-        )
+        return Detection.of_frame(decided, events, self.config.completeness_policy)
 
     def run(
         self,
@@ -136,9 +188,17 @@ class Detector:
         c = np.nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
         if fit:
             baseline.fit(y.where(c >= 1.0))
-        forecast = baseline.predict(index)
-        scored = self.score(y, forecast, completeness=c, step=step)
-        seen = pd.DatetimeIndex(y.index[c >= 1.0])
+        points = self.score_arrays(
+            np.asarray(y, dtype=np.float64), forecast_arrays(baseline, index), completeness=c, step=step
+        )
+        seen = index[c >= 1.0]
         mature = len(seen) > 1 and (seen[-1] - seen[0]) >= min_alert_span(step)
         ready = mature and bool(getattr(baseline, "alerting_ready_", True))
-        return self.detect(scored, alerting_ready=ready, step=step)
+        points.update(self.decide(points, alerting_ready=ready, index=index))
+        return Detection(
+            columns=points,
+            index=index,
+            anomalies=events_from_arrays(points, index, step, merge_gap=self.config.merge_gap),
+            completeness_policy=self.config.completeness_policy,
+            held_back=int(points["held_back"].sum()),
+        )

@@ -9,6 +9,8 @@ newest period was, and the extra spend to the end of the month if it goes on at 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -25,11 +27,26 @@ def build_events(points: pd.DataFrame, step: pd.Timedelta, *, merge_gap: int = 0
     ``is_anomaly`` marks only where an alarm was raised, but the event still spans the whole run.
     """
     column = "flagged" if "flagged" in points.columns else "is_anomaly"
-    flagged = points[column].to_numpy(dtype=bool)
-    candidate = points["candidate"].to_numpy(dtype=np.int64)
-    spans = _spans(flagged, candidate, merge_gap)
-    index = pd.DatetimeIndex(points.index)
-    return [_event(points, index, lo, hi, step) for lo, hi in spans]
+    needed = (*_EVENT_COLUMNS, "candidate", column)
+    arrays = {c: points[c].to_numpy() for c in needed}
+    arrays["flagged"] = arrays[column]
+    return events_from_arrays(arrays, pd.DatetimeIndex(points.index), step, merge_gap=merge_gap)
+
+
+def events_from_arrays(
+    points: Mapping[str, np.ndarray], index: pd.DatetimeIndex, step: pd.Timedelta, *, merge_gap: int = 0
+) -> list[Anomaly]:
+    """:func:`build_events` on plain arrays (``flagged``, ``candidate`` and the forecast columns)."""
+    spans = _spans(
+        np.asarray(points["flagged"], dtype=bool), np.asarray(points["candidate"], dtype=np.int64), merge_gap
+    )
+    if not spans:
+        return []
+    arrays = {c: np.asarray(points[c], dtype=np.float64) for c in _EVENT_COLUMNS}
+    return [_event(arrays, index, lo, hi, step) for lo, hi in spans]
+
+
+_EVENT_COLUMNS = ("value", "expected", "trend", "seasonal", "completeness", "anomaly_score")
 
 
 def _spans(flagged: np.ndarray, candidate: np.ndarray, merge_gap: int) -> list[tuple[int, int]]:
@@ -54,15 +71,17 @@ def _spans(flagged: np.ndarray, candidate: np.ndarray, merge_gap: int) -> list[t
     return spans
 
 
-def _event(points: pd.DataFrame, index: pd.DatetimeIndex, lo: int, hi: int, step: pd.Timedelta) -> Anomaly:
-    part = points.iloc[lo : hi + 1]
-    c = part["completeness"].fillna(1.0).to_numpy(dtype=np.float64)
-    value = part["value"].to_numpy(dtype=np.float64)
+def _event(
+    arrays: dict[str, np.ndarray], index: pd.DatetimeIndex, lo: int, hi: int, step: pd.Timedelta
+) -> Anomaly:
+    part = {c: v[lo : hi + 1] for c, v in arrays.items()}
+    c = np.nan_to_num(part["completeness"], nan=1.0)
+    value = part["value"]
     # Merged gaps may contain normal points; they belong to the event's spend all the same.
     actual = float(np.nansum(value))
-    expected = float(np.nansum(part["expected"].to_numpy(dtype=np.float64) * c))
-    trend = float(np.nansum(part["trend"].to_numpy(dtype=np.float64) * c))
-    seasonal = float(np.nansum(part["seasonal"].to_numpy(dtype=np.float64) * c))
+    expected = float(np.nansum(part["expected"] * c))
+    trend = float(np.nansum(part["trend"] * c))
+    seasonal = float(np.nansum(part["seasonal"] * c))
     impact = actual - expected
     if abs(expected) > 0:
         impact_pct = float(np.clip(impact / abs(expected) * 100.0, -MAX_IMPACT_PCT, MAX_IMPACT_PCT))
@@ -77,8 +96,8 @@ def _event(points: pd.DataFrame, index: pd.DatetimeIndex, lo: int, hi: int, step
         expected=expected,
         impact=impact,
         impact_pct=impact_pct,
-        anomaly_score=float(np.nanmax(part["anomaly_score"].to_numpy(dtype=np.float64))),
-        projected_month_impact=projected_month_impact(index[lo : hi + 1], value, part, c, step),
+        anomaly_score=float(np.nanmax(part["anomaly_score"])),
+        projected_month_impact=projected_month_impact(index[lo : hi + 1], value, part["expected"], c, step),
         expected_trend=trend,
         expected_seasonal=seasonal,
         completeness=float(c[-1]) if c[-1] < 1.0 else None,
@@ -86,7 +105,7 @@ def _event(points: pd.DataFrame, index: pd.DatetimeIndex, lo: int, hi: int, step
 
 
 def projected_month_impact(
-    index: pd.DatetimeIndex, value: np.ndarray, part: pd.DataFrame, c: np.ndarray, step: pd.Timedelta
+    index: pd.DatetimeIndex, value: np.ndarray, expected: np.ndarray, c: np.ndarray, step: pd.Timedelta
 ) -> float:
     """Impact inside the month the event ends in, plus its mean rate over the periods left in that month.
 
@@ -96,10 +115,10 @@ def projected_month_impact(
     end = index[-1]
     month_end = (end + pd.offsets.MonthBegin(1)).normalize()
     in_month = np.asarray(index >= end.replace(day=1).normalize())
-    impact = value - part["expected"].to_numpy(dtype=np.float64) * c
+    impact = value - expected * c
     so_far = float(np.nansum(impact[in_month]))
     with np.errstate(all="ignore"):
-        full = value / np.where(c > 0, c, 1.0) - part["expected"].to_numpy(dtype=np.float64)
+        full = value / np.where(c > 0, c, 1.0) - expected
     rate = float(np.nanmean(full)) if np.isfinite(full).any() else 0.0
     remaining = max(int((month_end - (end + step)) / step), 0)
     # The newest period's missing share is still to come at the same rate.

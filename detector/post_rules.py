@@ -201,36 +201,50 @@ def period_completeness(
     """
     if as_of is None or len(index) == 0:
         return np.ones(len(index))
-    elapsed = (as_of - index) / step
+    if index.tz is None and pd.Timestamp(as_of).tzinfo is None:
+        # Integer arithmetic in the index's unit: the sweep asks this of every series.
+        unit = index.unit
+        now = int(pd.Timestamp(as_of).as_unit(unit).asm8.astype(np.int64))
+        elapsed = (now - index.asi8) / float(step / pd.Timedelta(1, unit=unit))
+    else:
+        elapsed = np.asarray((as_of - index) / step, dtype=np.float64)
     return np.clip(np.asarray(elapsed, dtype=np.float64), 0.0, 1.0)
 
 
-def apply_post_rules(
-    points: pd.DataFrame, config: DetectorConfig, *, alerting_ready: bool | np.ndarray = True
-) -> pd.DataFrame:
-    """Add ``candidate`` (signed), ``held_back``, ``flagged`` and ``is_anomaly`` to a scored frame.
+DECISION_COLUMNS: tuple[str, ...] = ("candidate", "held_back", "flagged", "is_anomaly")
 
-    ``points`` needs ``value``, ``expected``, ``anomaly_score`` and ``completeness`` columns.
+
+def decide(
+    value: np.ndarray,
+    expected: np.ndarray,
+    completeness: np.ndarray,
+    score: np.ndarray,
+    config: DetectorConfig,
+    *,
+    alerting_ready: bool | np.ndarray = True,
+    index: pd.DatetimeIndex | None = None,
+) -> dict[str, np.ndarray]:
+    """The post-rules on plain arrays: ``candidate`` (signed), ``held_back``, ``flagged``, ``is_anomaly``.
+
+    ``index`` is only needed for onset alarms without an explicit ``rearm_after`` (the quiet time depends
+    on the granularity). Arrays, not frames: a sweep decides on thousands of series per run.
     """
-    value = points["value"].to_numpy(dtype=np.float64)
-    expected = points["expected"].to_numpy(dtype=np.float64)
-    completeness = points["completeness"].to_numpy(dtype=np.float64)
-    score = points["anomaly_score"].to_numpy(dtype=np.float64)
-    c = np.nan_to_num(completeness, nan=1.0)
+    value = np.asarray(value, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    c = np.nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
     # Impact so far: a partial period is compared with the share of the expected spend it covers.
     impact = value - expected * c
     sign = direction_sign(impact, config.direction)
     allowed, held = completeness_masks(
-        completeness, sign, policy=config.completeness_policy, min_completeness=config.min_completeness
+        c, sign, policy=config.completeness_policy, min_completeness=config.min_completeness
     )
     scored = np.isfinite(expected) & np.isfinite(value)
-    first_scored = int(np.argmax(scored)) if scored.any() else len(points)
+    n = value.size
+    first_scored = int(np.argmax(scored)) if scored.any() else n
     warmup = config.cold_start_points if config.cold_start_points is not None else 0
-    ready = cold_start_mask(
-        len(points), first_scored=first_scored, warmup=warmup, alerting_ready=alerting_ready
-    )
+    ready = cold_start_mask(n, first_scored=first_scored, warmup=warmup, alerting_ready=alerting_ready)
     keep = (
-        threshold_mask(score, config.threshold)
+        threshold_mask(np.asarray(score, dtype=np.float64), config.threshold)
         & impact_mask(
             impact,
             expected * c,
@@ -243,14 +257,30 @@ def apply_post_rules(
         & scored
     )
     candidate = np.where(keep, sign, 0).astype(np.int8)
-    out = points.copy()
-    out["candidate"] = candidate
-    out["held_back"] = held
-    flagged = persistence_mask(candidate, config.min_persistence)
-    out["flagged"] = flagged
+    flagged = persistence_mask(candidate, config.min_persistence) if keep.any() else np.zeros(n, dtype=bool)
     if config.alarm == "onset":
-        rearm = config.rearm_after or default_rearm(pd.DatetimeIndex(points.index))
-        out["is_anomaly"] = onset_mask(flagged, rearm)
+        rearm = config.rearm_after or default_rearm(index if index is not None else pd.DatetimeIndex([]))
+        is_anomaly = onset_mask(flagged, rearm)
     else:
-        out["is_anomaly"] = flagged
-    return out
+        is_anomaly = flagged
+    return {"candidate": candidate, "held_back": held, "flagged": flagged, "is_anomaly": is_anomaly}
+
+
+def apply_post_rules(
+    points: pd.DataFrame, config: DetectorConfig, *, alerting_ready: bool | np.ndarray = True
+) -> pd.DataFrame:
+    """Add ``candidate`` (signed), ``held_back``, ``flagged`` and ``is_anomaly`` to a scored frame.
+
+    ``points`` needs ``value``, ``expected``, ``anomaly_score`` and ``completeness`` columns.
+    """
+    decided = decide(
+        points["value"].to_numpy(dtype=np.float64),
+        points["expected"].to_numpy(dtype=np.float64),
+        points["completeness"].to_numpy(dtype=np.float64),
+        points["anomaly_score"].to_numpy(dtype=np.float64),
+        config,
+        alerting_ready=alerting_ready,
+        index=pd.DatetimeIndex(points.index),
+    )
+    columns = {str(c): points[c].to_numpy() for c in points.columns}
+    return pd.DataFrame({**columns, **decided}, index=points.index, copy=False)

@@ -157,7 +157,12 @@ def normalise(columns: dict[str, str], cost_basis: str, attribution: Attribution
     def ts(name: str) -> str:
         # Offsets (Z, +02:00) are honoured, then dropped: facts are naive UTC.
         # Typed (Parquet) columns are cast directly; text goes through the same TRY_CAST.
-        return f"TRY_CAST({raw(name)} AS TIMESTAMPTZ)::TIMESTAMP"
+        # The session time zone is UTC, so the instant's epoch microseconds are already the naive UTC
+        # timestamp: make_timestamp is a plain integer conversion, where TIMESTAMPTZ::TIMESTAMP asks ICU
+        # for a calendar per value (a third of the timestamp parsing time). Infinities have no
+        # epoch; COALESCE evaluates the ICU cast for those rows only, so they keep its result.
+        parsed = f"TRY_CAST({raw(name)} AS TIMESTAMPTZ)"
+        return f"COALESCE(make_timestamp(epoch_us({parsed})), {parsed}::TIMESTAMP)"
 
     def num(name: str) -> str:
         # Exact decimals: sums are then the same whatever order DuckDB's threads add them in,
@@ -187,14 +192,16 @@ def normalise(columns: dict[str, str], cost_basis: str, attribution: Attribution
     elif tags_type.upper().startswith(("MAP", "STRUCT", "JSON")):
         tag_values = f"json_extract_string(to_json({quote(fc.TAGS)}), {paths})"
     else:
-        tag_values = (
-            f"CASE WHEN json_valid({quote(fc.TAGS)}) THEN json_extract_string({quote(fc.TAGS)}, {paths}) END"
-        )
-    tags_invalid = (
-        f"({quote(fc.TAGS)} IS NOT NULL AND NOT json_valid({quote(fc.TAGS)}))"
-        if tags_type and not tags_type.upper().startswith(("MAP", "STRUCT", "JSON"))
-        else "false"
-    )
+        # One parse per row: extraction fails on malformed JSON and TRY turns that into NULL (a list,
+        # never NULL, for any valid document), which is also how an invalid value is recognised below.
+        tag_values = f"TRY(json_extract_string({quote(fc.TAGS)}, {paths}))"
+    text_tags = tags_type and not tags_type.upper().startswith(("MAP", "STRUCT", "JSON"))
+    if text_tags and wanted:
+        tags_invalid = f"({quote(fc.TAGS)} IS NOT NULL AND _ss_tags IS NULL)"
+    elif text_tags:
+        tags_invalid = f"({quote(fc.TAGS)} IS NOT NULL AND NOT json_valid({quote(fc.TAGS)}))"
+    else:
+        tags_invalid = "false"
 
     def tag(key: str) -> str:
         return f"_ss_tags[{wanted.index(key) + 1}]"
@@ -202,7 +209,6 @@ def normalise(columns: dict[str, str], cost_basis: str, attribution: Attribution
     # The inner query parses each value once; everything outside refers to the parsed columns.
     from_sql = f"""(SELECT *,
             {tag_values} AS _ss_tags,
-            {tags_invalid} AS _ss_tags_invalid,
             {ts(fc.CHARGE_PERIOD_START)} AS _ss_start,
             {ts(fc.CHARGE_PERIOD_END)} AS _ss_end,
             {ts(fc.BILLING_PERIOD_START)} AS _ss_billing_period,
@@ -257,7 +263,7 @@ def normalise(columns: dict[str, str], cost_basis: str, attribution: Attribution
             _ss_effective_cost AS effective_cost,
             _ss_billed_cost AS billed_cost,
             _ss_list_cost AS list_cost,
-            _ss_tags_invalid AS tags_invalid
+            {tags_invalid} AS tags_invalid
         FROM {from_sql}
     """
     return Plan(sql, product_params, tuple(tag_dimension_name(k) for k in tag_dims), reason, from_sql)

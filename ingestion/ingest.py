@@ -8,6 +8,7 @@ twice changes nothing, a newer export of a period replaces it, and an older one 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
@@ -101,6 +102,11 @@ class Ingestor:
         )
         conn.execute(f"SET temp_directory={literal(str(workdir / 'spill'))}")
         conn.execute("SET TimeZone='UTC'")
+        # DuckDB 2.0's type pushdown turns a TRY_CAST that appears twice on a CSV column into a strict
+        # cast inside the reader: a bad value would then be a malformed line instead of a row rejected
+        # for its reason. Every CSV column must reach the plan as text. (Older DuckDBs lack the optimizer.)
+        with contextlib.suppress(duckdb.Error):
+            conn.execute("SET disabled_optimizers='type_pushdown'")
         if self.settings.duckdb_threads:
             conn.execute(f"SET threads={int(self.settings.duckdb_threads)}")
         return conn

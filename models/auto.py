@@ -12,12 +12,13 @@ import math
 from collections.abc import Sequence
 from typing import Any, Self
 
+import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from models.backtest import DEFAULT_HORIZON, BacktestResult, rolling_origin_backtest
-from models.base import Baseline
+from models.base import Baseline, forecast_arrays
 from models.cold_start import default_min_history, observed
 from models.fourier import infer_granularity
 from models.prophet_baseline import ProphetBaseline
@@ -112,6 +113,10 @@ class AutoBaseline(BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self, "best_estimator_")
         result: pd.DataFrame = self.best_estimator_.predict(index)
         return result
+
+    def predict_arrays(self, index: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+        check_is_fitted(self, "best_estimator_")
+        return forecast_arrays(self.best_estimator_, index)
 
     def record(self) -> dict[str, Any]:
         """The winner's record plus the selection: every candidate's backtest MASE and coverage."""

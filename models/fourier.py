@@ -9,6 +9,8 @@ days in month), because month-start charges land on the 1st whatever the month's
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,8 +78,14 @@ def to_utc_naive(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return index
 
 
+_PER_DAY = {"s": 86_400.0, "ms": 86_400e3, "us": 86_400e6, "ns": 86_400e9}
+
+
 def days_since_epoch(index: pd.DatetimeIndex) -> np.ndarray:
-    # Division by a Timedelta is independent of the index's unit (pandas 3 infers s/ms/us/ns).
+    # The index's own unit (pandas 3 infers s/ms/us/ns) scales its integers; on naive UTC that is plain
+    # arithmetic, many times cheaper than Timedelta division, which stays for aware indexes.
+    if index.tz is None and index.unit in _PER_DAY:
+        return np.asarray(index.asi8, dtype=np.float64) / _PER_DAY[index.unit]
     return np.asarray((index - _EPOCH) / _DAY, dtype=np.float64)
 
 
@@ -133,8 +141,35 @@ def make_spec(
     return DesignSpec(origin, span, changepoints, tuple(blocks), use_month_start)
 
 
+_DESIGN_CACHE: OrderedDict[tuple[DesignSpec, str, bytes], np.ndarray] = OrderedDict()
+_DESIGN_CACHE_SIZE = 16
+_DESIGN_CACHE_MAX_BYTES = 1 << 20
+_DESIGN_LOCK = threading.Lock()
+
+
 def build_design(index: pd.DatetimeIndex, spec: DesignSpec) -> np.ndarray:
-    """The ``(len(index), spec.n_columns)`` regressor matrix: trend columns first, then seasonal."""
+    """The ``(len(index), spec.n_columns)`` regressor matrix: trend columns first, then seasonal.
+
+    Read-only and cached: a sweep predicts thousands of series trained together, which share their spec
+    and the sweep's time grid, so the matrix is built once per sweep rather than once per series.
+    """
+    key = (spec, str(index.tz or "") + index.unit, index.asi8.tobytes())
+    with _DESIGN_LOCK:  # the API scores on a thread pool
+        cached = _DESIGN_CACHE.get(key)
+        if cached is not None:
+            _DESIGN_CACHE.move_to_end(key)
+            return cached
+    X = _build_design(index, spec)
+    X.flags.writeable = False
+    if X.nbytes <= _DESIGN_CACHE_MAX_BYTES:  # long hourly histories are built once per fit anyway
+        with _DESIGN_LOCK:
+            _DESIGN_CACHE[key] = X
+            if len(_DESIGN_CACHE) > _DESIGN_CACHE_SIZE:
+                _DESIGN_CACHE.popitem(last=False)
+    return X
+
+
+def _build_design(index: pd.DatetimeIndex, spec: DesignSpec) -> np.ndarray:
     t_abs = days_since_epoch(index)
     t = (t_abs - days_since_epoch(pd.DatetimeIndex([spec.origin]))[0]) / spec.span_days
     cols: list[np.ndarray] = [np.ones_like(t), t]

@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from core.types import Granularity
 from models.backtest import DEFAULT_HORIZON
-from models.base import FORECAST_COLUMNS
+from models.base import FORECAST_COLUMNS, forecast_arrays
 from models.cold_start import ColdStartBaseline, default_min_history
 from models.fourier import DesignSpec, build_design, infer_granularity, make_spec, to_utc_naive
 from models.robust_fit import fit_complete, fit_masked
@@ -176,20 +176,26 @@ class BatchedSeasonalBaseline(BaseEstimator):  # type: ignore[misc]
         if self.regime_ == "cold_start":
             cold: pd.DataFrame = self.cold_start_.predict(index)
             return cold
-        idx = to_utc_naive(pd.DatetimeIndex(index))
-        X = build_design(idx, self.spec_)
+        frame = self.predict_arrays(index)
+        return pd.DataFrame(frame, index=pd.DatetimeIndex(index), columns=list(FORECAST_COLUMNS), copy=False)
+
+    def predict_arrays(self, index: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+        """:meth:`predict` as plain arrays (see :func:`models.base.forecast_arrays`)."""
+        check_is_fitted(self, "regime_")
+        if self.regime_ == "cold_start":
+            return forecast_arrays(self.cold_start_, index)
+        X = build_design(to_utc_naive(pd.DatetimeIndex(index)), self.spec_)
         k = self.spec_.n_trend
         trend = X[:, :k] @ self.coef_[:k]
         seasonal = X[:, k:] @ self.coef_[k:]
         expected = trend + seasonal
-        frame = {
+        return {
             "expected": expected,
             "lower": expected + self.resid_lower_,
             "upper": expected + self.resid_upper_,
             "trend": trend,
             "seasonal": seasonal,
         }
-        return pd.DataFrame(frame, index=pd.DatetimeIndex(index), columns=list(FORECAST_COLUMNS))
 
     def record(self) -> dict[str, Any]:
         """What the model registry and ``/v1/score`` say about this fit."""

@@ -26,11 +26,12 @@ from core.clock import Clock
 from core.settings import Settings
 from core.types import Granularity, SeriesKey
 from detector.detector import Detection, Detector
+from detector.events import events_from_arrays
 from detector.explain import explain_anomaly
 from detector.post_rules import DetectorConfig, period_completeness
 from detector.scoring import ScoreConfig
-from ingestion.fact_store import FactStore, SeriesInfo
-from models.base import Baseline
+from ingestion.fact_store import SERIES_COLUMNS, FactStore, SeriesInfo
+from models.base import Baseline, forecast_arrays
 from models.registry import ModelRegistry, load_artifact
 from models.seasonal import BatchedSeasonalBaseline
 from training.fanout import fan_out
@@ -172,16 +173,21 @@ class Sweeper:
     ) -> tuple[list[SeriesEvaluation], list[tuple[str, str]], list[tuple[str, str]]]:
         report = SweepReport(as_of=as_of)
         evaluations: list[SeriesEvaluation] = []
+        to_explain: list[_Explain] = []
         for (key, info), column in zip(items, frame.columns, strict=True):
             y = frame[column].dropna()
             try:
-                evaluation = self._evaluate_one(key, info, y, as_of, entries.get(key.id), report)
+                done = self._evaluate_one(key, info, y, as_of, entries.get(key.id), report)
             except Exception as exc:  # one series never stops the sweep; it is reported
                 log.exception("sweep failed for %s", key.id)
                 report.skipped.append((key.id, f"{type(exc).__name__}: {exc}"))
                 continue
-            if evaluation is not None:
-                evaluations.append(evaluation)
+            if done is not None:
+                evaluations.append(done[0])
+                if done[1] is not None:
+                    to_explain.append(done[1])
+        explained = self._explain(to_explain, report)
+        evaluations = [explained.get(id(e), e) for e in evaluations]
         return evaluations, report.fallbacks, report.skipped
 
     def _model(self, key: SeriesKey, entry: Any, y: pd.Series, report: SweepReport) -> tuple[Baseline, bool]:
@@ -196,7 +202,8 @@ class Sweeper:
 
     def _evaluate_one(
         self, key: SeriesKey, info: SeriesInfo, y: pd.Series, as_of: datetime, entry: Any, report: SweepReport
-    ) -> SeriesEvaluation | None:
+    ) -> tuple[SeriesEvaluation, _Explain | None] | None:
+        """The verdict on one series; its open events get root causes later, with the chunk's others."""
         if len(y) < 2:
             report.skipped.append((key.id, "fewer than two periods"))
             return None
@@ -210,32 +217,43 @@ class Sweeper:
         # One forecast serves the scoring and the month-end projection.
         month_end = now.normalize().replace(day=1) + pd.offsets.MonthBegin(1)
         rest = pd.date_range(index[-1] + step, month_end - step, freq=step)
-        forecast = model.predict(pd.DatetimeIndex(index.append(rest)))
-        scored = self.detector.score(y, forecast.iloc[: len(index)], completeness=completeness, step=step)
-        detection = self.detector.detect(
-            scored, alerting_ready=bool(getattr(model, "alerting_ready_", True)), step=step
+        columns = forecast_arrays(model, pd.DatetimeIndex(index.append(rest)))
+        n = len(index)
+        rest_expected = float(np.clip(columns["expected"][n:], 0.0, None).sum())
+        # Plain arrays all the way, no per-point frame: a sweep judges every series every hour.
+        points = self.detector.score_arrays(
+            y.to_numpy(dtype=np.float64),
+            {c: v[:n] for c, v in columns.items()},
+            completeness=completeness,
+            step=step,
         )
-        rest_expected = float(forecast["expected"].iloc[len(index) :].clip(lower=0).sum())
-        points = detection.points
-        last = pd.DatetimeIndex(points.index)[-1]
+        ready = bool(getattr(model, "alerting_ready_", True))
+        points.update(self.detector.decide(points, alerting_ready=ready, index=index))
+        judged = np.flatnonzero(~points["held_back"].astype(bool))
         # Events still open: they reach the newest judged period (held-back partial periods excluded).
-        judged = points[~points["held_back"].astype(bool)]
-        newest = pd.DatetimeIndex(judged.index)[-1] if len(judged) else last
-        open_events = [
-            a for a in detection.anomalies if _naive(a.end) >= newest - step * self.detector.config.merge_gap
-        ]
-        if not open_events and len(judged):
-            sustained = self._sustained_excess(key.granularity, judged, step)
+        newest = index[judged[-1]] if judged.size else index[-1]
+        open_events: list[Anomaly] = []
+        if points["flagged"].any():
+            events = events_from_arrays(points, index, step, merge_gap=self.detector.config.merge_gap)
+            open_events = [
+                a for a in events if _naive(a.end) >= newest - step * self.detector.config.merge_gap
+            ]
+        if not open_events and judged.size:
+            sustained = self._sustained_excess(key.granularity, points, index, judged, step)
             if sustained is not None:
                 open_events = [sustained]
-        open_events = [_utc_event(self._with_causes(key, a, points, step)) for a in open_events]
+        open_events = [_utc_event(a) for a in open_events]
         in_band = True
-        if len(judged):
-            row = judged.iloc[-1]
-            in_band = bool(row["lower"] <= row["value"] <= row["upper"]) or not bool(row["is_anomaly"])
-        windows = self._windows(key.granularity, judged, step)
-        mtd, projection = self._month(rest_expected, judged, as_of, windows)
-        return SeriesEvaluation(
+        if judged.size:
+            last = int(judged[-1])
+            inside = points["lower"][last] <= points["value"][last] <= points["upper"][last]
+            in_band = bool(inside) or not bool(points["is_anomaly"][last])
+        values = points["value"][judged]
+        expected = np.clip(points["expected"][judged], 0.0, None)
+        windows = self._windows(key.granularity, values, expected, step)
+        mtd = float(np.nansum(values[index[judged] >= now.normalize().replace(day=1)]))
+        projection = self._projection(mtd, rest_expected, windows) if judged.size else 0.0
+        evaluation = SeriesEvaluation(
             product=key.product,
             cost_line=key.cost_line,
             currency=key.currency,
@@ -244,45 +262,51 @@ class Sweeper:
             anomalies=open_events,
             in_band=in_band,
             windows=windows,
-            month_to_date_actual=mtd,
+            month_to_date_actual=mtd if judged.size else 0.0,
             month_projection=projection,
         )
+        job = _Explain(evaluation, key, points["expected"], index, step) if open_events else None
+        return evaluation, job
 
     def _sustained_excess(
-        self, gran: Granularity, judged: pd.DataFrame, step: pd.Timedelta
+        self,
+        gran: Granularity,
+        points: dict[str, np.ndarray],
+        index: pd.DatetimeIndex,
+        judged: np.ndarray,
+        step: pd.Timedelta,
     ) -> Anomaly | None:
         """A slow drift keeps each period inside its band, yet its excess adds up: when the long window
         burns above the ticket factor by a material amount, it is an event of its own."""
         hours = WINDOW_HOURS[gran][-1]
-        tail = judged.tail(max(int(pd.Timedelta(hours=hours) / step), 1))
-        if bool(tail["is_anomaly"].astype(bool).any()):
+        tail = judged[-max(int(pd.Timedelta(hours=hours) / step), 1) :]
+        if bool(points["is_anomaly"][tail].astype(bool).any()):
             return None  # flagged periods in the window are events already; counting them twice inflates $
-        actual, expected = float(tail["value"].sum()), float(tail["expected"].clip(lower=0).sum())
+        actual = float(np.nansum(points["value"][tail]))
+        expected = float(np.nansum(np.clip(points["expected"][tail], 0.0, None)))
         excess = actual - expected
         factor, floor = self.settings.ticket_burn_factor, self.settings.materiality_floor
         if expected <= 0 or actual < factor * expected or excess < floor:
             return None
         # Scored at the alert threshold and above, by how far past the factor the window burns.
         score = float(min(1.0, 0.5 + 0.5 * (actual / expected - factor) / factor))
-        trend = tail["trend"].sum() if "trend" in tail else None
-        seasonal = tail["seasonal"].sum() if "seasonal" in tail else None
         return Anomaly(
-            start=pd.Timestamp(tail.index[0]).to_pydatetime(),
-            end=pd.Timestamp(tail.index[-1]).to_pydatetime(),
+            start=index[tail[0]].to_pydatetime(),
+            end=index[tail[-1]].to_pydatetime(),
             direction="up",
             actual=actual,
             expected=expected,
             impact=excess,
             impact_pct=100.0 * excess / expected,
             anomaly_score=score,
-            expected_trend=float(trend) if trend is not None else None,
-            expected_seasonal=float(seasonal) if seasonal is not None else None,
+            expected_trend=float(np.nansum(points["trend"][tail])),
+            expected_seasonal=float(np.nansum(points["seasonal"][tail])),
         )
 
     @staticmethod
-    def _windows(gran: Granularity, judged: pd.DataFrame, step: pd.Timedelta) -> list[WindowSpend]:
-        values = judged["value"].to_numpy(dtype=np.float64)
-        expected = np.clip(judged["expected"].to_numpy(dtype=np.float64), 0.0, None)
+    def _windows(
+        gran: Granularity, values: np.ndarray, expected: np.ndarray, step: pd.Timedelta
+    ) -> list[WindowSpend]:
         out = []
         for hours in WINDOW_HOURS[gran]:
             n = max(int(pd.Timedelta(hours=hours) / step), 1)
@@ -290,44 +314,75 @@ class Sweeper:
         return out
 
     @staticmethod
-    def _month(
-        expected_rest: float, judged: pd.DataFrame, as_of: datetime, windows: list[WindowSpend]
-    ) -> tuple[float, float]:
-        if judged.empty:
-            return 0.0, 0.0
-        month_start = _naive(as_of).normalize().replace(day=1)
-        mtd = float(judged.loc[judged.index >= month_start, "value"].sum())
+    def _projection(mtd: float, expected_rest: float, windows: list[WindowSpend]) -> float:
         # The spend rate of the short window goes on to month end: a spike projects its excess forward.
         rate = min(windows[0].burn_rate, 10.0) if windows and np.isfinite(windows[0].burn_rate) else 1.0
-        return mtd, mtd + expected_rest * rate
+        return mtd + expected_rest * rate
 
-    def _with_causes(
-        self, key: SeriesKey, anomaly: Anomaly, points: pd.DataFrame, step: pd.Timedelta
-    ) -> Anomaly:
+    def _explain(self, jobs: list[_Explain], report: SweepReport) -> dict[int, SeriesEvaluation]:
+        """Root causes for every open event of ``jobs``: one fact-store scan per granularity, not one per
+        event (each scan reads the Parquet footers and opens a DuckDB connection)."""
+        out: dict[int, SeriesEvaluation] = {}
+        for gran in Granularity:
+            batch = [j for j in jobs if j.key.granularity is gran]
+            if not batch:
+                continue
+            windows = [_cause_window(a, j.step) for j in batch for a in j.evaluation.anomalies]
+            try:
+                facts = self.store.leaf_tables(
+                    [(j.key.product, j.key.cost_line, j.key.currency) for j in batch],
+                    start=min(lo for lo, _ in windows).to_pydatetime(),
+                    end=max(hi for _, hi in windows).to_pydatetime(),
+                    by_period=gran,
+                )
+            except Exception as exc:  # no causes is better than no verdict; the failure is reported
+                log.exception("root-cause facts unavailable")
+                report.fallbacks.extend((j.key.id, f"root causes unavailable: {exc}") for j in batch)
+                continue
+            by_series = dict(iter(facts.groupby(list(SERIES_COLUMNS), sort=False))) if len(facts) else {}
+            for job in batch:
+                leaves = by_series.get((job.key.product, job.key.cost_line, job.key.currency))
+                if leaves is None:
+                    continue
+                leaves = leaves.drop(columns=list(SERIES_COLUMNS))
+                anomalies = [self._with_causes(a, leaves, job) for a in job.evaluation.anomalies]
+                out[id(job.evaluation)] = dataclasses.replace(job.evaluation, anomalies=anomalies)
+        return out
+
+    @staticmethod
+    def _with_causes(anomaly: Anomaly, leaves: pd.DataFrame, job: _Explain) -> Anomaly:
         start, end = _naive(anomaly.start), _naive(anomaly.end)
-        periods = [p for p in pd.date_range(start, end, freq=step)][-MAX_CAUSE_PERIODS:]
-        history_start = start - (
-            pd.Timedelta(days=35) if step >= pd.Timedelta(days=1) else pd.Timedelta(days=15)
-        )
-        facts = self.store.leaf_table(
-            key.product,
-            key.cost_line,
-            key.currency,
-            start=history_start.to_pydatetime(),
-            end=(end + step).to_pydatetime(),
-            by_period=key.granularity,
-        )
+        lo, hi = _cause_window(anomaly, job.step)
+        facts = leaves[(leaves["t"] >= lo) & (leaves["t"] < hi)]
         if facts.empty:
             return anomaly
         facts = facts.rename(columns={"t": "timestamp", "actual": "value"})
         dims = [c for c in facts.columns if c not in ("timestamp", "value")]
-        expected_values = points["expected"].to_numpy(dtype=np.float64)
-        totals = [(p, float(expected_values[points.index.get_loc(p)])) for p in periods if p in points.index]
+        periods = [p for p in pd.date_range(start, end, freq=job.step)][-MAX_CAUSE_PERIODS:]
+        positions = job.index.get_indexer(pd.DatetimeIndex(periods))
+        totals = [(p, float(job.expected[i])) for p, i in zip(periods, positions, strict=True) if i >= 0]
         causes = [
             CauseRef(c.dimensions, c.actual, c.expected, c.contribution, c.share)
             for c in explain_anomaly(facts, totals, dimensions=dims, shares_before=start)
         ]
         return dataclasses.replace(anomaly, root_causes=causes)
+
+
+@dataclass(frozen=True)
+class _Explain:
+    """An evaluation whose open events still need root causes, with what ranking them needs."""
+
+    evaluation: SeriesEvaluation
+    key: SeriesKey
+    expected: np.ndarray
+    index: pd.DatetimeIndex
+    step: pd.Timedelta
+
+
+def _cause_window(anomaly: Anomaly, step: pd.Timedelta) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Facts a root-cause ranking reads: the event and the leaf mix of the weeks before it."""
+    history = pd.Timedelta(days=35) if step >= pd.Timedelta(days=1) else pd.Timedelta(days=15)
+    return _naive(anomaly.start) - history, _naive(anomaly.end) + step
 
 
 def evaluate_chunk(

@@ -93,3 +93,75 @@ def test_completeness_projects_a_partial_period() -> None:
 
 def test_default_window_by_granularity() -> None:
     assert default_window(1) == 28 and default_window(24) == 168 and default_window(288) == 576
+
+
+def _reference_tail(
+    mags: list[np.ndarray],
+    *,
+    window: int,
+    min_history: int,
+    tail_share: float,
+    beta_floor: np.ndarray,
+    usable: np.ndarray,
+    flag_p: float,
+    memory: int,
+    exclude: bool,
+) -> np.ndarray:
+    """The definition, point by point (the scorer's first version): the fast path must equal it."""
+    n = mags[0].size
+    best = np.ones(n)
+    flagged = np.zeros(n, dtype=bool)
+    for t in range(n):
+        if not usable[t]:
+            continue
+        lo = max(0, t - window)
+        recent = flagged[lo:t].copy() if exclude else np.zeros(t - lo, dtype=bool)
+        recent[: max(0, (t - memory) - lo)] = False
+        p_t = 1.0
+        for m in mags:
+            a = m[t]
+            if not np.isfinite(a):
+                continue
+            hist = m[lo:t][np.isfinite(m[lo:t]) & ~recent]
+            if hist.size < min_history:
+                continue
+            u = float(np.quantile(hist, 1.0 - tail_share))
+            over = hist[hist > u]
+            beta = max(float(over.mean() - u) if over.size else 0.0, float(beta_floor[t]))
+            p = tail_share * np.exp(-(a - u) / beta) if a > u else 1.0
+            older = m[lo : max(lo, t - memory)]
+            older = older[np.isfinite(older)]
+            if older.size:
+                p = max(p, float(np.count_nonzero(older >= a)) / hist.size)
+            p_t = min(p_t, p)
+        best[t] = p_t
+        flagged[t] = p_t <= flag_p
+    return best
+
+
+@pytest.mark.parametrize("exclude", [False, True])
+def test_vectorised_tail_equals_the_point_by_point_definition(exclude: bool) -> None:
+    from detector.scoring import sequential_tail
+
+    rng = np.random.default_rng(11)
+    for trial in range(60):
+        n = int(rng.integers(20, 300))
+        base = rng.gamma(2.0, 1.0, n)
+        for _ in range(int(rng.integers(0, 5))):  # spikes and plateaus, so exclusions happen
+            i = int(rng.integers(0, n))
+            base[i : i + int(rng.integers(1, 10))] += rng.uniform(5, 40)
+        base[rng.integers(0, n, 2)] = np.nan
+        mags = [base, np.convolve(np.nan_to_num(base), np.ones(3) / 3, mode="same")]
+        kwargs = dict(
+            window=int(rng.choice([12, 28, 60])),
+            min_history=8,
+            tail_share=0.1,
+            beta_floor=np.full(n, 1e-6),
+            usable=rng.random(n) > 0.05,
+            flag_p=1e-4,
+            memory=int(rng.choice([1, 3, 6])),
+            exclude=exclude,
+        )
+        fast = sequential_tail(mags, **kwargs)  # type: ignore[arg-type]
+        slow = _reference_tail(mags, **kwargs)  # type: ignore[arg-type]
+        np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-300, err_msg=f"trial {trial}")

@@ -38,3 +38,40 @@ def test_bootstrap_then_serve_answers_health_docs_and_series(tmp_path: Path) -> 
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_serve_with_several_worker_processes_scores_and_stops(tmp_path: Path) -> None:
+    import psutil
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port), "--workers", "2"],
+        cwd=tmp_path,
+        env=env_for(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz", proc)
+        workers = [
+            c for c in psutil.Process(proc.pid).children(recursive=True) if "spawn" in " ".join(c.cmdline())
+        ]
+        assert len(workers) == 2
+        series = [{"timestamp": f"2026-01-{d:02d}", "value": 100.0 + (d % 7)} for d in range(1, 29)]
+        for _ in range(6):  # several requests, so both processes are likely to answer one
+            res = httpx.post(f"{base}/v1/score", json={"series": series}, timeout=30)
+            assert res.status_code == 200, res.text
+            assert len(res.json()["points"]) == 28
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_serve_rejects_zero_workers(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "serve", "--workers", "0")
+    assert done.returncode == 2
+    assert "--workers" in done.stderr
