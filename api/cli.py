@@ -382,7 +382,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # One BLAS thread per process: the workers already fill the cores, and scoring's matrices are small.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    uvicorn.run(
+    from api.workers import reuse_port_supported, serve_processes
+
+    if reuse_port_supported():
+        return serve_processes(args.host, args.port, args.workers)
+    uvicorn.run(  # no SO_REUSEPORT (Windows): uvicorn's workers share one socket
         "api.app:create_serve_app",
         factory=True,
         workers=args.workers,

@@ -75,3 +75,15 @@ def test_serve_rejects_zero_workers(tmp_path: Path) -> None:
     done = run_cli(tmp_path, "serve", "--workers", "0")
     assert done.returncode == 2
     assert "--workers" in done.stderr
+
+
+def test_serve_workers_on_a_taken_port_exit_2_naming_it(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = run_cli(tmp_path, "serve", "--port", str(port), "--workers", "2", timeout=60)
+    assert done.returncode == 2
+    assert "--port" in done.stderr and str(port) in done.stderr
