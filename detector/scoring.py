@@ -169,7 +169,8 @@ def anomaly_scores(
         exclude=cfg.exclude_anomalies,
     )
     p = np.clip(best * len(scales), 1e-300, 1.0)
-    score = np.clip(-np.log10(p) / cfg.decades, 0.0, 1.0)
+    # + 0.0: -log10(1) is -0.0, which would print as "-0.0" in a backtest CSV.
+    score = np.clip(-np.log10(p) / cfg.decades, 0.0, 1.0) + 0.0
     score = np.where(np.isfinite(z), score, 0.0)
     return score, z
 

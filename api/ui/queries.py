@@ -22,6 +22,7 @@ from core.types import Granularity
 from ingestion.fact_store import FactStore
 from ingestion.focus_columns import USAGE
 from models.tables import model_versions
+from training.leases import last_runs
 
 SEVERITY_ORDER = ("page", "ticket", "none")
 OPEN_LIMIT = 1000
@@ -82,6 +83,7 @@ class Status:
     last_incident_update: datetime | None = None
     last_data_period: datetime | None = None
     jobs: list[tuple[str, datetime | None]] = field(default_factory=list)
+    last_sweep: dict[str, Any] | None = None  # the newest recorded sweep run (training.leases.last_runs)
 
 
 @dataclass
@@ -154,9 +156,8 @@ def coverage(store: FactStore) -> list[Coverage]:
 
 
 def status(engine: Engine, store: FactStore, scheduler: Any) -> Status:
-    """What can be said about the last sweep and training. There is no sweep-run table (yet): the newest
-    incident update is the closest trace a sweep leaves; training has the model registry."""
-    out = Status(last_data_period=utc(store.last_period()))
+    """The last sweep (its recorded run), the last training (the model registry) and the schedule."""
+    out = Status(last_data_period=utc(store.last_period()), last_sweep=last_runs(engine).get("sweep"))
     with engine.connect() as conn:
         newest = conn.execute(select(func.max(model_versions.c.trained_at))).scalar()
         if newest is not None:

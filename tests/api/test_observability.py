@@ -76,3 +76,14 @@ def test_json_log_lines_carry_the_job_and_request_ids() -> None:
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first["job_id"] == jid and jid.startswith("sweep-") and first["series"] == 3
     assert second["request_id"] == "req-1" and "job_id" not in second
+
+
+def test_dashboard_shows_the_last_recorded_sweep(client: TestClient) -> None:
+    res = client.post("/v1/sweeps", json={"at": "2026-07-26T00:00:00Z"})
+    assert res.status_code == 200, res.text
+    evaluated = res.json()["evaluated"]
+    page = client.get("/ui")
+    assert page.status_code == 200
+    status = page.text[page.text.index('data-role="status"') :]
+    line = status[status.index("Last sweep") : status.index("</dd>", status.index("Last sweep"))]
+    assert "done" in line and f"{evaluated} series" in line

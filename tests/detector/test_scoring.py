@@ -165,3 +165,9 @@ def test_vectorised_tail_equals_the_point_by_point_definition(exclude: bool) -> 
         fast = sequential_tail(mags, **kwargs)  # type: ignore[arg-type]
         slow = _reference_tail(mags, **kwargs)  # type: ignore[arg-type]
         np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-300, err_msg=f"trial {trial}")
+
+
+def test_unremarkable_points_score_a_plain_zero_not_minus_zero() -> None:
+    score, _ = anomaly_scores(np.full(200, 10.0), np.full(200, 10.0), points_per_day=24)
+    assert (score == 0.0).all()
+    assert not np.signbit(score).any()
