@@ -63,8 +63,8 @@ class Detection:
     @classmethod
     def of_frame(cls, points: pd.DataFrame, anomalies: list[Anomaly], completeness_policy: str) -> Detection:
         columns = {str(c): points[c].to_numpy() for c in points.columns}
-        made = cls(columns, pd.DatetimeIndex(points.index), anomalies, completeness_policy, 0)
-        object.__setattr__(made, "held_back", int(columns["held_back"].sum()))
+        held_back = int(columns["held_back"].sum())
+        made = cls(columns, pd.DatetimeIndex(points.index), anomalies, completeness_policy, held_back)
         made.__dict__["points"] = points  # the frame is at hand: no need to build it again
         return made
 

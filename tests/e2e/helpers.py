@@ -60,3 +60,15 @@ def wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> Non
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} not ready within {timeout} s")
+
+
+def start_cli(workdir: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
+    """A long-running ``spendsentry`` command (``serve``) in the background, its output captured."""
+    return subprocess.Popen(
+        [str(BIN), *args],
+        cwd=workdir,
+        env=env_for(workdir, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.helpers import BIN, env_for, free_port, run_cli, wait_http
+from tests.e2e.helpers import free_port, run_cli, start_cli, wait_http
 
 
 @pytest.mark.slow
@@ -17,14 +16,7 @@ def test_bootstrap_then_serve_answers_health_docs_and_series(tmp_path: Path) -> 
     assert boot.returncode == 0, boot.stderr
     assert "rows kept" in boot.stdout
     port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env_for(tmp_path, SPENDSENTRY_DEMO_DAYS="60"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cli(tmp_path, "serve", "--port", str(port), SPENDSENTRY_DEMO_DAYS="60")
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/healthz", proc)
@@ -45,14 +37,7 @@ def test_serve_with_several_worker_processes_scores_and_stops(tmp_path: Path) ->
     import psutil
 
     port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port), "--workers", "2"],
-        cwd=tmp_path,
-        env=env_for(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cli(tmp_path, "serve", "--port", str(port), "--workers", "2")
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/healthz", proc)
