@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -155,11 +156,18 @@ def create_app(
     return app
 
 
+SCHEDULER_ENV = "SPENDSENTRY_SERVE_SCHEDULER"  # set by the process supervisor, not a user setting
+
+
 def create_serve_app() -> FastAPI:
-    """Entry point of each ``serve --workers N`` process: settings and logging from the environment."""
+    """Entry point of each ``serve --workers N`` process: settings and logging from the environment.
+
+    Only the process the supervisor marks runs the scheduler and the outbox dispatcher (leases would keep
+    the others from running a second sweep, but every process would still wake up to try).
+    """
     settings = get_settings()
     configure_logging(settings.log_format, logging.INFO)
-    return create_app(settings, scheduler=True)
+    return create_app(settings, scheduler=os.environ.get(SCHEDULER_ENV, "1") == "1")
 
 
 def create_default_app() -> FastAPI:

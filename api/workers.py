@@ -4,7 +4,8 @@ uvicorn's own ``--workers`` shares one listening socket between its processes, a
 wakes first accepts every pending connection: with keep-alive clients (a load balancer's connection pool)
 one process can end up with most connections while the others idle. Here each process binds the port
 with ``SO_REUSEPORT``, so the kernel spreads new connections evenly over the processes' sockets. The
-parent only supervises: it restarts a process that dies, and stops them all on SIGTERM or SIGINT.
+parent only supervises: it restarts a process that dies, and stops them all on SIGTERM or SIGINT. The
+first process alone runs the scheduler and the outbox dispatcher.
 """
 
 from __future__ import annotations
@@ -40,9 +41,14 @@ def _listener(host: str, port: int, *, listen: bool) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
+def _worker(host: str, port: int, log_level: str, scheduler: bool) -> None:
+    import os
+
     import uvicorn
 
+    from api.app import SCHEDULER_ENV
+
+    os.environ[SCHEDULER_ENV] = "1" if scheduler else "0"
     sock = _listener(host, port, listen=True)
     config = uvicorn.Config("api.app:create_serve_app", factory=True, log_level=log_level)
     uvicorn.Server(config).run(sockets=[sock])
@@ -64,12 +70,14 @@ def serve_processes(host: str, port: int, workers: int, *, log_level: str = "inf
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
 
-    def start() -> tuple[multiprocessing.process.BaseProcess, float]:
-        proc = ctx.Process(target=_worker, args=(host, port, log_level), name="spendsentry-server")
+    def start(index: int) -> tuple[multiprocessing.process.BaseProcess, float]:
+        # The first process runs the scheduler and the dispatcher; so does its replacement.
+        args = (host, port, log_level, index == 0)
+        proc = ctx.Process(target=_worker, args=args, name=f"spendsentry-server-{index}")
         proc.start()
         return proc, time.monotonic()
 
-    procs = [start() for _ in range(workers)]
+    procs = [start(i) for i in range(workers)]
     code = 0
     try:
         time.sleep(0.5)
@@ -84,7 +92,7 @@ def serve_processes(host: str, port: int, workers: int, *, log_level: str = "inf
                     code = 1
                     break
                 log.warning("server process %s exited with %s; starting another", proc.pid, proc.exitcode)
-                procs[i] = start()
+                procs[i] = start(i)
     finally:
         probe.close()
         for proc, _ in procs:

@@ -110,3 +110,23 @@ def test_points_window(client: TestClient) -> None:
         },
     )
     assert [p["value"] for p in pts.json()["points"]] == [24.0]
+
+
+@pytest.mark.parametrize(("flag", "runs"), [("1", True), ("0", False)])
+def test_only_the_marked_serve_process_runs_the_scheduler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: str, runs: bool
+) -> None:
+    from api.app import SCHEDULER_ENV, create_serve_app
+    from core.settings import get_settings
+
+    monkeypatch.setenv("SPENDSENTRY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SPENDSENTRY_DATABASE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    monkeypatch.setenv(SCHEDULER_ENV, flag)
+    get_settings.cache_clear()
+    try:
+        with TestClient(create_serve_app()) as client:
+            scheduler = client.app.state.scheduler  # type: ignore[attr-defined]
+            assert (scheduler is not None) == runs
+            assert client.get("/healthz").status_code == 200
+    finally:
+        get_settings.cache_clear()
