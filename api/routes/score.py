@@ -45,6 +45,7 @@ from models.base import Baseline
 
 router = APIRouter(prefix="/v1/score", tags=["score"])
 
+INLINE_MAX_POINTS = 500  # scored on the event loop when the stored model is cached (a few ms at most)
 DEFAULT_MAX_POINTS = 20_000  # per series; settings.max_score_points overrides when it exists
 MIN_POINTS = 3
 _STEP = {Granularity.HOUR: pd.Timedelta(hours=1), Granularity.DAY: pd.Timedelta(days=1)}
@@ -291,9 +292,15 @@ async def score(body: ScoreRequest, settings: SettingsDep, clock: ClockDep, requ
     run = partial(
         score_one, body, clock=clock, max_points=_max_points(settings), stored_lookup=_lookup(request)
     )
-    if models is not None and models.peek(body.product, body.cost_line, body.granularity or _guess(body)):
-        # A cached stored model: a couple of milliseconds of numpy and no I/O, cheaper on the event loop
-        # than the hop to a worker thread. Fits and registry look-ups go to the thread pool.
+    small = len(body.series) <= INLINE_MAX_POINTS
+    if (
+        small
+        and models is not None
+        and models.peek(body.product, body.cost_line, body.granularity or _guess(body))
+    ):
+        # A cached stored model and a short series: a couple of milliseconds of numpy and no I/O, cheaper
+        # on the event loop than the hop to a worker thread. Fits, long series and registry look-ups go to
+        # the thread pool, so they never hold up other requests.
         answer = run()
     else:
         answer = await run_in_threadpool(run)
