@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bench.machine import describe
+from bench.publish import publish
 from detector.backtest import BACKTEST_CONFIG, backtest_csv
 from detector.nab_scoring import FileScore, load_profiles, normalize, score_corpus
 from detector.post_rules import DetectorConfig, onset_mask
@@ -204,10 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(text)
+    publish(text, RESULTS, write=not args.no_write)
     return 0
 
 

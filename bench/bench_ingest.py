@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from bench.machine import describe
+from bench.publish import publish
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest.md"
 GROUP_KEYS = [
@@ -161,9 +162,7 @@ def main() -> None:
         "~940k groups is the largest single step (0.7 CPU-s).",
         "",
     ]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines))
-    print("\n".join(lines))
+    publish("\n".join(lines), RESULTS)
 
 
 if __name__ == "__main__":

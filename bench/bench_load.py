@@ -32,6 +32,7 @@ import psutil
 
 from bench.bench_score_api import free_port, wait_ready
 from bench.machine import describe
+from bench.publish import publish
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "load.md"
@@ -244,11 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                 proc.kill()
     command = ".venv/bin/python -m bench.bench_load " + " ".join(argv if argv is not None else sys.argv[1:])
     text = report(run, args, source, command.strip())
-    if args.no_write:
-        print(text)
-    else:
-        RESULTS.write_text(text)
-        print(text)
+    publish(text, RESULTS, write=not args.no_write)
+    if not args.no_write:
         print(f"written to {RESULTS.relative_to(REPO)}")
     return 0 if run.error_count == 0 else 1
 

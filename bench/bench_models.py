@@ -23,6 +23,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from bench.machine import describe
+from bench.publish import publish
 from models.backtest import SEASON_LENGTH, mase
 from models.base import Baseline
 from models.fourier import infer_granularity
@@ -277,9 +278,7 @@ def main() -> None:
     synthetic_accuracy(lines)
     demo_accuracy(lines)
     lines += [f"Whole benchmark: {time.perf_counter() - started:.0f} s.", ""]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines))
-    print("\n".join(lines))
+    publish("\n".join(lines), OUT)
 
 
 if __name__ == "__main__":

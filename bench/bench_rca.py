@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bench.machine import describe
+from bench.publish import publish
 from detector.root_cause import rank_root_causes
 from detector.root_cause_search import SearchParams
 
@@ -204,10 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"synthetic {large[0]} leaves: {large[1]:.2f} s", file=sys.stderr)
     command = ".venv/bin/python -m bench.bench_rca" + (f" --limit {args.limit}" if args.limit else "")
     text = report(scores, large, command, sensitivity)
-    print(text)
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(text)
+    publish(text, RESULTS, write=not args.no_write)
     return 0
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from bench.machine import describe
+from bench.publish import publish
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "score_api.md"
@@ -246,10 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(text)
+    publish(text, RESULTS, write=not args.no_write)
     return 0
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from bench.machine import describe
+from bench.publish import publish
 from core.clock import FixedClock
 from core.db import make_engine, migrate
 from core.settings import Settings
@@ -101,9 +102,7 @@ def main() -> None:
             f"{r['anomalies']:.0f} | {r['train_s']:.1f} |"
         )
     lines += ["", "Target: 10,000 series in ≤ 30 s end to end.", ""]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines))
-    print("\n".join(lines))
+    publish("\n".join(lines), RESULTS)
 
 
 if __name__ == "__main__":
