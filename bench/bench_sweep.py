@@ -37,7 +37,7 @@ COPY (
          'svc-' || (s % 20) AS service, 'sku-' || (s % 11) AS sku, 'type' AS resource_type, 24.0 AS period_hours,
          greatest(0, (100 + s % 50) * (1 + 0.3 * (dayofweek(TIMESTAMP '2026-06-01' + to_days(d)) IN (0, 6))::INT)
            * (1 + 0.05 * (random() - 0.5)) * CASE WHEN s % 97 = 0 AND d >= {days} - 2 THEN 3 ELSE 1 END) AS cost,
-         0.0 AS effective_cost, 0.0 AS billed_cost, 0.0 AS list_cost, 1::BIGINT AS rows
+         1::BIGINT AS rows
   FROM range({n}) a(s), range({days}) b(d)
 ) TO '{path}' (FORMAT PARQUET)
 """

@@ -1,7 +1,8 @@
 """The spend fact store: leaf facts in Parquet, one file per billing account and billing period.
 
 A leaf fact is the spend of one period (hour) × product × cost line × attributed dimensions, per charge
-category and currency. Files are replaced whole and atomically (write aside, then ``os.replace``), so a
+category and currency. ``cost`` is in the configured cost basis only: the other FOCUS cost columns are not
+kept (storing them cost an eighth of the ingestion time), so a new basis means re-ingesting. Files are replaced whole and atomically (write aside, then ``os.replace``), so a
 reader sees either the old period or the new one, a failed write (disk full, crash) leaves the previous
 facts readable, and re-ingesting an export never double counts. DuckDB answers every query.
 """

@@ -165,9 +165,7 @@ class Ingestor:
             key_sql = ", ".join(f"CASE WHEN reason IS NULL THEN {quote(k)} END AS {quote(k)}" for k in keys)
             agg = f"""
                 SELECT reason, {key_sql},
-                       max(period_hours) AS period_hours, sum(cost) AS cost,
-                       sum(effective_cost) AS effective_cost, sum(billed_cost) AS billed_cost,
-                       sum(list_cost) AS list_cost, count(*)::BIGINT AS rows,
+                       max(period_hours) AS period_hours, sum(cost) AS cost, count(*)::BIGINT AS rows,
                        sum(tags_invalid::INTEGER) AS tags_invalid, {index} AS source_idx
                 FROM ({plan.sql}) GROUP BY ALL
             """
@@ -271,10 +269,7 @@ class Ingestor:
         writes = self.store.replace_partitions(
             conn,
             f"""SELECT {key_sql}, {"max" if group_sql else ""}(period_hours) AS period_hours,
-                       {aggregate}(cost)::DOUBLE AS cost,
-                       {aggregate}(effective_cost)::DOUBLE AS effective_cost,
-                       {aggregate}(billed_cost)::DOUBLE AS billed_cost,
-                       {aggregate}(list_cost)::DOUBLE AS list_cost, {aggregate}(rows)::BIGINT AS rows
+                       {aggregate}(cost)::DOUBLE AS cost, {aggregate}(rows)::BIGINT AS rows
                 FROM staged WHERE reason IS NULL {group_sql}""",
             to_write,
         )

@@ -1,5 +1,6 @@
-"""The fast paths of ingestion keep its behaviour: timestamp normalisation, one JSON parse per row,
-and both ways of writing partitions (one filtered COPY each, or one partitioned COPY beyond a few)."""
+"""The fast paths of ingestion keep its behaviour: timestamp normalisation (and the plain cast for text
+that cannot carry an offset), the currency check, one JSON parse per row, facts holding the cost basis
+only, and both ways of writing partitions (one filtered COPY each, or one partitioned COPY beyond a few)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from sqlalchemy import Engine
 
@@ -38,6 +40,100 @@ def test_offsets_are_honoured_and_dropped_to_naive_utc(tmp_path: Path, engine: E
     # All three are 10:00 UTC: one leaf of three rows.
     assert hours["period_start"].tolist() == [datetime(2026, 9, 1, 10, 0)]
     assert hours["rows"].tolist() == [3] and hours["period_hours"].tolist() == [1.0]
+
+
+# Text timestamps of every shape near the fast path's 'YYYY-MM-DD?HH:MM:SS[Z]': the ones it takes and the
+# ones carrying an offset (or odd enough) that must take the offset-aware cast instead.
+TIMESTAMP_TEXTS = [
+    "2026-09-01 10:00:00",
+    "2026-09-01T10:00:00",
+    "2026-09-01T10:00:00Z",
+    "2026-09-01 10:59:59",
+    "2026-09-01T12:00+02",
+    "2026-09-01T12+02:00",
+    "2026-09-01T12:00:00+02",
+    "2026-09-01 05:30:00-05",
+    "2026-09-01T12:00:00.5+02:00",
+    "2026-09-01T10:00:00.000Z",
+    "2026-09-01 10:00:00 UTC",
+    "2026-09-01 12:00:00 Europe/Paris",
+    "2026-09-01x10:00:00",
+    "2026-09-01 25:00:00",
+    "2026-02-30 10:00:00",
+    "2026-09-01 10:00:0Z",
+    "2026-09-01",
+]
+
+
+def aware_hour(text: str) -> datetime | None:
+    """The reference: DuckDB's offset-aware cast, the hour it falls in as naive UTC (None when rejected)."""
+    with duckdb.connect() as conn:
+        conn.execute("SET TimeZone='UTC'")
+        value = conn.execute(
+            "SELECT date_trunc('hour', timezone('UTC', TRY_CAST(? AS TIMESTAMPTZ)))", [text]
+        ).fetchall()[0][0]
+    return value if isinstance(value, datetime) else None
+
+
+@pytest.mark.parametrize("text", TIMESTAMP_TEXTS)
+def test_text_timestamps_read_the_instant_the_offset_aware_cast_reads(
+    tmp_path: Path, engine: Engine, text: str
+) -> None:
+    # The plain TIMESTAMP cast ignores offsets: only text with no room for one may take it.
+    end = "2026-09-02 00:00:00+00"
+    ing = make_ingestor(tmp_path, engine)
+    report = ing.ingest_paths(
+        [write_csv(tmp_path / "x.csv", [row(ChargePeriodStart=text, ChargePeriodEnd=end)])]
+    )
+    expected = aware_hour(text)
+    if expected is None:
+        assert report.rows_kept == 0
+        assert [r.reason for r in report.rejected] == ["ChargePeriodStart: missing or not a timestamp"]
+    else:
+        assert report.rows_kept == 1, report.rejected
+        stored = ing.store.query("SELECT period_start FROM facts")["period_start"].tolist()
+        assert stored == [expected]
+
+
+@pytest.mark.parametrize(
+    ("currency", "kept_as"),
+    [
+        ("USD", "USD"),
+        (" eur ", "EUR"),
+        ("usd", "USD"),
+        ("US1", None),
+        ("USDX", None),
+        ("US", None),
+        ("ÉUR", None),
+        ("U[D", None),
+        ("U D", None),
+        ("", None),
+    ],
+)
+def test_currency_must_be_three_letters(
+    tmp_path: Path, engine: Engine, currency: str, kept_as: str | None
+) -> None:
+    ing = make_ingestor(tmp_path, engine)
+    report = ing.ingest_paths([write_csv(tmp_path / "x.csv", [row(currency=currency)])])
+    if kept_as is None:
+        assert report.rows_kept == 0
+        assert report.rejected[0].reason.startswith("BillingCurrency: missing or not a 3-letter")
+    else:
+        assert report.rows_kept == 1 and list(report.usage_spend) == [kept_as]
+
+
+@pytest.mark.parametrize("writer", [write_csv, write_parquet])
+def test_facts_hold_the_cost_basis_and_nothing_else_of_the_costs(
+    tmp_path: Path, engine: Engine, writer: Writer
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", cost_basis="BilledCost", _env_file=None)
+    ing = Ingestor(settings, engine, CLOCK)
+    ing.ingest_paths(
+        [writer(tmp_path / ("x.parquet" if writer is write_parquet else "x.csv"), hourly_rows(2, cost=10.0))]
+    )
+    facts = ing.store.query("SELECT * FROM facts")
+    assert sorted(c for c in facts.columns if "cost" in c) == ["cost", "cost_line"]
+    assert facts["cost"].sum() == pytest.approx(22.0)  # BilledCost is 1.1 x EffectiveCost in these rows
 
 
 def test_invalid_tags_are_counted_and_the_row_is_kept_unattributed(tmp_path: Path, engine: Engine) -> None:

@@ -198,11 +198,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def fill(folder: Path) -> Path:
     """Write until the device says ENOSPC; the returned file is the ballast to remove later."""
     ballast = folder / "ballast.bin"
-    with ballast.open("wb") as fh:
+    # Unbuffered: a buffered file keeps what a short write left over and raises ENOSPC again on close.
+    with ballast.open("wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(os.urandom(64 * 1024))
-                fh.flush()
         except OSError as exc:
             assert exc.errno == 28  # ENOSPC
     return ballast
