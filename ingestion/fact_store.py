@@ -198,7 +198,10 @@ class FactStore:
         return connect(self._threads, self._memory_limit)
 
     def _facts(self) -> str:
-        return f"read_parquet('{self._sql_path(self.root)}/*/*/{FACT_FILE}', union_by_name=true)"
+        # The files hold every column. Hive partitioning would re-read billing_account from the folder names
+        # and, once two of them look numeric, type it BIGINT: AWS account ids would lose their leading zeros.
+        # union_by_name: partitions written by older versions may carry columns newer ones do not.
+        return f"read_parquet('{self._sql_path(self.root)}/*/*/{FACT_FILE}', union_by_name=true, hive_partitioning=false)"
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Run ``sql`` with ``facts`` bound to every leaf fact; an empty store gives an empty frame."""

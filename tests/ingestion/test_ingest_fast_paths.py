@@ -136,6 +136,43 @@ def test_facts_hold_the_cost_basis_and_nothing_else_of_the_costs(
     assert facts["cost"].sum() == pytest.approx(22.0)  # BilledCost is 1.1 x EffectiveCost in these rows
 
 
+def test_numeric_account_ids_stay_text(tmp_path: Path, engine: Engine) -> None:
+    # Folder names say billing_account=123456789012: the ids must come back as the text the export had,
+    # not as numbers read from the folder names.
+    ids = ["123456789012", "210987654321"]
+    rows = [r for a in ids for r in hourly_rows(2, cost=1.0, billing_account=a, account=a)]
+    ing = make_ingestor(tmp_path, engine)
+    ing.ingest_paths([write_csv(tmp_path / "x.csv", rows)])
+    facts = ing.store.query("SELECT DISTINCT billing_account, account FROM facts ORDER BY 1")
+    assert facts["billing_account"].tolist() == ids and facts["account"].tolist() == ids
+
+
+def test_partitions_written_with_the_old_cost_columns_are_still_read_and_replaced(
+    tmp_path: Path, engine: Engine
+) -> None:
+    # Facts written before the extra cost columns were dropped sit beside new ones until re-ingested.
+    ing = make_ingestor(tmp_path, engine)
+    old_export = write_csv(tmp_path / "old.csv", hourly_rows(3, cost=2.0, billing_account="900"))
+    ing.ingest_paths([old_export])
+    (old_file,) = (tmp_path / "data" / "facts").glob("billing_account=900/*/facts.parquet")
+    with duckdb.connect() as conn:
+        conn.execute(
+            f"""COPY (SELECT *, cost AS effective_cost, cost * 1.1 AS billed_cost, cost * 1.3 AS list_cost
+                      FROM read_parquet('{old_file}')) TO '{old_file}.old' (FORMAT PARQUET)"""
+        )
+    Path(f"{old_file}.old").replace(old_file)
+
+    ing.ingest_paths([write_csv(tmp_path / "new.csv", hourly_rows(3, cost=5.0, billing_account="901"))])
+    totals = ing.store.query("SELECT billing_account, sum(cost) AS c FROM facts GROUP BY 1 ORDER BY 1")
+    assert list(zip(totals["billing_account"], totals["c"], strict=True)) == [("900", 6.0), ("901", 15.0)]
+    assert [s.total_spend for s in ing.store.list_series()] == [21.0]
+
+    again = ing.ingest_paths([old_export], force=True)
+    assert again.partitions_written == 1  # the old layout is rewritten once...
+    assert ing.ingest_paths([old_export], force=True).partitions_unchanged == 1  # ...then it is the same
+    assert "effective_cost" not in ing.store.query("SELECT * FROM facts").columns
+
+
 def test_invalid_tags_are_counted_and_the_row_is_kept_unattributed(tmp_path: Path, engine: Engine) -> None:
     rows = hourly_rows(4, cost=1.0)
     rows[1]["Tags"] = '{"product": "checkout"'  # truncated JSON
