@@ -157,17 +157,20 @@ class FactStore:
             elif files:  # several writer threads wrote parts of it: one file per partition
                 listing = ", ".join(f"'{self._sql_path(f)}'" for f in files)
                 conn.execute(
-                    f"COPY (SELECT * FROM read_parquet([{listing}])) TO '{self._sql_path(tmp)}' "
+                    # Not hive: the staging folder's _ss_pid=N must not become a column of the facts.
+                    f"COPY (SELECT * FROM read_parquet([{listing}], hive_partitioning=false)) "
+                    f"TO '{self._sql_path(tmp)}' "
                     "(FORMAT PARQUET, COMPRESSION ZSTD)"
                 )
             else:
                 raise StoreError(f"no facts were staged for {account} {period}")
-            tmp_sql = f"read_parquet('{self._sql_path(tmp)}')"
+            tmp_sql = f"read_parquet('{self._sql_path(tmp)}', hive_partitioning=false)"
             if target.exists():
                 # Fingerprints are read back from Parquet on both sides, so types and rounding match.
                 rows, digest = conn.execute(fingerprint_sql(tmp_sql)).fetchall()[0]
                 fingerprint = f"{rows}:{digest}"
-                old = conn.execute(fingerprint_sql(f"read_parquet('{self._sql_path(target)}')")).fetchall()[0]
+                old_sql = f"read_parquet('{self._sql_path(target)}', hive_partitioning=false)"
+                old = conn.execute(fingerprint_sql(old_sql)).fetchall()[0]
                 if f"{old[0]}:{old[1]}" == fingerprint:
                     tmp.unlink()
                     return PartitionWrite(account, period, int(rows), fingerprint, False)

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from core.clock import FixedClock
 from core.settings import Settings
-from ingestion.fact_store import MAX_FILTERED_PARTITIONS
+from ingestion.fact_store import MAX_FILTERED_PARTITIONS, FactStore
 from ingestion.ingest import Ingestor
 from tests.ingestion.focus_rows import hourly_rows, row, write_csv, write_parquet
 
@@ -203,3 +203,22 @@ def test_every_partition_is_written_whichever_way_it_is_routed(
     assert per_account["n"].tolist() == [3] * accounts
     again = ing.ingest_paths([path])
     assert again.partitions_written == 0 and again.partitions_unchanged == accounts
+
+
+def test_a_partition_staged_in_several_files_is_merged_without_the_staging_folder_key(tmp_path: Path) -> None:
+    # A partitioned COPY may leave a partition in several files under _ss_pid=N; the merged facts file
+    # must hold the fact columns only, not _ss_pid read back from the folder name.
+    store = FactStore(tmp_path / "facts")
+    staging = tmp_path / "facts" / ".staging-x" / "_ss_pid=0"
+    staging.mkdir(parents=True)
+    with duckdb.connect() as conn:
+        for part in range(2):
+            conn.execute(
+                f"""COPY (SELECT '900' AS billing_account, '2026-09' AS billing_period, {part + 1}.0 AS cost)
+                    TO '{staging / f"data_{part}.parquet"}' (FORMAT PARQUET)"""
+            )
+        write = store._swap_in(conn, staging.parent, 0, "900", "2026-09")
+    assert write.rows == 2 and write.changed
+    facts = store.query("SELECT * FROM facts ORDER BY cost")
+    assert list(facts.columns) == ["billing_account", "billing_period", "cost"]
+    assert facts["cost"].tolist() == [1.0, 2.0]
