@@ -89,14 +89,16 @@ def relation(path: Path, rejects_table: str) -> str:
     """SQL table expression that streams one file.
 
     CSV columns come from the header, all as text, with the sniffer off: a malformed line is then a
-    counted reject (in ``rejects_table``) instead of a failed file or a wrongly guessed dialect.
+    counted reject (in ``rejects_table``) instead of a failed file or a wrongly guessed dialect. Hive
+    partitioning is off: exports often sit in folders such as ``BILLING_PERIOD=2026-09/``, and a folder
+    named after a FOCUS column would otherwise replace that column's values in every row.
     """
     if path.name.lower().endswith(".parquet"):
-        return f"read_parquet({literal(str(path))})"
+        return f"read_parquet({literal(str(path))}, hive_partitioning=false)"
     columns = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in read_header(path)) + "}"
     return (
         f"read_csv({literal(str(path))}, auto_detect=false, header=true, columns={columns}, delim=',', "
-        "quote='\"', escape='\"', nullstr=['NULL', ''], store_rejects=true, "
+        "quote='\"', escape='\"', nullstr=['NULL', ''], store_rejects=true, hive_partitioning=false, "
         f"rejects_table={literal(rejects_table)}, rejects_scan={literal(rejects_table + '_scan')})"
     )
 

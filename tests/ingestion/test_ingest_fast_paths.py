@@ -222,3 +222,18 @@ def test_a_partition_staged_in_several_files_is_merged_without_the_staging_folde
     facts = store.query("SELECT * FROM facts ORDER BY cost")
     assert list(facts.columns) == ["billing_account", "billing_period", "cost"]
     assert facts["cost"].tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("writer", [write_csv, write_parquet])
+def test_folder_names_never_become_columns(tmp_path: Path, engine: Engine, writer: Writer) -> None:
+    # Exports often sit under key=value folders (AWS: BILLING_PERIOD=2026-09/); one named after a FOCUS
+    # column must not replace that column's values.
+    folder = tmp_path / "exports" / "BILLING_PERIOD=2026-09" / "BillingAccountId=123"
+    folder.mkdir(parents=True)
+    name = "part-0.parquet" if writer is write_parquet else "part-0.csv"
+    writer(folder / name, hourly_rows(3, cost=1.0, billing_account="900"))
+    ing = make_ingestor(tmp_path, engine)
+    report = ing.ingest_paths([tmp_path / "exports"])
+    assert report.rows_kept == 3 and not report.rejected
+    facts = ing.store.query("SELECT DISTINCT billing_account FROM facts")
+    assert facts["billing_account"].tolist() == ["900"]
