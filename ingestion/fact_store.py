@@ -2,9 +2,10 @@
 
 A leaf fact is the spend of one period (hour) × product × cost line × attributed dimensions, per charge
 category and currency. ``cost`` is in the configured cost basis only: the other FOCUS cost columns are not
-kept (storing them cost an eighth of the ingestion time), so a new basis means re-ingesting. Files are replaced whole and atomically (write aside, then ``os.replace``), so a
-reader sees either the old period or the new one, a failed write (disk full, crash) leaves the previous
-facts readable, and re-ingesting an export never double counts. DuckDB answers every query.
+kept (storing them cost an eighth of the ingestion time), so a new basis means re-ingesting. Files are
+replaced whole and atomically (write aside, then ``os.replace``), so a reader sees either the old period or
+the new one, a failed write (disk full, crash) leaves the previous facts readable, and re-ingesting an
+export never double counts. DuckDB answers every query.
 """
 
 from __future__ import annotations
@@ -204,7 +205,8 @@ class FactStore:
         # The files hold every column. Hive partitioning would re-read billing_account from the folder names
         # and, once two of them look numeric, type it BIGINT: AWS account ids would lose their leading zeros.
         # union_by_name: partitions written by older versions may carry columns newer ones do not.
-        return f"read_parquet('{self._sql_path(self.root)}/*/*/{FACT_FILE}', union_by_name=true, hive_partitioning=false)"
+        files = f"{self._sql_path(self.root)}/*/*/{FACT_FILE}"
+        return f"read_parquet('{files}', union_by_name=true, hive_partitioning=false)"
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Run ``sql`` with ``facts`` bound to every leaf fact; an empty store gives an empty frame."""

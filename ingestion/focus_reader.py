@@ -168,8 +168,9 @@ def normalise(columns: dict[str, str], cost_basis: str, attribution: Attribution
         if columns.get(name, "").upper() != "VARCHAR":
             return aware
         # Text shaped exactly 'YYYY-MM-DD HH:MM:SS' (any separator, optionally 'Z') has no room for an
-        # offset, so the plain TIMESTAMP cast (no ICU, a quarter of a CSV's parse time) reads the same
-        # instant; it would silently ignore an offset, which is why every other shape takes the aware path.
+        # offset, so the plain TIMESTAMP cast reads the same instant without ICU (about 0.1 s less per
+        # million rows of three timestamp columns). It would silently ignore an offset, which is why every
+        # other shape takes the aware path.
         return (
             f"CASE WHEN {quote(name)} LIKE '____-__-_____:__:__' OR {quote(name)} LIKE '____-__-_____:__:__Z' "
             f"THEN TRY_CAST({quote(name)} AS TIMESTAMP) ELSE {aware} END"

@@ -1,6 +1,7 @@
 """The fast paths of ingestion keep its behaviour: timestamp normalisation (and the plain cast for text
 that cannot carry an offset), the currency check, one JSON parse per row, facts holding the cost basis
-only, and both ways of writing partitions (one filtered COPY each, or one partitioned COPY beyond a few)."""
+only, and both ways of writing partitions (one filtered COPY each, or one partitioned COPY beyond a few).
+Also what DuckDB must never read from folder names (key=value folders are not columns, inputs or facts)."""
 
 from __future__ import annotations
 
