@@ -165,6 +165,13 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     from detector.backtest import backtest_csv
 
     summary = backtest_csv(Path(args.file), Path(args.out))
+    if summary.warnings:
+        shown = summary.warnings[:20]
+        more = [f"... and {len(summary.warnings) - 20} more"] if len(summary.warnings) > 20 else []
+        print(
+            "warning: timestamps out of order, scored in file order:\n  " + "\n  ".join(shown + more),
+            file=sys.stderr,
+        )
     print("\n".join(summary.lines()))
     return 0
 

@@ -55,8 +55,13 @@ class ScoredPointOut(BaseModel):
     expected: float | None
     lower: float | None
     upper: float | None
-    anomaly_score: float = Field(..., ge=0.0, le=1.0)
+    anomaly_score: float = Field(
+        ..., ge=0.0, le=1.0, description="the alarm signal: high where an alarm is raised or escalated"
+    )
     is_anomaly: bool
+    tail_score: float = Field(
+        0.0, ge=0.0, le=1.0, description="how unusual the point is (high through a whole event)"
+    )
     completeness: float = Field(1.0, description="share of the period believed present (1 = complete)")
     held_back: bool = Field(False, description="too incomplete to judge: never anomalous until complete")
 

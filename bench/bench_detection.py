@@ -1,210 +1,244 @@
-"""Detection quality on the Numenta Anomaly Benchmark files, through ``backtest`` and our NAB scorer.
+"""Detection quality, measured the way the benchmarks' authors measure it: NAB's scoring method.
 
-Run with ``.venv/bin/python -m bench.bench_detection`` (options: ``--workers N``, ``--no-write``,
-``--only SUBSTRING``). Every file of ``nab/data`` is replayed causally by
-:func:`detector.backtest.backtest_csv` (the code behind ``spendsentry backtest``) with its default
-configuration (:data:`detector.backtest.BACKTEST_CONFIG`); the rows it writes with ``is_anomaly = 1``
-(alarms: the onset of each flagged run) are the detections, scored by :mod:`detector.nab_scoring` for
-the three profiles of ``profiles.json``, per category and overall. For comparison it also replays the
-previous default (every flagged row is ``is_anomaly``, threshold 0.5). It writes
-``bench/results/detection.md``.
+Run with ``.venv/bin/python -m bench.bench_detection`` (``--workers N``, ``--no-write``, ``--only SUBSTRING``).
+
+* **spendsentry**: every file of the shared NAB part and of the shared half of the Microsoft Cloud
+  Monitoring corpus is replayed causally by :func:`detector.backtest.backtest_csv` — the code behind
+  ``spendsentry backtest`` — with its defaults; the ``anomaly_score`` column it writes is scored.
+* **The published NAB detectors** (NAB only): their per-row results as NAB publishes them.
+* **Rolling median/MAD** (:mod:`bench.evaluation.median_mad`): a 288-point z-score written for the bench.
+
+Every detector is scored by :mod:`bench.evaluation.nab_scorer` — NAB's method re-implemented and checked
+against NAB's official scores (``tests/bench/test_nab_scorer.py``) — for the three profiles, each at the
+threshold NAB's optimiser picks for it on that corpus; ours also at the service's fixed threshold (0.5).
+Writes ``bench/results/detection.md`` and a chart, ``bench/results/detection.png``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bench.evaluation.corpora import (
+    REFERENCE_DETECTORS,
+    Corpus,
+    ms_corpus,
+    nab_corpus,
+    official_scores,
+    reference_results,
+)
+from bench.evaluation.median_mad import median_mad_scores
+from bench.evaluation.nab_scorer import CorpusResult, SweptFile, evaluate, sweep_file
 from bench.machine import describe
 from bench.publish import publish
 from detector.backtest import BACKTEST_CONFIG, backtest_csv
-from detector.nab_scoring import FileScore, load_profiles, normalize, score_corpus
-from detector.post_rules import DetectorConfig, onset_mask
-
-# Measured with the same replay and scorer, and not kept (recorded so nobody re-runs them blind).
-EVALUATED = (
-    "- Threshold sensitivity of the kept design (onset alarms, re-arm 12): 0.38 → 59.6, 0.40 → 60.1, "
-    "0.42 → 60.7, 0.45 → 56.3, 0.50 → 43.9 (standard). The threshold 0.40 is lower than the service's "
-    "0.5; it is a choice made on these files, so the margin over the target is thin.",
-    "- Re-arm after 1 / 12 / 36 quiet periods at threshold 0.40: 59.4 / 60.1 / 60.7; kept 12 (an hour of "
-    "five-minute points), not the best on these files.",
-    "- A second, model-free channel — residual against the median of the same phase over the last 3–5 "
-    "seasons (seasonal naive; follows the sharp daily steps the Fourier model rings on), and/or against "
-    "the trailing median (level) — added as more time scales of the same tail test (Bonferroni over "
-    "all): artificialWithAnomaly becomes robust to the threshold (≈ 92 from 0.45 to 0.6) but "
-    "realTraffic loses 5–15 points to the larger multiple-test penalty; overall 58.3–59.9 at 0.35–0.40, "
-    "no better than the residual alone. Not kept.",
-)
-
-# The configuration before alarms were onset-only: every flagged row is a detection, threshold 0.5.
-PREVIOUS = DetectorConfig(direction="both")
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "detection.md"
-PUBLISHED = (
-    "Numenta HTM 70.5, CAD OSE 69.9, earthgecko Skyline 58.2, KNN CAD 58.0, Relative Entropy 54.6, "
-    "Random Cut Forest 51.7, Twitter ADVec 47.1, Windowed Gaussian 39.6, Etsy Skyline 35.7 (full corpus)"
+CHART = REPO / "bench" / "results" / "detection.png"
+PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
+SERVICE_THRESHOLD = BACKTEST_CONFIG.threshold
+
+# The score's constants (detector/scoring.py), how each was chosen, and what was tried and not kept.
+# Chosen on the shared files only (NAB part + Microsoft odd half), with this scorer, never per file or
+# per category; every figure is standard-profile NAB / Microsoft at the optimised threshold.
+CHOICES = (
+    "- Figures below are standard-profile NAB / Microsoft at the optimised threshold, measured with this "
+    "scorer by an experiment harness over the same files while the design was chosen (not kept in the tree).",
+    "- **Alarm score** (one alarm per event: the tail score where it tops the last 12 hours, ≥ 2 periods) "
+    "instead of the raw score: the old detector went from 50.4 / 35.0 to 61.3 / 38.5 with this alone. "
+    "Horizons tried: 2 h, 8 h, 12 h, 24 h; 12 h kept (24 h loses distinct events close together). "
+    "Requiring an escalation within the horizon to carry 15% or 30% more decades of surprise: "
+    "67.8 / 60.2 and 65.8 / 59.9 against 66.9 / 61.3 for any new high; not kept, since at NAB's "
+    "optimised threshold for 15% (0.452) two rows of artificialNoAnomaly alarm, none with any new high.",
+    "- **Views and their combination**: deviation from the forecast and the trailing median (the old score's "
+    "residual, peaks-over-threshold tail), robust z, same-phase twins, pattern novelty (nearest earlier "
+    "window), range excess. Alone: deviation 58.8 / 47.9, twins 63.1 / 49.8, pattern novelty 54.8 / 30.1, "
+    "robust z 40.4 / 60.1. Combined by the minimum (every view must find the point unusual) of deviation, "
+    "z and twins, or the range excess: 64.9 / 60.8. The maximum, the mean, the median of three and a "
+    "second-level calibration (HTM's likelihood idea) were each 2–15 points worse on one corpus or both; "
+    "pattern novelty in the minimum gave NAB 69.1 but Microsoft 42.6 (its recurring crash spikes are "
+    "labelled anomalies and the novelty view learns them), so it is not used.",
+    "- **Tail estimator**: mean excess over the 90th percentile (honest for bursty metrics) with SPOT's "
+    "exclusion of ≥ 3-decade points from the history (a spike must not teach the tail): 65.2 / 52.4 vs "
+    "62.0 / 39.3 without exclusion; a robust spread of the body (50th–90th percentile) gave 53.1 / 55.6, "
+    "a trimmed or median excess 41–62 / 44–50; exclusion at 2 or 4 decades, or three passes, was worse.",
+    "- **Robust z**: 288 points, 4 σ per decade (2 σ: 65.2 / 57.4; 1 σ: 67.9 / 56.5); the mean-deviation "
+    "scale only where the MAD is 0 (+1.7 on NAB against using it as a floor everywhere).",
+    "- **Range excess**: 20 decades per width of the range so far, after 200 points (10 per width: "
+    "−1.4 / −1.2; 50 or 200 points: same scores).",
+    "- **Service threshold**: the tail score maps ``s`` decades to ``s / (s + 1.5)``; 0.5 (1.5 decades) is "
+    "the single threshold with the best NAB + Microsoft total among 0.25–0.75 in steps of 0.025, and the "
+    "lowest there with no alarm on artificialNoAnomaly.",
+    "- **Cold start in the replay**: alarms once two days (intraday) or two weeks (daily) of history are "
+    "seen, not when the seasonal fit leaves its own cold start (a week of hourly points): Microsoft "
+    "56.1 → 61.6, NAB unchanged.",
 )
 
 
-def shared_data() -> Path:
-    return Path(os.environ.get("SPENDSENTRY_SHARED_DATA", REPO.parent / "shared" / "data"))
-
-
-def run_file(args: tuple[str, str, str, bool]) -> tuple[str, list[str], list[int], list[float], float]:
-    key, in_path, out_dir, previous = args
-    out = Path(out_dir) / (("previous__" if previous else "") + key.replace("/", "__"))
+def run_backtest(args: tuple[str, str, str]) -> tuple[str, np.ndarray, float]:
+    key, in_path, out_dir = args
+    out = Path(out_dir) / key.replace("/", "__")
     started = time.perf_counter()
-    backtest_csv(Path(in_path), out, config=PREVIOUS if previous else BACKTEST_CONFIG)
+    backtest_csv(Path(in_path), out)
     seconds = time.perf_counter() - started
-    frame = pd.read_csv(out)
-    return (
-        key,
-        frame["timestamp"].tolist(),
-        frame["is_anomaly"].astype(int).tolist(),
-        frame["anomaly_score"].astype(float).tolist(),
-        seconds,
-    )
+    return key, pd.read_csv(out)["anomaly_score"].to_numpy(dtype=np.float64), seconds
 
 
-def category(key: str) -> str:
-    return key.split("/", 1)[0]
+def swept(corpus: Corpus, scores: dict[str, np.ndarray]) -> list[SweptFile]:
+    out = []
+    for key in corpus.keys:
+        frame = corpus.read(key)
+        out.append(sweep_file(key, frame["timestamp"], scores[key], corpus.windows.get(key, [])))
+    return out
 
 
-def table(scores: dict[str, dict[str, FileScore]], keys: list[str]) -> list[str]:
-    cats = sorted({category(k) for k in keys})
-    lines = [
-        "| group | files | standard | reward_low_FP_rate | reward_low_FN_rate | TP | FP | FN |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for group in [*cats, "overall"]:
-        members = [k for k in keys if group == "overall" or category(k) == group]
-        cells = []
-        for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"):
-            value = normalize(scores[profile][k] for k in members)
-            cells.append("n/a (no windows)" if np.isnan(value) else f"{value:.1f}")
-        std = [scores["standard"][k] for k in members]
-        tp, fp, fn = sum(s.tp for s in std), sum(s.fp for s in std), sum(s.fn for s in std)
-        name = f"**{group}**" if group == "overall" else group
-        lines.append(f"| {name} | {len(members)} | {' | '.join(cells)} | {tp} | {fp} | {fn} |")
+def cells(result: dict[str, CorpusResult]) -> list[str]:
+    return [f"{result[p].normalized:.1f} @ {result[p].threshold:.3f}" for p in PROFILES]
+
+
+def category_table(corpus: Corpus, results: dict[str, dict[str, CorpusResult]]) -> list[str]:
+    names = list(results)
+    lines = ["| category | files | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]
+    for category, keys in corpus.categories().items():
+        row = [f"{results[n]['standard'].subset(keys):.1f}" for n in names]
+        lines.append(f"| {category} | {len(keys)} | " + " | ".join(row).replace("nan", "n/a") + " |")
     return lines
 
 
+def alarms(files: list[SweptFile], prefix: str, threshold: float) -> int:
+    return sum(int(((f.scores >= threshold) & f.scorable).sum()) for f in files if f.name.startswith(prefix))
+
+
+def chart(table: dict[str, dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    corpora = list(table)
+    detectors = sorted({d for c in table.values() for d in c}, key=lambda d: -table[corpora[0]].get(d, 0))
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / len(corpora)
+    for i, corpus in enumerate(corpora):
+        values = [table[corpus].get(d, np.nan) for d in detectors]
+        ax.bar(np.arange(len(detectors)) + i * width, values, width, label=corpus)
+    ax.set_xticks(np.arange(len(detectors)) + width * (len(corpora) - 1) / 2, detectors, rotation=20)
+    ax.set_ylabel("NAB score, standard profile")
+    ax.set_title("Detection quality (NAB's method, threshold optimised per corpus)")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 2))
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--only", default=None, help="only files whose key contains this")
+    parser.add_argument("--only", default="", help="only files whose key contains this")
     args = parser.parse_args(argv)
+    corpora = [
+        replace(c, windows={k: v for k, v in c.windows.items() if args.only in k})
+        for c in (nab_corpus(), ms_corpus())
+    ]
 
-    nab = shared_data() / "nab"
-    labels: dict[str, list[list[str]]] = json.loads((nab / "labels.json").read_text())
-    profiles = load_profiles(nab / "profiles.json")
-    keys = sorted(k for k in labels if (nab / "data" / k).is_file() and (args.only or "") in k)
     started = time.perf_counter()
+    ours: dict[str, dict[str, np.ndarray]] = {}
+    seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(max_workers=args.workers) as pool:
-        outputs = list(pool.map(run_file, [(k, str(nab / "data" / k), tmp, False) for k in keys]))
-        wall = time.perf_counter() - started
-        before = list(pool.map(run_file, [(k, str(nab / "data" / k), tmp, True) for k in keys]))
+        for corpus in corpora:
+            jobs = [(k, str(corpus.path(k)), tmp) for k in corpus.keys]
+            done = list(pool.map(run_backtest, jobs))
+            ours[corpus.name] = {k: s for k, s, _ in done}
+            seconds[corpus.name] = sum(t for _, _, t in done)
+            print(f"replayed {len(done)} files of {corpus.name}", file=sys.stderr, flush=True)
+    wall = time.perf_counter() - started
 
-    results: dict[str, tuple[pd.DatetimeIndex, np.ndarray]] = {}
-    scores_by_file: dict[str, np.ndarray] = {}
-    seconds = {}
-    for key, stamps, flags, score, secs in outputs:
-        results[key] = (pd.DatetimeIndex(pd.to_datetime(stamps)), np.asarray(flags, dtype=bool))
-        scores_by_file[key] = np.asarray(score)
-        seconds[key] = secs
-    scores = score_corpus(results, labels, profiles)
-    previous = {
-        k: (pd.DatetimeIndex(pd.to_datetime(ts)), np.asarray(f, dtype=bool)) for k, ts, f, _, _ in before
-    }
-    previous_scores = score_corpus(previous, labels, profiles)
-    previous_alarms = sum(int(previous[k][1].sum()) for k in keys if category(k) == "artificialNoAnomaly")
-
-    no_anomaly = [k for k in keys if category(k) == "artificialNoAnomaly"]
-    alarms = {k: int(results[k][1].sum()) for k in no_anomaly}
-    per_file = [
-        "| file | rows | windows | TP | FP | FN | alarms (is_anomaly = 1) | seconds |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for k in keys:
-        s = scores["standard"][k]
-        per_file.append(
-            f"| {k} | {len(results[k][0])} | {len(labels[k])} | {s.tp} | {s.fp} | {s.fn} | "
-            f"{int(results[k][1].sum())} | {seconds[k]:.2f} |"
+    sections: list[str] = []
+    chart_table: dict[str, dict[str, float]] = {}
+    for corpus in corpora:
+        mine = swept(corpus, ours[corpus.name])
+        baseline = swept(corpus, {k: median_mad_scores(corpus.read(k)["value"]) for k in corpus.keys})
+        results = {
+            "spendsentry": evaluate(mine, corpus.profiles),
+            "median/MAD": evaluate(baseline, corpus.profiles),
+        }
+        at_service = evaluate(mine, corpus.profiles, thresholds=dict.fromkeys(PROFILES, SERVICE_THRESHOLD))
+        published = {}
+        if corpus.name == "NAB" and not args.only:
+            official = official_scores(corpus)
+            for det in REFERENCE_DETECTORS:
+                files = [
+                    sweep_file(k, f["timestamp"], f["anomaly_score"], corpus.windows[k])
+                    for k, f in reference_results(corpus, det)
+                ]
+                results[det] = evaluate(files, corpus.profiles)
+                published[det] = official["normalised_scores"][det]["standard"]
+        lines = [
+            f"### {corpus.name} ({len(corpus.keys)} files, {sum(len(corpus.windows.get(k, [])) for k in corpus.keys)} windows)",
+            "",
+            "| detector | standard | reward_low_FP_rate | reward_low_FN_rate |",
+            "|---|---:|---:|---:|",
+        ]
+        for name, result in results.items():
+            note = f" (NAB's official: {published[name]:.1f})" if name in published else ""
+            lines.append(f"| {name}{note} | " + " | ".join(cells(result)) + " |")
+        lines.append(
+            f"| spendsentry at the service threshold {SERVICE_THRESHOLD} | "
+            + " | ".join(cells(at_service))
+            + " |"
         )
+        lines += ["", "Standard profile by category:", "", *category_table(corpus, results), ""]
+        if corpus.name == "NAB":
+            best = results["spendsentry"]["standard"].threshold
+            lines.append(
+                f"Alarms on artificialNoAnomaly: {alarms(mine, 'artificialNoAnomaly', best)} at the optimised "
+                f"threshold, {alarms(mine, 'artificialNoAnomaly', SERVICE_THRESHOLD)} at {SERVICE_THRESHOLD}."
+            )
+            lines.append("")
+        lines.append(f"Replay time: {seconds[corpus.name]:.0f} s of CPU for {len(corpus.keys)} files.")
+        lines.append("")
+        sections += lines
+        chart_table[corpus.name] = {n: r["standard"].normalized for n, r in results.items()}
 
-    # For comparison with NAB's own practice (a threshold tuned per profile on the corpus): the best
-    # fixed threshold on anomaly_score. Our headline figures do NOT use it: they use is_anomaly as emitted.
-    tuned = []
-    rearm = BACKTEST_CONFIG.rearm_after or 12  # every NAB file is intraday: default_rearm gives 12
-    for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"):
-        best = (float("-inf"), 0.0)
-        for thr in np.round(np.arange(0.30, 1.001, 0.02), 2):
-            trial = {k: (results[k][0], onset_mask(scores_by_file[k] >= thr, rearm)) for k in keys}
-            value = normalize(score_corpus(trial, labels, {profile: profiles[profile]})[profile].values())
-            best = max(best, (value, float(thr)))
-        tuned.append(f"{profile} {best[0]:.1f} (threshold {best[1]:.2f})")
-
-    command = ".venv/bin/python -m bench.bench_detection" + " ".join(
-        f" {a}" for a in (argv if argv is not None else sys.argv[1:])
+    command = " ".join(
+        [".venv/bin/python -m bench.bench_detection", *(argv if argv is not None else sys.argv[1:])]
     )
-    lines = [
-        "# Detection quality: NAB (reference subset in ../shared/data/nab)",
-        "",
-        f"- Machine: {describe()}",
-        f"- Command: `{command.strip()}`",
-        f"- Wall time: {wall:.1f} s for {len(keys)} files ({args.workers} worker processes)",
-        "- Method: `detector.backtest.backtest_csv` (causal replay, default `BatchedSeasonalBaseline` refit "
-        "once a day's worth of points on all history so far) with its default configuration "
-        f"`BACKTEST_CONFIG` = `{BACKTEST_CONFIG.direction=}, {BACKTEST_CONFIG.threshold=}, "
-        f"{BACKTEST_CONFIG.alarm=}, {BACKTEST_CONFIG.rearm_after=}` (None: by granularity, 12 periods "
-        "for intraday series such as every NAB file, 2 for daily ones).".replace("BACKTEST_CONFIG.", ""),
-        "- How detections are counted: a detection is a row the backtest CSV writes with `is_anomaly = 1`, "
-        "exactly as written. With `alarm='onset'` the CSV marks **only the row an alarm is raised on**: "
-        "the first row of each run of flagged rows, and a later run only after `rearm_after` unflagged "
-        "rows (one alarm per incident, as the service pages once per incident). Scored by "
-        "`detector.nab_scoring` (probation = first 15% of each file, as the data README says).",
-        "",
-        "## Scores (normalised: null detector 0, perfect 100)",
-        "",
-        *table(scores, keys),
-        "",
-        "Before (same run): the previous default, `DetectorConfig(direction='both')` — threshold 0.5, "
-        "`is_anomaly` on every flagged row, every such row counted:",
-        "",
-        *table(previous_scores, keys),
-        "",
-        f"(artificialNoAnomaly alarms before: {previous_alarms})",
-        "",
-        f"artificialNoAnomaly alarms (rows with is_anomaly = 1, whole file): {sum(alarms.values())} "
-        f"({', '.join(f'{Path(k).name}: {v}' for k, v in alarms.items())})",
-        "",
-        f"For orientation only — best single threshold on `anomaly_score` (onset alarms, same re-arm; no "
-        f"cold-start rule) chosen on these files per profile "
-        f"(NAB's own tuning practice, optimistic): {'; '.join(tuned)}.",
-        "",
-        f"Published NAB standard scores: {PUBLISHED}.",
-        "",
-        "## Evaluated and not kept (same replay and scorer, measured once on these files)",
-        "",
-        *EVALUATED,
-        "",
-        "## Per file (standard profile)",
-        "",
-        *per_file,
-        "",
-    ]
-    text = "\n".join(lines)
+    text = "\n".join(
+        [
+            "# Detection quality: NAB's scoring method on the shared NAB files and Microsoft half",
+            "",
+            f"- Machine: {describe()}",
+            f"- Command: `{command.strip()}`",
+            f"- Wall time: {wall:.0f} s for the replays ({args.workers} worker processes)",
+            "- Method: each file replayed by `spendsentry backtest`'s code with its defaults; `anomaly_score` "
+            "scored by `bench.evaluation.nab_scorer` (NAB's method: every row at or above the threshold is a "
+            "detection; the threshold NAB's optimiser picks per profile over the corpus; normalised so the null "
+            "detector scores 0 and a perfect one 100). The scorer reproduces NAB's official scores of the six "
+            "published detectors exactly (`tests/bench/test_nab_scorer.py`); `x @ t` is the score at threshold t.",
+            "- Before this detector (same scorer, same files): NAB 50.4 standard, Microsoft 35.0.",
+            "",
+            *sections,
+            "![detection scores](bench/results/detection.png)" if not args.no_write else "",
+            "",
+            "## How the score's constants were chosen (shared files only)",
+            "",
+            *CHOICES,
+            "",
+        ]
+    )
+    if not args.no_write:
+        chart(chart_table, CHART)
     publish(text, RESULTS, write=not args.no_write)
     return 0
 

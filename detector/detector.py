@@ -37,6 +37,8 @@ POINT_COLUMNS: tuple[str, ...] = (
     "seasonal",
     "completeness",
     "z",
+    "tail_score",
+    "sustain_score",
     "anomaly_score",
 )
 
@@ -109,6 +111,7 @@ class Detector:
             columns,
             completeness=completeness,
             step=step or infer_step(index),
+            index=index,
         )
         return pd.DataFrame(points, index=index, columns=list(POINT_COLUMNS), copy=False)
 
@@ -119,22 +122,36 @@ class Detector:
         *,
         completeness: np.ndarray | pd.Series | None,
         step: pd.Timedelta,
+        index: pd.DatetimeIndex,
     ) -> dict[str, np.ndarray]:
-        """:meth:`score` on plain arrays (``forecast`` holds ``FORECAST_COLUMNS``), for the sweep's hot path."""
+        """:meth:`score` on plain arrays (``forecast`` holds ``FORECAST_COLUMNS``), for the sweep's hot path.
+
+        ``anomaly_score`` is the alarm score before the post-rules; :meth:`decide` replaces it with the
+        score of the alarms the rules let through.
+        """
         c = (
             np.ones(value.size)
             if completeness is None
             else np.nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
         )
-        score, z = anomaly_scores(
+        scores = anomaly_scores(
             value,
             forecast["expected"],
+            times_ns=np.asarray(index.as_unit("ns").asi8, dtype=np.int64),
+            step=step,
             direction=self.config.direction,
             completeness=c,
-            points_per_day=pd.Timedelta(days=1) / step,
             config=self.config.score,
         )
-        return {"value": value, **forecast, "completeness": c, "z": z, "anomaly_score": score}
+        return {
+            "value": value,
+            **forecast,
+            "completeness": c,
+            "z": scores.z,
+            "tail_score": scores.tail,
+            "sustain_score": scores.sustain,
+            "anomaly_score": scores.alarm,
+        }
 
     def decide(
         self,
@@ -148,10 +165,11 @@ class Detector:
             points["value"],
             points["expected"],
             points["completeness"],
-            points["anomaly_score"],
+            points["tail_score"],
             self.config,
             alerting_ready=alerting_ready,
             index=index,
+            sustain=points["sustain_score"],
         )
 
     def detect(
@@ -189,7 +207,11 @@ class Detector:
         if fit:
             baseline.fit(y.where(c >= 1.0))
         points = self.score_arrays(
-            np.asarray(y, dtype=np.float64), forecast_arrays(baseline, index), completeness=c, step=step
+            np.asarray(y, dtype=np.float64),
+            forecast_arrays(baseline, index),
+            completeness=c,
+            step=step,
+            index=index,
         )
         seen = index[c >= 1.0]
         mature = len(seen) > 1 and (seen[-1] - seen[0]) >= min_alert_span(step)

@@ -46,7 +46,7 @@ def events_from_arrays(
     return [_event(arrays, index, lo, hi, step) for lo, hi in spans]
 
 
-_EVENT_COLUMNS = ("value", "expected", "trend", "seasonal", "completeness", "anomaly_score")
+_EVENT_COLUMNS = ("value", "expected", "trend", "seasonal", "completeness", "tail_score")
 
 
 def _spans(flagged: np.ndarray, candidate: np.ndarray, merge_gap: int) -> list[tuple[int, int]]:
@@ -96,7 +96,7 @@ def _event(
         expected=expected,
         impact=impact,
         impact_pct=impact_pct,
-        anomaly_score=float(np.nanmax(part["anomaly_score"])),
+        anomaly_score=float(np.nanmax(part["tail_score"])),  # the strongest evidence in the event
         projected_month_impact=projected_month_impact(index[lo : hi + 1], value, part["expected"], c, step),
         expected_trend=trend,
         expected_seasonal=seasonal,

@@ -2,7 +2,12 @@
 
 Each rule is a small pure function over arrays, so each can be tested alone and the order is explicit in
 :func:`apply_post_rules`: threshold → direction → $ / % impact → completeness → cold start → persistence → alarm
-(every flagged period, or only the onset of each incident).
+(every flagged period, or only where an alarm is raised or escalated).
+
+Candidates come from the *tail* score (how unusual each point is); the *alarm* score of
+:mod:`detector.scoring` (the tail score where it tops the recent past) is recomputed here over the points
+the rules let through, so ``anomaly_score`` is high exactly where the service raises or escalates an
+alarm and 0 where the rules forbid one (cold start, a drop in a partial period, a side not monitored).
 Data completeness is handled here because billing exports fill in late: the newest periods are often
 partial, and a partial period looks like a drop. Two policies, chosen in :class:`DetectorConfig`:
 
@@ -23,7 +28,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from detector.scoring import ScoreConfig
+from detector.scoring import ScoreConfig, alarm_horizon, escalation
 
 DirectionRule = Literal["up", "down", "both"]
 CompletenessPolicy = Literal["scale", "hold"]
@@ -45,9 +50,10 @@ class DetectorConfig:
     min_completeness : periods less complete than this are always held back.
     merge_gap : anomalous runs separated by at most this many normal periods form one event.
     alarm : what ``is_anomaly`` marks. ``"run"`` (default): every period of an anomalous run.
-        ``"onset"``: only the period an alarm is raised on — the first of a run, and again only after
-        ``rearm_after`` quiet periods — as a pager raises one alert per incident. Every period of the
-        runs is still in the ``flagged`` column and the events are built from it either way.
+        ``"onset"``: only the periods an alarm is raised or escalated on — where the alarm score reaches
+        the threshold, and the first flagged period after ``rearm_after`` quiet ones — as a pager raises
+        one alert per incident. Every period of the runs is still in the ``flagged`` column and the events
+        are built from it either way.
     rearm_after : quiet (unflagged) periods after which a new run raises a new alarm (``"onset"`` only;
         None: by granularity, see :func:`default_rearm`).
     """
@@ -211,7 +217,7 @@ def period_completeness(
     return np.clip(np.asarray(elapsed, dtype=np.float64), 0.0, 1.0)
 
 
-DECISION_COLUMNS: tuple[str, ...] = ("candidate", "held_back", "flagged", "is_anomaly")
+DECISION_COLUMNS: tuple[str, ...] = ("candidate", "held_back", "flagged", "is_anomaly", "anomaly_score")
 
 
 def decide(
@@ -223,8 +229,15 @@ def decide(
     *,
     alerting_ready: bool | np.ndarray = True,
     index: pd.DatetimeIndex | None = None,
+    sustain: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """The post-rules on plain arrays: ``candidate`` (signed), ``held_back``, ``flagged``, ``is_anomaly``.
+    """The post-rules on plain arrays: ``candidate`` (signed), ``held_back``, ``flagged``, ``is_anomaly``,
+    and the ``anomaly_score`` of the alarms they let through (``score`` is the tail score).
+
+    With ``sustain`` (the scorer's sustaining evidence), a point is also a candidate when it continues a
+    run of candidates on the same side and its ``sustain`` reaches the threshold: an event opens on the
+    full evidence and goes on while the deviation lasts (hysteresis, as alerting rules keep an alert
+    firing on a weaker condition than the one that raised it).
 
     ``index`` is only needed for onset alarms without an explicit ``rearm_after`` (the quiet time depends
     on the granularity). Arrays, not frames: a sweep decides on thousands of series per run.
@@ -243,8 +256,9 @@ def decide(
     first_scored = int(np.argmax(scored)) if scored.any() else n
     warmup = config.cold_start_points if config.cold_start_points is not None else 0
     ready = cold_start_mask(n, first_scored=first_scored, warmup=warmup, alerting_ready=alerting_ready)
-    keep = (
-        threshold_mask(np.asarray(score, dtype=np.float64), config.threshold)
+    # Every rule but the threshold: where the service may alert at all.
+    gate = (
+        (sign != 0)
         & impact_mask(
             impact,
             expected * c,
@@ -256,31 +270,73 @@ def decide(
         & ready
         & scored
     )
+    tail = np.nan_to_num(np.asarray(score, dtype=np.float64), nan=0.0)
+    keep = gate & threshold_mask(tail, config.threshold)
+    if sustain is not None and keep.any():
+        keep = keep | sustained(keep, gate & threshold_mask(np.asarray(sustain), config.threshold), sign)
     candidate = np.where(keep, sign, 0).astype(np.int8)
     flagged = persistence_mask(candidate, config.min_persistence) if keep.any() else np.zeros(n, dtype=bool)
+    # The alarm score over the points the rules let through: one alarm per event.
+    horizon = alarm_horizon(_step_of(index), config.score.alarm_hours)
+    alarm = escalation(np.where(gate, tail, 0.0), horizon, config.score.escalate_ratio)
     if config.alarm == "onset":
         rearm = config.rearm_after or default_rearm(index if index is not None else pd.DatetimeIndex([]))
-        is_anomaly = onset_mask(flagged, rearm)
+        is_anomaly = flagged & ((alarm >= config.threshold) | onset_mask(flagged, rearm))
     else:
         is_anomaly = flagged
-    return {"candidate": candidate, "held_back": held, "flagged": flagged, "is_anomaly": is_anomaly}
+    return {
+        "candidate": candidate,
+        "held_back": held,
+        "flagged": flagged,
+        "is_anomaly": is_anomaly,
+        "anomaly_score": alarm,
+    }
+
+
+def sustained(opened: np.ndarray, holding: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """Points that continue, without a break, a same-side stretch of ``holding`` points that ``opened``.
+
+    A stretch is a run of consecutive points where ``opened | holding`` holds on one side; it counts from
+    its first ``opened`` point to its end. Vectorised: a sweep decides on thousands of series per run.
+    """
+    live = (opened | holding) & (sign != 0)
+    n = live.size
+    if not live.any():
+        return np.zeros(n, dtype=bool)
+    starts = live & ~np.r_[False, live[:-1] & (sign[1:] == sign[:-1])]
+    run = np.cumsum(starts)
+    # Within each run, true from its first opened point on: a running max of "opened so far" per run.
+    marker = np.where(opened & live, run, 0)
+    seen = np.maximum.accumulate(marker)
+    return np.asarray(live & (seen == run))
+
+
+def _step_of(index: pd.DatetimeIndex | None) -> pd.Timedelta:
+    """The typical spacing of ``index`` (one day when it cannot tell)."""
+    if index is None or len(index) < 2:
+        return pd.Timedelta(days=1)
+    step = pd.Timedelta(int(np.median(np.diff(index.asi8))), unit=index.unit)
+    return step if step > pd.Timedelta(0) else pd.Timedelta(days=1)
 
 
 def apply_post_rules(
     points: pd.DataFrame, config: DetectorConfig, *, alerting_ready: bool | np.ndarray = True
 ) -> pd.DataFrame:
-    """Add ``candidate`` (signed), ``held_back``, ``flagged`` and ``is_anomaly`` to a scored frame.
+    """Add ``candidate`` (signed), ``held_back``, ``flagged`` and ``is_anomaly`` to a scored frame, and set
+    its ``anomaly_score`` to the alarms the rules let through.
 
-    ``points`` needs ``value``, ``expected``, ``anomaly_score`` and ``completeness`` columns.
+    ``points`` needs ``value``, ``expected``, ``tail_score`` and ``completeness`` columns (and uses
+    ``sustain_score`` when it has one).
     """
     decided = decide(
         points["value"].to_numpy(dtype=np.float64),
         points["expected"].to_numpy(dtype=np.float64),
         points["completeness"].to_numpy(dtype=np.float64),
-        points["anomaly_score"].to_numpy(dtype=np.float64),
+        points["tail_score"].to_numpy(dtype=np.float64),
         config,
         alerting_ready=alerting_ready,
         index=pd.DatetimeIndex(points.index),
+        sustain=points["sustain_score"].to_numpy(dtype=np.float64) if "sustain_score" in points else None,
     )
     columns = {str(c): points[c].to_numpy() for c in points.columns}
     return pd.DataFrame({**columns, **decided}, index=points.index, copy=False)

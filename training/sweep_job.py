@@ -29,7 +29,6 @@ from detector.detector import Detection, Detector
 from detector.events import events_from_arrays
 from detector.explain import explain_anomaly
 from detector.post_rules import DetectorConfig, period_completeness
-from detector.scoring import ScoreConfig
 from ingestion.fact_store import SERIES_COLUMNS, FactStore, SeriesInfo
 from models.base import Baseline, forecast_arrays
 from models.registry import ModelRegistry, load_artifact
@@ -114,7 +113,7 @@ class Sweeper:
         self.workers = workers
         # Spend anomalies last: an anomalous period is kept out of the scorer's history, so the second
         # day of a spike is judged against normal days, not against the first day of the spike.
-        self.detector = detector or Detector(DetectorConfig(score=ScoreConfig(exclude_anomalies=True)))
+        self.detector = detector or Detector(DetectorConfig())
 
     def evaluate(
         self, as_of: datetime, report: SweepReport, progress: Progress | None = None
@@ -226,6 +225,7 @@ class Sweeper:
             {c: v[:n] for c, v in columns.items()},
             completeness=completeness,
             step=step,
+            index=index,
         )
         ready = bool(getattr(model, "alerting_ready_", True))
         points.update(self.detector.decide(points, alerting_ready=ready, index=index))

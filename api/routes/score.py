@@ -203,6 +203,7 @@ def _points_out(detection: Detection, sent: list[ScorePointIn], at: np.ndarray) 
     scores = np.clip(
         np.nan_to_num(np.asarray(cols["anomaly_score"], dtype=np.float64)[at]), 0.0, 1.0
     ).tolist()
+    tails = np.clip(np.nan_to_num(np.asarray(cols["tail_score"], dtype=np.float64)[at]), 0.0, 1.0).tolist()
     flags = np.asarray(cols["is_anomaly"], dtype=bool)[at].tolist()
     held = np.asarray(cols["held_back"], dtype=bool)[at].tolist()
     complete = np.asarray(cols["completeness"], dtype=np.float64)[at].tolist()
@@ -217,15 +218,17 @@ def _points_out(detection: Detection, sent: list[ScorePointIn], at: np.ndarray) 
                 "upper": hi,
                 "anomaly_score": sc,
                 "is_anomaly": f,
+                "tail_score": tl,
                 "completeness": c,
                 "held_back": h,
             }
-            for p, e, lo, hi, sc, f, c, h in zip(
+            for p, e, lo, hi, sc, tl, f, c, h in zip(
                 sent,
                 column("expected"),
                 column("lower"),
                 column("upper"),
                 scores,
+                tails,
                 flags,
                 complete,
                 held,

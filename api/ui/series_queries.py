@@ -20,7 +20,6 @@ from core.settings import Settings
 from core.types import Granularity, SeriesKey
 from detector.detector import Detector
 from detector.post_rules import DetectorConfig
-from detector.scoring import ScoreConfig
 from ingestion.fact_store import FactStore, SeriesInfo
 from models.registry import ModelRegistry
 from models.seasonal import BatchedSeasonalBaseline
@@ -116,7 +115,7 @@ def series_view(
     else:
         model, fit = BatchedSeasonalBaseline(granularity=gran.value), True
         described = "no stored model at this granularity: a seasonal model fitted on the spot"
-    detector = Detector(DetectorConfig(score=ScoreConfig(exclude_anomalies=True)))
+    detector = Detector(DetectorConfig())
     if len(y) >= 2:
         points = detector.run(model, y, as_of=stop, fit=fit).points
         points = points[pd.DatetimeIndex(points.index) >= begin]

@@ -50,8 +50,11 @@ def test_score_answers_the_contract(client: TestClient) -> None:
     assert len(body["points"]) == 90
     p = body["points"][0]
     assert {"timestamp", "value", "expected", "lower", "upper", "anomaly_score", "is_anomaly"} <= set(p)
-    assert all(0.0 <= q["anomaly_score"] <= 1.0 for q in body["points"])
+    assert all(0.0 <= q["anomaly_score"] <= q["tail_score"] + 1e-9 <= 1.0 + 1e-9 for q in body["points"])
     assert body["points"][80]["is_anomaly"]
+    # The alarm signal is high where the alarm is raised; the tail score says how unusual each point is.
+    assert body["points"][80]["anomaly_score"] >= 0.5 and body["points"][80]["tail_score"] >= 0.5
+    assert max(q["anomaly_score"] for q in body["points"][:70]) < 0.5
     spike = next(a for a in body["anomalies"] if a["start"].startswith("2024-03-21"))
     assert {
         "start",

@@ -103,7 +103,6 @@ def test_schedule_doubles_then_follows_the_refit_period() -> None:
         ("time,value\n2024-01-01,1\n", "timestamp"),
         ("timestamp,amount\n2024-01-01,1\n", "value"),
         ("timestamp,value\n2024-01-01,1\n2024-01-02,abc\n", "value"),
-        ("timestamp,value\n2024-01-02,1\n2024-01-01,2\n", "timestamp"),
         ("timestamp,value\nnot a date,1\n", "timestamp"),
         ("timestamp,value\n", "file"),
     ],
@@ -129,6 +128,39 @@ def test_repeated_timestamps_each_get_a_verdict(tmp_path: Path) -> None:
         read_series_csv(path, allow_duplicates=False)
 
 
+def test_timestamps_that_step_back_are_scored_in_file_order_with_a_warning(tmp_path: Path) -> None:
+    y = daily()
+    stamps = list(y.index.strftime("%Y-%m-%d %H:%M:%S"))
+    stamps[60] = stamps[58]  # a clock reset: line 62 steps back two days
+    stamps[80] = stamps[79]  # and line 82 repeats the one before it
+    path = tmp_path / "reset.csv"
+    pd.DataFrame({"timestamp": stamps, "value": y.to_numpy()}).to_csv(path, index=False)
+    out = tmp_path / "out.csv"
+    summary = backtest_csv(path, out)
+    frame = pd.read_csv(out)
+    assert len(frame) == len(y) and frame["timestamp"].tolist() == stamps  # one row per input row
+    assert [w.split(":")[0] for w in summary.warnings] == ["line 62", "line 82"]
+    assert "steps back" in summary.warnings[0] and "repeats" in summary.warnings[1]
+    assert frame["anomaly_score"].notna().all() and frame["tail_score"].notna().all()
+
+
+def test_anomaly_score_is_low_while_an_event_just_goes_on(tmp_path: Path) -> None:
+    y = daily()
+    y.iloc[90:96] += 80  # a six-day incident
+    out = tmp_path / "out.csv"
+    backtest_csv(write(y, tmp_path / "in.csv"), out)
+    frame = pd.read_csv(out)
+    event = frame.iloc[90:96]
+    assert (event["tail_score"] >= 0.5).all()  # the evidence is high all along ...
+    assert event["anomaly_score"].iloc[0] >= 0.5  # ... the alarm is raised on the first day ...
+    tail = frame["tail_score"].to_numpy()
+    for i in range(91, 96):  # ... and after it only where the evidence tops the last two days
+        raised = frame["anomaly_score"].iloc[i] > 0
+        assert raised == (tail[i] > tail[i - 2 : i].max()), i
+    assert (event["anomaly_score"].iloc[1:] == 0).any()
+    assert (frame["anomaly_score"] <= frame["tail_score"] + 1e-9).all()
+
+
 def test_backtest_writes_one_alarm_per_incident_by_default(tmp_path: Path) -> None:
     y = daily()
     y.iloc[90:96] += 80  # a six-day incident
@@ -136,7 +168,11 @@ def test_backtest_writes_one_alarm_per_incident_by_default(tmp_path: Path) -> No
     backtest_csv(write(y, tmp_path / "in.csv"), out)
     frame = pd.read_csv(out)
     assert BACKTEST_CONFIG.alarm == "onset"
-    assert frame["is_anomaly"].iloc[90:96].tolist() == [1, 0, 0, 0, 0, 0]
+    incident = frame.iloc[90:96]
+    assert incident["is_anomaly"].iloc[0] == 1 and frame["is_anomaly"].iloc[80:90].eq(0).all()
+    # After the first, an alarm within the incident is an escalation: stronger than every one before it.
+    alarmed = incident.loc[incident["is_anomaly"] == 1, "anomaly_score"].to_numpy()
+    assert (np.diff(alarmed) > 0).all() and incident["is_anomaly"].sum() < len(incident)
     onset, _, _ = backtest_series(y)
     every_row, _, _ = backtest_series(
         y, config=DetectorConfig(direction="both", threshold=BACKTEST_CONFIG.threshold)

@@ -19,7 +19,7 @@ def frame(values, expected, flags, candidate=None, completeness=None, start="202
             "trend": exp * 0.75,
             "seasonal": exp * 0.25,
             "completeness": completeness if completeness is not None else [1.0] * n,
-            "anomaly_score": [0.9 if f else 0.1 for f in flags],
+            "tail_score": [0.9 if f else 0.1 for f in flags],
             "is_anomaly": flags,
             "candidate": candidate if candidate is not None else [1 if f else 0 for f in flags],
         },

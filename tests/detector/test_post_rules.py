@@ -118,7 +118,7 @@ def scored(values, expected, scores, completeness=None) -> pd.DataFrame:
         {
             "value": values,
             "expected": expected,
-            "anomaly_score": scores,
+            "tail_score": scores,
             "completeness": completeness if completeness is not None else [1.0] * n,
         },
         index=pd.date_range("2024-01-01", periods=n, freq="D"),
@@ -184,7 +184,7 @@ def test_onset_mode_keeps_every_flagged_period_in_flagged() -> None:
         {
             "value": [10.0, 50, 50, 50, 10, 50, 10, 10],
             "expected": 10.0,
-            "anomaly_score": [0.0, 0.9, 0.9, 0.9, 0.0, 0.9, 0.0, 0.0],
+            "tail_score": [0.0, 0.9, 0.9, 0.9, 0.0, 0.9, 0.0, 0.0],
             "completeness": 1.0,
         },
         index=idx,

@@ -89,3 +89,28 @@ def test_demo_data_then_ingest(tmp_path: Path) -> None:
     res = run_cli(tmp_path, "ingest", "export")
     assert res.returncode == 0, res.stderr
     assert "rows rejected: 0" in res.stdout
+
+
+def test_backtest_scores_a_real_file_whose_clock_steps_back(shared_data: Path, tmp_path: Path) -> None:
+    # A real NAB file whose clock stood still over a DST change (12 rows at 03:00): scored in file order,
+    # one output row per input row, each repeated row named.
+    source = shared_data / "nab" / "data" / "realAWSCloudwatch" / "ec2_network_in_5abac7.csv"
+    out = tmp_path / "out.csv"
+    res = run_cli(tmp_path, "backtest", str(source), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "timestamps out of order, scored in file order" in res.stderr
+    assert "line 2120: 2014-03-09 03:00:00 repeats the previous timestamp" in res.stderr
+    written = pd.read_csv(out)
+    read = pd.read_csv(source)
+    assert len(written) == len(read)
+    assert list(written.columns) == [
+        "timestamp",
+        "value",
+        "expected",
+        "lower",
+        "upper",
+        "anomaly_score",
+        "is_anomaly",
+        "tail_score",
+    ]
+    assert (pd.to_datetime(written["timestamp"]) == pd.to_datetime(read["timestamp"])).all()

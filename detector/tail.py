@@ -1,0 +1,106 @@
+"""How rare a magnitude is against the series' own recent magnitudes: a peaks-over-threshold tail, in decades.
+
+For each point ``t``, the ``window`` magnitudes before it give a threshold ``u`` (their 90th percentile)
+and the mean excess ``β`` over it; a magnitude ``a > u`` has tail probability ``0.1 · exp(−(a − u) / β)``,
+the exponential (γ = 0) case of the generalised Pareto tail that SPOT (Siffer et al., KDD 2017) fits.
+The answer is ``−log10`` of that probability: *decades of surprise* (0 at or below ``u``). Working in
+decades lets views of different kinds (a residual, a distance, a z-score) be compared and combined.
+
+Two passes, as SPOT keeps anomalies out of its model: the first pass flags points of at least
+``exclude`` decades; the second judges every point against a history without them, so a series whose
+spikes are the anomalies (crash counts) does not learn each spike as the new normal. Flags of the first
+pass are themselves causal, so the result at ``t`` still depends only on points up to ``t``.
+
+The mean excess is used, not a robust spread of the body of the distribution, because it is honest about
+heavy tails: a bursty metric whose bursts are ordinary has a large ``β`` and its bursts score low.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+TAIL_QUANTILE = 0.9
+LN10 = float(np.log(10.0))
+_BLOCK_CELLS = 1 << 21  # trailing-window cells sorted at once (~16 MiB of float64): bounds memory only
+
+
+def trailing_view(x: np.ndarray, window: int) -> np.ndarray:
+    """Row ``t`` holds ``x[t-window : t]`` (NaN-padded at the start): the history strictly *before* ``t``.
+
+    A read-only strided view, no copy.
+    """
+    padded = np.concatenate([np.full(window, np.nan), np.asarray(x, dtype=np.float64)])
+    step = padded.strides[0]
+    return as_strided(padded, shape=(padded.size - window, window), strides=(step, step), writeable=False)
+
+
+def tail_decades(
+    magnitude: np.ndarray,
+    *,
+    window: int,
+    min_history: int,
+    floor: float | np.ndarray,
+    exclude: float | None = 3.0,
+) -> np.ndarray:
+    """Decades of surprise of each magnitude against the ``window`` before it (0 without enough history).
+
+    ``floor`` (one per point, or one for all) bounds ``β`` from below, in the magnitude's unit, so a
+    noise-free history cannot make an infinitesimal change infinitely surprising. ``exclude`` (decades)
+    enables the second pass.
+    """
+    m = np.asarray(magnitude, dtype=np.float64)
+    floor = np.broadcast_to(np.asarray(floor, dtype=np.float64), m.shape)
+    first = _pass(m, m, window, min_history, floor)
+    if exclude is None or not (first >= exclude).any():
+        return first
+    cleaned = np.where(first >= exclude, np.nan, m)
+    return _pass(m, cleaned, window, min_history, floor)
+
+
+def _pass(m: np.ndarray, history: np.ndarray, window: int, min_history: int, floor: np.ndarray) -> np.ndarray:
+    out = np.zeros(m.size)
+    rows_per_block = max(_BLOCK_CELLS // max(window, 1), 1)
+    past_all = trailing_view(np.where(np.isfinite(history), history, np.nan), window)
+    for lo in range(0, m.size, rows_per_block):
+        hi = min(lo + rows_per_block, m.size)
+        past = np.sort(past_all[lo:hi], axis=1)  # NaN sorts last
+        count = np.count_nonzero(~np.isnan(past), axis=1)
+        u = _row_quantile(past, count, TAIL_QUANTILE)
+        a = m[lo:hi]
+        with np.errstate(all="ignore"):
+            over = past > u[:, None]  # NaN compares False
+            n_over = over.sum(axis=1)
+            excess = np.where(over, past - u[:, None], 0.0).sum(axis=1) / np.maximum(n_over, 1)
+            beta = np.maximum(excess, floor[lo:hi] + 1e-12)
+            decades = -np.log10(1.0 - TAIL_QUANTILE) + (a - u) / beta / LN10
+        usable = (count >= min_history) & np.isfinite(a) & (a > u)
+        out[lo:hi] = np.where(usable, decades, 0.0)
+    return out
+
+
+def _row_quantile(ordered: np.ndarray, count: np.ndarray, q: float) -> np.ndarray:
+    """Per row, the ``q`` quantile (linear interpolation) of its first ``count`` sorted finite values."""
+    pos = q * np.maximum(count - 1, 0)
+    lo = pos.astype(np.int64)
+    hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
+    rows = np.arange(ordered.shape[0])
+    a, b = ordered[rows, lo], ordered[rows, hi]
+    with np.errstate(all="ignore"):
+        out = a + (pos - lo) * (b - a)
+    return np.where(count > 0, out, np.nan)
+
+
+def trailing_mean(x: np.ndarray, k: int) -> np.ndarray:
+    """Mean of ``x[t-k+1 .. t]`` (NaN-aware; NaN until a finite value is in reach)."""
+    if k <= 1:
+        return np.asarray(x, dtype=np.float64)
+    v = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(v)
+    csum = np.concatenate([[0.0], np.cumsum(np.where(finite, v, 0.0))])
+    ccnt = np.concatenate([[0], np.cumsum(finite)])
+    idx = np.arange(v.size) + 1
+    start = np.maximum(idx - k, 0)
+    n = ccnt[idx] - ccnt[start]
+    with np.errstate(all="ignore"):
+        return np.where(n > 0, (csum[idx] - csum[start]) / np.maximum(n, 1), np.nan)

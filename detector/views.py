@@ -1,0 +1,113 @@
+"""The model-free views a point is judged in, beside the baseline's forecast: each says how far the point is
+from what a simple, assumption-light reading of the series' own past expects.
+
+* :func:`robust_z`: distance from the median of the last ``window`` points (the point included), in
+  robust standard deviations. Scale-free and blind to a few past spikes: what a rolling median/MAD
+  monitor computes.
+* :func:`same_phase_distance`: distance to the nearest value seen at the same phase (time of day, or day
+  of week for daily series) in the previous periods, within a tolerance. A daily batch job's spike has a
+  twin yesterday; a genuinely new spike has none. It is a nearest-neighbour novelty measure restricted to
+  the seasonal context, in the spirit of contextual detectors (CAD OSE, KNN CAD).
+* :func:`range_excess`: how far the point goes beyond everything seen before, in units of the range seen
+  so far (HTM's "spatial anomaly": a value never seen before is news however calm its residual).
+* :func:`trailing_median`: the level the last ``window`` points sit at (a second, model-free forecast).
+
+Every view at ``t`` reads only points up to ``t``, so scores stay causal. ``sign`` arrays are signed
+(positive above the reference) so each monitor's direction can be applied to them.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from detector.tail import trailing_view
+
+MAD_TO_SIGMA = 1.4826
+MEAN_AD_TO_SIGMA = 1.2533  # E|X − μ| = σ·√(2/π) for a normal variable
+
+
+def _nanmedian_rows(v: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are expected at the start
+        return np.asarray(np.nanmedian(v, axis=1))
+
+
+def _nanmean_rows(v: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(np.nanmean(v, axis=1))
+
+
+def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.ndarray:
+    """Signed ``(x − median) / scale`` over the ``window`` points ending at ``t`` (the point included).
+
+    The scale is 1.4826 × MAD; where the MAD is 0 (a series that sits on one value most of the time, where
+    any move would be infinite) half the mean-absolute-deviation equivalent stands in, and it is never
+    below ``rel_floor`` of the typical magnitude (a noise-free series). Only the fallback uses the mean:
+    the MAD is what ignores a lasting step's first days, so the z of a step stays large.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    rows = sliding_window_view(np.concatenate([np.full(window - 1, np.nan), x]), window)  # ends at t
+    med = _nanmedian_rows(rows)
+    dev = np.abs(rows - med[:, None])
+    mad = MAD_TO_SIGMA * _nanmedian_rows(dev)
+    scale = np.where(mad > 0, mad, 0.5 * MEAN_AD_TO_SIGMA * _nanmean_rows(dev))
+    scale = np.fmax(scale, rel_floor * _nanmedian_rows(np.abs(rows)) + 1e-12)
+    with np.errstate(all="ignore"):
+        return np.where(np.isfinite(x) & np.isfinite(med), (x - med) / scale, np.nan)
+
+
+def trailing_median(values: np.ndarray, window: int) -> np.ndarray:
+    """Median of the ``window`` points before ``t`` (NaN when there are none)."""
+    return _nanmedian_rows(trailing_view(np.asarray(values, dtype=np.float64), window))
+
+
+def same_phase_distance(
+    values: np.ndarray, times_ns: np.ndarray, *, period_ns: int, tolerance_ns: int, periods: int
+) -> np.ndarray:
+    """Signed distance from ``x_t`` to the nearest earlier value within ``±tolerance`` of ``t − k·period``,
+    ``k = 1..periods``; NaN where no such value exists (the first period).
+
+    Found by time, not by position, so irregular sampling and gaps are handled.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    t = np.asarray(times_ns, dtype=np.int64)
+    n = x.size
+    best = np.full(n, np.inf)
+    signed = np.full(n, np.nan)
+    position = np.arange(n)
+    for k in range(1, periods + 1):
+        lo = np.searchsorted(t, t - k * period_ns - tolerance_ns, side="left")
+        hi = np.minimum(np.searchsorted(t, t - k * period_ns + tolerance_ns, side="right"), position)
+        width = int(np.max(hi - lo, initial=0))
+        if width <= 0:
+            continue
+        idx = lo[:, None] + np.arange(width)[None, :]
+        candidates = np.where(idx < hi[:, None], x[np.minimum(idx, max(n - 1, 0))], np.nan)
+        diff = x[:, None] - candidates
+        with np.errstate(all="ignore"):
+            magnitude = np.where(np.isnan(diff), np.inf, np.abs(diff))
+        pick = np.argmin(magnitude, axis=1)
+        nearest = magnitude[np.arange(n), pick]
+        better = nearest < best
+        best = np.where(better, nearest, best)
+        signed = np.where(better, diff[np.arange(n), pick], signed)
+    return signed
+
+
+def range_excess(values: np.ndarray, min_history: int, rel_floor: float = 1e-3) -> np.ndarray:
+    """Signed excess beyond ``[min, max]`` of all earlier values, in units of that range (0 inside it)."""
+    x = np.asarray(values, dtype=np.float64)
+    finite = np.where(np.isfinite(x), x, np.nan)
+    hi = np.fmax.accumulate(np.concatenate([[np.nan], finite[:-1]])) if x.size else x
+    lo = np.fmin.accumulate(np.concatenate([[np.nan], finite[:-1]])) if x.size else x
+    seen = np.concatenate([[0], np.cumsum(np.isfinite(x))[:-1]]) if x.size else np.zeros(0)
+    width = np.fmax(hi - lo, rel_floor * np.fmax(np.abs(hi), np.abs(lo)) + 1e-12)
+    with np.errstate(all="ignore"):
+        above = (x - hi) / width
+        below = (x - lo) / width
+    out = np.where(above > 0, above, np.where(below < 0, below, 0.0))
+    return np.where((seen >= min_history) & np.isfinite(out), out, 0.0)
