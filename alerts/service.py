@@ -10,6 +10,7 @@ dispatcher's job, after the commit, so a crash anywhere loses nothing.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -153,9 +154,16 @@ class AlertService:
             labels=state.labels,
             top_cause=cause["dimensions"] if cause else None,
         )
-        events: list[tuple[str, dict[str, object]]] = [
-            (kind, {"reasons": list(state.reasons)}) for kind in step.events
-        ]
+        # Each event keeps the severity this sweep decided and why, so the incident page can show the
+        # reasons of the severity it shows (the peak), not those of the latest sweep.
+        decided: dict[str, object] = {
+            "reasons": list(state.reasons),
+            "severity": state.severity.value,
+            "burn_rate": state.burn_rate
+            if state.burn_rate is None or math.isfinite(state.burn_rate)
+            else None,
+        }
+        events: list[tuple[str, dict[str, object]]] = [(kind, dict(decided)) for kind in step.events]
         if state.is_open:
             change = muting_change(conn, labels, now)
             muted_by = change.id if change is not None else None

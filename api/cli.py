@@ -8,11 +8,11 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Never
 
-from core.clock import SystemClock
+from core.clock import SystemClock, not_in_future
 from core.db import make_engine, migrate
 from core.errors import InputError, SpendSentryError
 from core.logs import configure_logging
@@ -61,14 +61,15 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _parse_at(value: str | None) -> datetime | None:
+def _parse_at(value: str | None, flag: str = "--at") -> datetime | None:
+    """An ISO-8601 time (UTC when it has no offset) that is not in the future."""
     if value is None:
         return None
     try:
         at = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise InputError("--at", f"not an ISO-8601 time: {value!r}") from exc
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+        raise InputError(flag, f"not an ISO-8601 time: {value!r}") from exc
+    return not_in_future(at, SystemClock(), flag)
 
 
 def _task_bar(desc: str) -> Callable[[int, int], None] | None:
@@ -141,7 +142,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from api.composition import alerting_from_settings, exclusions_from
     from training.replay_job import parse_every, replay
 
-    start, end = _parse_at(args.start), _parse_at(args.end)
+    start, end = _parse_at(args.start, "--start"), _parse_at(args.end, "--end")
     assert start is not None and end is not None
     engine = make_engine(settings.database_url)
     migrate(engine)

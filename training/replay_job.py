@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from alerts.dispatcher import Dispatcher
 from alerts.incidents import list_incidents
 from alerts.wiring import Alerting
-from core.clock import FixedClock, SystemClock
+from core.clock import AdvancingClock, FixedClock
 from core.db import make_engine, migrate
 from core.errors import InputError
 from core.settings import Settings
@@ -144,8 +144,10 @@ def replay(
     with _scratch(settings) if dry_run else _nullcontext(settings, engine) as (run_settings, run_engine):
         clock = FixedClock(start)
         alerting = alerting_factory(run_settings, run_engine, clock)
-        # Delivery runs on wall time, so retries become due while the replay's own clock stands still.
-        dispatcher = Dispatcher(run_engine, alerting.dispatcher.notifiers, SystemClock())
+        # One clock per run: delivery stands at the replay's time too (rows it stamps are due at once) and runs
+        # on from there in wall time while a tick waits, so a retry's backoff still passes.
+        delivery = AdvancingClock(start)
+        dispatcher = Dispatcher(run_engine, alerting.dispatcher.notifiers, delivery)
         next_training: datetime | None = None
         for i in range(ticks):
             at = start + i * every
@@ -177,6 +179,7 @@ def replay(
                     }
                 )
             if not dry_run:
+                delivery.set(at)
                 dispatcher.run_until_idle(timeout=30.0)
             report.sweeps += 1
             if progress:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, EngineDep, SettingsDep
+from core.clock import not_in_future
 from core.errors import ConflictError
 from training.jobs import sweep_job
 from training.sweep_job import run_sweep
@@ -41,6 +42,7 @@ async def sweep(body: SweepIn, settings: SettingsDep, engine: EngineDep, clock: 
     """Evaluate every series, rank root causes, update incidents and deliver notifications.
 
     Leased like the scheduled sweep: while another replica sweeps, the answer is 409."""
+    not_in_future(body.at, clock, "at")
     if body.notify:
         outcome = await run_in_threadpool(lambda: sweep_job(settings, engine, clock, at=body.at))
         if not outcome.ran:
@@ -66,5 +68,6 @@ async def anomalies(
     settings: SettingsDep, engine: EngineDep, clock: ClockDep, at: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Series with anomalies open as of now (or ``at``), with $ impact and root causes; changes nothing."""
+    not_in_future(at, clock, "at")
     report = await run_in_threadpool(run_sweep, settings, engine, clock, at=at, alerting=None)
     return [_evaluation_view(ev) for ev in report.evaluations if ev.anomalies]

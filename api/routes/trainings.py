@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, EngineDep, SettingsDep
+from core.clock import not_in_future
 from core.errors import ConflictError
 from models.registry import ModelRegistry
 from training.jobs import train_job
@@ -53,6 +54,7 @@ async def start_training(
     body: TrainingIn, settings: SettingsDep, engine: EngineDep, clock: ClockDep
 ) -> TrainingOut:
     """Fit baselines for every stored series and record them in the model registry (synchronous)."""
+    not_in_future(body.at, clock, "at")
     outcome = await run_in_threadpool(
         lambda: train_job(settings, engine, clock, model=body.model, at=body.at, workers=body.workers)
     )

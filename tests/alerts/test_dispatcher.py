@@ -13,7 +13,7 @@ from alerts.dispatcher import Dispatcher, RetryPolicy
 from alerts.notification import DeliveryError, Notification
 from alerts.outbox import enqueue, list_outbox, requeue
 from alerts.tables import notification_log
-from core.clock import FixedClock
+from core.clock import AdvancingClock, FixedClock
 from tests.alerts.factories import T0
 from tests.alerts.notifications import sample
 
@@ -202,3 +202,16 @@ def test_build_alerting_from_settings(engine: Engine, settings) -> None:
     alerting = build_alerting(s, engine, FixedClock(T0))
     assert set(alerting.dispatcher.notifiers) == {"pagerduty"}
     assert "k" * 32 not in repr(alerting.routing) + repr(alerting.dispatcher)
+
+
+def test_a_replay_delivers_on_its_own_clock_and_its_retries_still_come_due(engine: Engine) -> None:
+    # Rows stamped with a replay's time, a year ahead of the wall clock: on the wall clock they would never be
+    # due; on the replay's advancing clock they are due at once, and a retry's backoff passes in wall time.
+    ahead = T0.replace(year=T0.year + 50)
+    pd = FakeNotifier(failures=[DeliveryError("503", retryable=True)])
+    put(engine, sample("open"), at=ahead)
+    clock = AdvancingClock(ahead)
+    d = dispatcher(engine, pd, clock, retry=RetryPolicy(base_seconds=0.05, max_seconds=0.1, max_attempts=4))
+    report = d.run_until_idle(timeout=10.0)
+    assert report.retried == 1 and report.delivered == 1 and pd.sent == [("inc-1", 1, "open")]
+    assert ahead <= clock.now() < ahead + timedelta(seconds=10)

@@ -130,3 +130,20 @@ def test_only_the_marked_serve_process_runs_the_scheduler(
             assert client.get("/healthz").status_code == 200
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/v1/sweeps", {"at": "2999-01-01T00:00:00Z"}),
+        ("post", "/v1/trainings", {"at": "2999-01-01T00:00:00"}),
+        ("get", "/v1/anomalies?at=2999-01-01T00:00:00Z", None),
+    ],
+)
+def test_times_in_the_future_are_422_naming_at(
+    client: TestClient, method: str, path: str, body: object
+) -> None:
+    res = client.post(path, json=body) if method == "post" else client.get(path)
+    assert res.status_code == 422, res.text
+    detail = res.json()["detail"][0]
+    assert detail["loc"][-1] == "at" and "in the future" in detail["msg"]

@@ -114,3 +114,19 @@ def test_backtest_scores_a_real_file_whose_clock_steps_back(shared_data: Path, t
         "tail_score",
     ]
     assert (pd.to_datetime(written["timestamp"]) == pd.to_datetime(read["timestamp"])).all()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("sweep", "--at", "2999-01-01T00:00:00"),
+        ("train", "--at", "2999-01-01"),
+        ("replay", "--start", "2026-01-01", "--end", "2999-01-01", "--every", "1d", "--dry-run"),
+    ],
+)
+def test_times_in_the_future_exit_2_naming_the_flag(tmp_path: Path, args: tuple[str, ...]) -> None:
+    res = run_cli(tmp_path, *args)
+    flag = "--end" if args[0] == "replay" else "--at"
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines()[-1].startswith(f"spendsentry {args[0]}: {flag}: ")
+    assert "in the future" in res.stderr

@@ -1,0 +1,52 @@
+"""The incident page explains the severity it shows: the reasons of the sweep that decided it."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from alerts.incidents import list_incidents
+from alerts.lifecycle import IncidentPolicy
+from alerts.receivers import default_routing
+from alerts.service import AlertService
+from api.app import create_app
+from core.clock import FixedClock
+from core.db import make_engine, migrate
+from core.settings import Settings
+from tests.alerts.factories import T0, evaluation
+
+H = timedelta(hours=1)
+
+
+def text_of(html: str, role: str) -> str:
+    """The text of the element carrying ``data-role`` (a ``<p>`` or ``<dd>``), tags stripped."""
+    match = re.search(rf'<(p|dd)[^>]*data-role="{role}"[^>]*>(.*?)</\1>', html, re.S)
+    assert match, role
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", match.group(2))).strip()
+
+
+def test_a_resolved_page_shows_why_it_paged_beside_the_latest_sweep(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'state.db'}",
+        data_dir=tmp_path / "data",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    routing = default_routing(pagerduty_routing_key=SecretStr("pd-key"), ticket_kind=None, ticket_url=None)
+    svc = AlertService(engine, FixedClock(T0), routing, incident_policy=IncidentPolicy(resolve_after=2 * H))
+    svc.process([evaluation(T0 + H, burn=(4.0, 4.0), impact=900.0)])  # pages at 4x
+    for i in (2, 3, 4, 5):  # then back in band until it resolves
+        svc.process([evaluation(T0 + i * H)])
+    [incident] = list_incidents(engine, status="resolved")
+    assert incident["peak_severity"] == "page" and incident["severity"] == "none"
+    with TestClient(create_app(settings, clock=FixedClock(T0 + 6 * H))) as client:
+        html = client.get(f"/ui/incidents/{incident['id']}").text
+    why = text_of(html, "why")
+    assert why.startswith("Why page") and "burn" in why.lower()
+    assert text_of(html, "decided-burn") == "4.00×"
+    assert "none" in text_of(html, "latest").lower()
