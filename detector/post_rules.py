@@ -277,7 +277,7 @@ def decide(
     candidate = np.where(keep, sign, 0).astype(np.int8)
     flagged = persistence_mask(candidate, config.min_persistence) if keep.any() else np.zeros(n, dtype=bool)
     # The alarm score over the points the rules let through: one alarm per event.
-    horizon = alarm_horizon(_step_of(index), config.score.alarm_hours)
+    horizon = alarm_horizon(_step_of(index), config.score.alarm_hours, config.score.alarm_hours_coarse)
     alarm = escalation(np.where(gate, tail, 0.0), horizon, config.score.escalate_ratio)
     if config.alarm == "onset":
         rearm = config.rearm_after or default_rearm(index if index is not None else pd.DatetimeIndex([]))

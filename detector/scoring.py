@@ -21,9 +21,10 @@ bursty metric's burst is ordinary to 1, a daily job's spike has a twin in 3, a s
 
 ``tail_score = s / (s + scale)`` maps ``s`` decades into [0, 1): ``scale`` decades score 0.5, the
 service's alarm threshold. The ``alarm_score`` is what an alarm is raised or escalated on: the tail score
-where it exceeds every tail score of the last ``alarm_hours`` (at least two periods), 0 while an event
-just goes on — one alarm per event, as a pager raises one alert per incident. How ``scale`` and the
-other constants were chosen, on shared data only: ``bench/results/detection.md``.
+where it exceeds every tail score of the last ``alarm_hours`` (12 h; 6 h at hourly and coarser steps; at
+least two periods), 0 while an event just goes on — one alarm per event, as a pager raises one alert per
+incident. How ``scale`` and the other constants were chosen, on shared data only:
+``bench/results/detection.md``.
 
 Everything at ``t`` uses only points up to ``t``, so a replay scores exactly as the live service would.
 """
@@ -31,6 +32,7 @@ Everything at ``t`` uses only points up to ``t``, so a replay scores exactly as 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -51,6 +53,7 @@ class ScoreConfig:
     tail_days : history the residual and distance tails are judged against (168–2016 points; daily
         series: 56 days).
     exclude : decades at which a point is kept out of the tail history (None: never).
+    exclude_days : for how long such a point stays out (None: as long as it is in the history).
     short_window : points averaged by the second time scale of the deviation view.
     z_window : points of the robust z's median and MAD (the point included).
     z_per_decade : robust standard deviations that count as one decade of surprise.
@@ -58,7 +61,10 @@ class ScoreConfig:
     context_tolerance_minutes : how far from the same phase a twin may be (intraday series).
     range_per_width : decades per width of the range seen so far, for values beyond it.
     range_min_points : points seen before the range view speaks (a record in a short history is no news).
-    alarm_hours : how long a raised alarm covers the event it was raised for (at least two periods).
+    alarm_hours : how long a raised alarm covers the event it was raised for (at least two periods), for
+        series sampled more often than hourly.
+    alarm_hours_coarse : the same for hourly and coarser series, whose distinct incidents come closer
+        together in periods (two crash bursts seven hours apart are two incidents).
     escalate_ratio : how much stronger (in decades) evidence must be to alarm again within that time
         (0: any new high escalates).
     """
@@ -66,6 +72,7 @@ class ScoreConfig:
     scale: float = 1.5
     tail_days: float = 14.0
     exclude: float | None = 3.0
+    exclude_days: float | None = None
     short_window: int = 6
     z_window: int = 288
     z_per_decade: float = 4.0
@@ -74,6 +81,7 @@ class ScoreConfig:
     range_per_width: float = 20.0
     range_min_points: int = 200
     alarm_hours: float = 12.0
+    alarm_hours_coarse: float = 6.0
     escalate_ratio: float = 0.0
 
 
@@ -101,8 +109,10 @@ def tail_window(points_per_day: float, days: float) -> int:
     return int(min(max(days * points_per_day, 168), 2016))
 
 
-def alarm_horizon(step: pd.Timedelta, hours: float) -> int:
-    return max(round(pd.Timedelta(hours=hours) / step), 2)
+def alarm_horizon(step: pd.Timedelta, hours: float, coarse_hours: float | None = None) -> int:
+    """Periods a raised alarm covers: ``hours`` below an hourly step, ``coarse_hours`` from one (≥ 2)."""
+    span = hours if coarse_hours is None or step < pd.Timedelta(hours=1) else coarse_hours
+    return max(round(pd.Timedelta(hours=span) / step), 2)
 
 
 def _signed(x: np.ndarray, direction: ScoreDirection) -> np.ndarray:
@@ -135,6 +145,8 @@ def surprise(
     ppd = pd.Timedelta(days=1) / step
     window = tail_window(ppd, cfg.tail_days)
     min_history = max(window // 8, 14)
+    memory = None if cfg.exclude_days is None else max(int(cfg.exclude_days * ppd), 1)
+    tail = partial(tail_decades, window=window, min_history=min_history, exclude=cfg.exclude, memory=memory)
     floor = 1e-3 * _trailing_level(x, window) + 1e-12
     level_window = int(min(max(ppd, 24), 288))
 
@@ -143,7 +155,7 @@ def surprise(
         residual = x - reference
         for k in sorted({1, max(cfg.short_window, 1)}):
             magnitude = _signed(trailing_mean(residual, k), direction)
-            deviations.append(tail_decades(magnitude, window=window, min_history=min_history, floor=floor))
+            deviations.append(tail(magnitude, floor=floor))
     deviation = np.maximum(np.max(deviations, axis=0) - np.log10(len(deviations)), 0.0)
 
     z = robust_z(x, cfg.z_window)
@@ -158,7 +170,7 @@ def surprise(
         tolerance_ns=int(pd.Timedelta(minutes=cfg.context_tolerance_minutes).value) if intraday else 0,
         periods=cfg.context_periods if intraday else 4,
     )
-    context = tail_decades(_signed(twin, direction), window=window, min_history=min_history, floor=floor)
+    context = tail(_signed(twin, direction), floor=floor)
     # Until enough twins have been seen to judge one, the view has no say (rather than saying "normal").
     known = np.cumsum(np.isfinite(twin)) >= min_history
     context = np.where(known, context, z_decades)
@@ -212,6 +224,6 @@ def anomaly_scores(
     s = np.maximum(decades, 0.0)
     # + 0.0: no -0.0 in a CSV.
     tail = s / (s + cfg.scale) + 0.0
-    alarm = escalation(tail, alarm_horizon(step, cfg.alarm_hours), cfg.escalate_ratio)
+    alarm = escalation(tail, alarm_horizon(step, cfg.alarm_hours, cfg.alarm_hours_coarse), cfg.escalate_ratio)
     kept = np.maximum(sustain, 0.0)
     return Scores(tail=tail, alarm=alarm, z=z, decades=s, sustain=kept / (kept + cfg.scale) + 0.0)

@@ -42,6 +42,7 @@ def tail_decades(
     min_history: int,
     floor: float | np.ndarray,
     exclude: float | None = 3.0,
+    memory: int | None = None,
 ) -> np.ndarray:
     """Decades of surprise of each magnitude against the ``window`` before it (0 without enough history).
 
@@ -54,17 +55,33 @@ def tail_decades(
     first = _pass(m, m, window, min_history, floor)
     if exclude is None or not (first >= exclude).any():
         return first
-    cleaned = np.where(first >= exclude, np.nan, m)
-    return _pass(m, cleaned, window, min_history, floor)
+    if memory is None or memory >= window:
+        return _pass(m, np.where(first >= exclude, np.nan, m), window, min_history, floor)
+    return _pass(m, m, window, min_history, floor, flagged=first >= exclude, memory=memory)
 
 
-def _pass(m: np.ndarray, history: np.ndarray, window: int, min_history: int, floor: np.ndarray) -> np.ndarray:
+def _pass(
+    m: np.ndarray,
+    history: np.ndarray,
+    window: int,
+    min_history: int,
+    floor: np.ndarray,
+    *,
+    flagged: np.ndarray | None = None,
+    memory: int = 0,
+) -> np.ndarray:
     out = np.zeros(m.size)
     rows_per_block = max(_BLOCK_CELLS // max(window, 1), 1)
     past_all = trailing_view(np.where(np.isfinite(history), history, np.nan), window)
+    flags_all = None if flagged is None else trailing_view(flagged.astype(np.float64), window)
+    recent = np.arange(window) >= window - memory  # the last ``memory`` columns of each history row
     for lo in range(0, m.size, rows_per_block):
         hi = min(lo + rows_per_block, m.size)
-        past = np.sort(past_all[lo:hi], axis=1)  # NaN sorts last
+        rows = past_all[lo:hi]
+        if flags_all is not None:
+            # Flagged points stay out of the history for ``memory`` points, then count again.
+            rows = np.where((flags_all[lo:hi] == 1.0) & recent[None, :], np.nan, rows)
+        past = np.sort(rows, axis=1)  # NaN sorts last
         count = np.count_nonzero(~np.isnan(past), axis=1)
         u = _row_quantile(past, count, TAIL_QUANTILE)
         a = m[lo:hi]
@@ -77,6 +94,16 @@ def _pass(m: np.ndarray, history: np.ndarray, window: int, min_history: int, flo
         usable = (count >= min_history) & np.isfinite(a) & (a > u)
         out[lo:hi] = np.where(usable, decades, 0.0)
     return out
+
+
+def row_quantile(rows: np.ndarray, q: float) -> np.ndarray:
+    """The ``q`` quantile of the finite values of each row (NaN for a row without any).
+
+    One sort, NaN last: ``np.nanquantile``/``nanmedian`` go through masked arrays, which cost more than
+    the arithmetic on the short rows a sweep scores by the thousand.
+    """
+    ordered = np.sort(rows, axis=1)
+    return _row_quantile(ordered, np.count_nonzero(~np.isnan(ordered), axis=1), q)
 
 
 def _row_quantile(ordered: np.ndarray, count: np.ndarray, q: float) -> np.ndarray:

@@ -23,16 +23,14 @@ import warnings
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from detector.tail import trailing_view
+from detector.tail import row_quantile, trailing_view
 
 MAD_TO_SIGMA = 1.4826
 MEAN_AD_TO_SIGMA = 1.2533  # E|X − μ| = σ·√(2/π) for a normal variable
 
 
 def _nanmedian_rows(v: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are expected at the start
-        return np.asarray(np.nanmedian(v, axis=1))
+    return row_quantile(np.where(np.isfinite(v), v, np.nan), 0.5)
 
 
 def _nanmean_rows(v: np.ndarray) -> np.ndarray:
@@ -50,6 +48,7 @@ def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.nda
     the MAD is what ignores a lasting step's first days, so the z of a step stays large.
     """
     x = np.asarray(values, dtype=np.float64)
+    window = max(min(window, x.size), 1)  # a longer window than the series only adds padding
     rows = sliding_window_view(np.concatenate([np.full(window - 1, np.nan), x]), window)  # ends at t
     med = _nanmedian_rows(rows)
     dev = np.abs(rows - med[:, None])
@@ -62,7 +61,8 @@ def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.nda
 
 def trailing_median(values: np.ndarray, window: int) -> np.ndarray:
     """Median of the ``window`` points before ``t`` (NaN when there are none)."""
-    return _nanmedian_rows(trailing_view(np.asarray(values, dtype=np.float64), window))
+    x = np.asarray(values, dtype=np.float64)
+    return _nanmedian_rows(trailing_view(x, max(min(window, x.size), 1)))
 
 
 def same_phase_distance(

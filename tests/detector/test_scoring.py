@@ -137,3 +137,17 @@ def test_escalation_keeps_only_new_highs_within_the_horizon() -> None:
 def test_unremarkable_points_score_a_plain_zero_not_minus_zero() -> None:
     s = score(np.full(200, 10.0), np.full(200, 10.0))
     assert (s.tail == 0.0).all() and not np.signbit(s.tail).any() and not np.signbit(s.alarm).any()
+
+
+def test_hourly_series_alarm_again_for_an_incident_seven_hours_after_the_last() -> None:
+    # Two crash bursts seven hours apart are two incidents at an hourly step; 5-minute series keep 12 h.
+    assert alarm_horizon(HOUR, 12.0, 6.0) == 6 and alarm_horizon(DAY, 12.0, 6.0) == 2
+    assert alarm_horizon(pd.Timedelta(minutes=5), 12.0, 6.0) == 144
+    y = 10.0 + noise(24 * 20)
+    first, second = 24 * 15, 24 * 15 + 7
+    y[first] += 80.0
+    y[second] += 60.0  # smaller than the first: within 12 h it would not top it
+    s = score(y, np.full(y.size, 10.0))
+    assert s.alarm[first] >= 0.5 and s.alarm[second] >= 0.5
+    twelve = score(y, np.full(y.size, 10.0), config=ScoreConfig(alarm_hours_coarse=12.0))
+    assert twelve.alarm[second] == 0.0

@@ -10,10 +10,22 @@ import pytest
 from detector.tail import tail_decades, trailing_mean
 
 
-def _one_pass(m: np.ndarray, history: np.ndarray, window: int, min_history: int, floor: float) -> np.ndarray:
+def _one_pass(
+    m: np.ndarray,
+    history: np.ndarray,
+    window: int,
+    min_history: int,
+    floor: float,
+    flagged: np.ndarray | None = None,
+    memory: int = 0,
+) -> np.ndarray:
     out = np.zeros(m.size)
     for t in range(m.size):
-        past = history[max(0, t - window) : t]
+        lo = max(0, t - window)
+        past = history[lo:t].copy()
+        if flagged is not None:
+            recent = np.arange(lo, t) >= t - memory
+            past[flagged[lo:t] & recent] = np.nan
         past = past[np.isfinite(past)]
         if past.size < min_history or not np.isfinite(m[t]):
             continue
@@ -26,16 +38,18 @@ def _one_pass(m: np.ndarray, history: np.ndarray, window: int, min_history: int,
 
 
 def reference(
-    m: np.ndarray, window: int, min_history: int, floor: float, exclude: float | None
+    m: np.ndarray, window: int, min_history: int, floor: float, exclude: float | None, memory: int | None
 ) -> np.ndarray:
     first = _one_pass(m, m, window, min_history, floor)
     if exclude is None:
         return first
-    return _one_pass(m, np.where(first >= exclude, np.nan, m), window, min_history, floor)
+    if memory is None:
+        return _one_pass(m, np.where(first >= exclude, np.nan, m), window, min_history, floor)
+    return _one_pass(m, m, window, min_history, floor, flagged=first >= exclude, memory=memory)
 
 
-@pytest.mark.parametrize("exclude", [None, 3.0])
-def test_vectorised_tail_equals_the_definition(exclude: float | None) -> None:
+@pytest.mark.parametrize(("exclude", "memory"), [(None, None), (3.0, None), (3.0, 5)])
+def test_vectorised_tail_equals_the_definition(exclude: float | None, memory: int | None) -> None:
     rng = np.random.default_rng(11)
     for trial in range(40):
         n = int(rng.integers(20, 400))
@@ -45,8 +59,8 @@ def test_vectorised_tail_equals_the_definition(exclude: float | None) -> None:
             m[i : i + int(rng.integers(1, 10))] += rng.uniform(5, 40)
         m[rng.integers(0, n, 2)] = np.nan
         window = int(rng.choice([12, 28, 60]))
-        fast = tail_decades(m, window=window, min_history=8, floor=1e-6, exclude=exclude)
-        slow = reference(m, window, 8, 1e-6, exclude)
+        fast = tail_decades(m, window=window, min_history=8, floor=1e-6, exclude=exclude, memory=memory)
+        slow = reference(m, window, 8, 1e-6, exclude, memory)
         np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-12, err_msg=f"trial {trial}")
 
 
