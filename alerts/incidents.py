@@ -56,6 +56,7 @@ def incident_view(state: IncidentState) -> dict[str, Any]:
         "feedback": state.feedback,
         "muted_by": state.muted_by,
         "notified_severity": state.notified_severity.value if state.notified_severity else None,
+        "notified_at": state.notified_at.isoformat() if state.notified_at else None,
         "receivers": list(state.receivers),
     }
 

@@ -44,6 +44,7 @@ class IncidentState:
     projected_month_impact: float = 0.0
     notified_severity: Severity | None = None
     notified_impact: float | None = None
+    notified_at: datetime | None = None  # the sweep time of the last notification
     notify_seq: int = 0
     receivers: tuple[str, ...] = ()
     feedback: str | None = None

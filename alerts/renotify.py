@@ -1,14 +1,16 @@
 """Whether an incident change is worth telling anyone: a pure function, tested table by table.
 
-Receivers hear about an incident once when it first reaches ticket or page severity, again only when
-its severity escalates or its impact grows past a $ or % step since the last notification, and once
-more when it resolves. Feedback and expected-change windows silence everything but the resolve, so
-that a page already sent is always closed.
+Receivers hear about an incident once when it first reaches ticket or page severity, again at once when
+its severity escalates or its impact doubles, and otherwise for impact growth past a $ or % step at most
+once per ``min_interval`` (a day by default: a ticket that grows every sweep is not commented every
+sweep), and once more when it resolves. Feedback and expected-change windows silence everything but the
+resolve, so that a page already sent is always closed. :func:`what_changed` says why an update was sent.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from alerts.notification import Action
 from alerts.severity import Severity
@@ -18,6 +20,8 @@ from alerts.severity import Severity
 class RenotifyPolicy:
     impact_step: float | None = 1000.0  # $ growth since the last notification that re-notifies
     impact_step_pct: float | None = 50.0  # % growth since the last notification that re-notifies
+    min_interval: timedelta | None = timedelta(hours=24)  # impact-only updates at most this often
+    urgent_pct: float | None = 100.0  # % growth that updates at once, whatever the interval (doubled)
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class NotifyInput:
     notified_severity: Severity | None  # None: nothing sent yet
     notified_impact: float | None
     silenced: bool  # muted by an expected change, or feedback was given
+    since_notified: timedelta | None = None  # time since the last notification (None: not known)
 
 
 def impact_grew(before: float, now: float, policy: RenotifyPolicy) -> bool:
@@ -41,6 +46,17 @@ def impact_grew(before: float, now: float, policy: RenotifyPolicy) -> bool:
     )
 
 
+def urgent_growth(before: float, now: float, policy: RenotifyPolicy) -> bool:
+    """The impact grew by ``urgent_pct`` or more (from nothing, any growth is)."""
+    if policy.urgent_pct is None or now <= before:
+        return False
+    return before <= 0 or (now - before) / before * 100 >= policy.urgent_pct
+
+
+def _quiet_long_enough(since: timedelta | None, policy: RenotifyPolicy) -> bool:
+    return policy.min_interval is None or since is None or since >= policy.min_interval
+
+
 def decide_notification(state: NotifyInput, policy: RenotifyPolicy) -> Action | None:
     """Return the action to send now, or None."""
     if state.resolved:
@@ -51,6 +67,29 @@ def decide_notification(state: NotifyInput, policy: RenotifyPolicy) -> Action | 
         return "open"
     if state.severity > state.notified_severity:
         return "update"
-    if impact_grew(state.notified_impact or 0.0, state.impact, policy):
+    before = state.notified_impact or 0.0
+    if not impact_grew(before, state.impact, policy):
+        return None
+    if _quiet_long_enough(state.since_notified, policy) or urgent_growth(before, state.impact, policy):
         return "update"
     return None
+
+
+def what_changed(
+    severity: Severity,
+    impact: float,
+    notified_severity: Severity | None,
+    notified_impact: float | None,
+    currency: str,
+) -> str | None:
+    """What an update tells that the last notification did not: an escalation, and how the impact moved."""
+    if notified_severity is None:
+        return None
+    parts = []
+    if severity > notified_severity:
+        parts.append(f"escalated {notified_severity.value} → {severity.value}")
+    before = notified_impact or 0.0
+    if impact != before:
+        pct = f" ({(impact - before) / abs(before) * 100:+.0f}%)" if before else ""
+        parts.append(f"impact {before:+,.2f} → {impact:+,.2f} {currency}{pct}")
+    return "; ".join(parts) or None

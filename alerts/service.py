@@ -28,7 +28,7 @@ from alerts.lifecycle import IncidentPolicy, IncidentState, advance, is_active
 from alerts.notification import Action
 from alerts.outbox import enqueue
 from alerts.receivers import Routing
-from alerts.renotify import NotifyInput, RenotifyPolicy, decide_notification
+from alerts.renotify import NotifyInput, RenotifyPolicy, decide_notification, what_changed
 from alerts.routing import route_receivers, routing_labels
 from alerts.summary import build_notification, top_cause
 from core.anomaly import SeriesEvaluation
@@ -180,6 +180,7 @@ class AlertService:
                 notified_severity=state.notified_severity,
                 notified_impact=state.notified_impact,
                 silenced=state.muted_by is not None or state.feedback is not None,
+                since_notified=None if state.notified_at is None else now - state.notified_at,
             ),
             self.renotify_policy,
         )
@@ -211,6 +212,17 @@ class AlertService:
         outcome: SweepOutcome,
     ) -> IncidentState:
         seq = state.notify_seq + 1
+        change = (
+            what_changed(
+                state.peak_severity,
+                state.impact,
+                state.notified_severity,
+                state.notified_impact,
+                state.currency,
+            )
+            if action == "update"
+            else None
+        )
         if action == "resolve":
             targets: list[tuple[str, Action]] = [(r, "resolve") for r in state.receivers]
         else:
@@ -229,6 +241,7 @@ class AlertService:
                 month_to_date=ev.month_to_date_actual,
                 month_projection=ev.month_projection,
                 budget=budget,
+                change=change if receiver_action == "update" else None,
             )
             enqueue(conn, n, receiver, self.clock.now())
             outcome.notifications.append(
@@ -242,6 +255,7 @@ class AlertService:
             notify_seq=seq,
             notified_severity=state.peak_severity if action != "resolve" else state.notified_severity,
             notified_impact=state.impact if action != "resolve" else state.notified_impact,
+            notified_at=ev.as_of,
             receivers=told,
         )
 

@@ -18,7 +18,7 @@ def top_cause(state: IncidentState) -> dict[str, Any] | None:
     return state.root_causes[0] if state.root_causes else None
 
 
-def summary_line(state: IncidentState, action: Action) -> str:
+def summary_line(state: IncidentState, action: Action, change: str | None = None) -> str:
     sign = "+" if state.impact >= 0 else "-"
     text = (
         f"{state.product} / {state.cost_line}: {sign}{abs(state.impact):,.2f} {state.currency} "
@@ -28,7 +28,9 @@ def summary_line(state: IncidentState, action: Action) -> str:
     if cause:
         dims = " & ".join(f"{k}={v}" for k, v in cause["dimensions"].items())
         text += f"; top cause {dims} ({float(cause['contribution']):,.2f} {state.currency})"
-    return f"Resolved: {text}" if action == "resolve" else text
+    if action == "resolve":
+        return f"Resolved: {text}"
+    return f"{text} — {change}" if change else text
 
 
 def incident_details(
@@ -77,7 +79,14 @@ def build_notification(
     month_to_date: float = 0.0,
     month_projection: float = 0.0,
     budget: float | None = None,
+    change: str | None = None,
 ) -> Notification:
+    """The notification of ``state`` for ``action``; ``change`` (updates) says what is new since the last."""
+    details = incident_details(
+        state, link=link, month_to_date=month_to_date, month_projection=month_projection, budget=budget
+    )
+    if change:
+        details["change"] = change
     return Notification(
         action=action,
         incident_id=state.id,
@@ -87,10 +96,8 @@ def build_notification(
         cost_line=state.cost_line,
         currency=state.currency,
         severity=state.peak_severity.value,
-        summary=summary_line(state, action),
-        details=incident_details(
-            state, link=link, month_to_date=month_to_date, month_projection=month_projection, budget=budget
-        ),
+        summary=summary_line(state, action, change),
+        details=details,
         labels=labels,
         link=link,
         at=state.updated_at.isoformat(),

@@ -54,6 +54,7 @@ incidents = Table(
     Column("projected_month_impact", Float, nullable=False),
     Column("notified_severity", String(8)),
     Column("notified_impact", Float),
+    Column("notified_at", DateTime(timezone=True)),  # the last notification's sweep time
     Column("notify_seq", Integer, nullable=False),
     Column("receivers", Text, nullable=False),  # JSON list of receivers told so far
     Column("feedback", String(16)),

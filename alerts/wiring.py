@@ -93,7 +93,12 @@ def alerting_from_settings(
         ticket_project=settings.ticket_project,
         burn_policy=burn,
         incident_policy=IncidentPolicy(resolve_after=timedelta(hours=settings.resolve_after_hours)),
-        renotify_policy=RenotifyPolicy(settings.renotify_impact_step, settings.renotify_impact_pct),
+        renotify_policy=RenotifyPolicy(
+            settings.renotify_impact_step,
+            settings.renotify_impact_pct,
+            min_interval=timedelta(hours=settings.renotify_min_interval_hours),
+            urgent_pct=settings.renotify_urgent_pct,
+        ),
         pagerduty_per_minute=settings.pagerduty_events_per_minute,
         client=client,
     )

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     resolve_after_hours: float = 12.0
     renotify_impact_step: float = 1000.0
     renotify_impact_pct: float = 50.0
+    # Quiet updates: impact growth re-notifies at most this often, unless the impact doubled (this %).
+    renotify_min_interval_hours: float = Field(default=24.0, ge=0)
+    renotify_urgent_pct: float = Field(default=100.0, gt=0)
     pagerduty_events_per_minute: float = 120.0
 
     # Unit economics and cost SLOs (issue 10). Severity is the burn-rate policy above applied to each

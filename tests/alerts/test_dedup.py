@@ -3,10 +3,12 @@ when the dispatcher drops a queued notification (dedup over the notification log
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from alerts.dedup import LogEntry, dedup
-from alerts.renotify import NotifyInput, RenotifyPolicy, decide_notification
+from alerts.renotify import NotifyInput, RenotifyPolicy, decide_notification, what_changed
 from alerts.severity import Severity
 
 N, T, P = Severity.NONE, Severity.TICKET, Severity.PAGE
@@ -45,6 +47,40 @@ def test_decide_notification(resolved, severity, impact, notified, notified_impa
 def test_steps_can_be_switched_off() -> None:
     state = NotifyInput(False, T, 100_000.0, T, 500.0, False)
     assert decide_notification(state, RenotifyPolicy(impact_step=None, impact_step_pct=None)) is None
+
+
+@pytest.mark.parametrize(
+    ("severity", "impact", "notified", "notified_impact", "since_hours", "want"),
+    [
+        (T, 11_000.0, T, 10_000.0, 2.0, None),  # +$1,000 two hours after the last: wait for the day
+        (T, 11_000.0, T, 10_000.0, 24.0, "update"),  # a day later: the growth is told
+        (T, 11_000.0, T, 10_000.0, None, "update"),  # when unknown (older rows): as before
+        (T, 20_000.0, T, 10_000.0, 2.0, "update"),  # doubled: at once
+        (T, 19_900.0, T, 10_000.0, 23.9, None),  # +99 %: not yet
+        (P, 10_000.0, T, 10_000.0, 0.5, "update"),  # escalation: at once, whatever the impact
+        (T, 10_500.0, T, 10_000.0, 48.0, None),  # below both steps: quiet however long
+    ],
+)
+def test_impact_updates_wait_a_day_unless_the_impact_doubles(
+    severity, impact, notified, notified_impact, since_hours, want
+) -> None:
+    since = None if since_hours is None else timedelta(hours=since_hours)
+    state = NotifyInput(False, severity, impact, notified, notified_impact, False, since_notified=since)
+    assert decide_notification(state, POLICY) == want
+
+
+@pytest.mark.parametrize(
+    ("severity", "impact", "notified", "notified_impact", "want"),
+    [
+        (P, 900.0, T, 800.0, "escalated ticket → page; impact +800.00 → +900.00 USD (+12%)"),
+        (T, 2_000.0, T, 1_000.0, "impact +1,000.00 → +2,000.00 USD (+100%)"),
+        (T, 500.0, T, 0.0, "impact +0.00 → +500.00 USD"),
+        (T, 500.0, T, 500.0, None),
+        (T, 500.0, None, None, None),  # an open: nothing to compare with
+    ],
+)
+def test_what_changed(severity, impact, notified, notified_impact, want) -> None:
+    assert what_changed(severity, impact, notified, notified_impact, "USD") == want
 
 
 @pytest.mark.parametrize(

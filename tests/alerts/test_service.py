@@ -3,6 +3,7 @@ budgets and the queries the API serves."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -208,3 +209,23 @@ def test_queries_validate_and_outbox_is_visible(engine: Engine) -> None:
         get_incident(engine, "missing")
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(outbox)).scalar() == 1
+
+
+def test_a_growing_ticket_is_updated_at_most_daily_unless_its_impact_doubles(engine: Engine) -> None:
+    clock = FixedClock(T0)
+    svc = service(engine, clock)
+    svc.process([evaluation(T0 + H, burn=(2.0, 2.0), impact=100_000.0)])
+    assert queued(engine) == [("tickets", "open", 1)]
+    # +$1,500 every hour (past the $ step, never doubling): one update a day, not one a sweep.
+    for i in range(2, 50):
+        svc.process([evaluation(T0 + i * H, burn=(2.0, 2.0), impact=100_000.0 + 1_500.0 * (i - 1))])
+    updates = [q for q in queued(engine) if q[1] == "update"]
+    assert len(updates) == 2  # after 24 h and after 48 h of quiet
+    # Doubling within the day updates at once, and the update says what changed.
+    svc.process([evaluation(T0 + 50 * H, burn=(2.0, 2.0), impact=400_000.0)])
+    assert queued(engine)[-1] == ("tickets", "update", 4)
+    with engine.connect() as conn:
+        text = conn.execute(select(outbox.c.payload).order_by(outbox.c.id.desc()).limit(1)).scalar_one()
+    payload = json.loads(text)
+    change = "impact +172,000.00 → +400,000.00 USD (+133%)"
+    assert payload["summary"].endswith(f"— {change}") and payload["details"]["change"] == change
