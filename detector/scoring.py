@@ -9,7 +9,11 @@ a probability, calibrated on the series' own past) before views are compared:
    for shifts too small to stand out point by point), judged against the series' own recent residuals;
    the rarest of the four, Bonferroni-corrected.
 2. **Robust z** (:func:`detector.views.robust_z`): the point against the median and MAD of the last
-   ``z_window`` points, ``z_per_decade`` robust σ to a decade.
+   ``z_window`` points, ``z_per_decade`` robust σ to a decade — or, where it says more, the *seasonal*
+   z: the same for the point's distance to the median of its same-phase values in the last
+   ``seasonal_periods`` periods (:func:`detector.views.same_phase_level`), ``seasonal_z_per_decade`` σ
+   to a decade. The plain z explains a slow wobble away; the seasonal z keeps it from explaining away a
+   level that is ordinary for the day but not for the hour.
 3. **Same-phase novelty** (:func:`detector.views.same_phase_distance`): the distance to the nearest value
    at the same time of day (day of week for daily series) in the previous periods, judged against its
    own history as in 1.
@@ -40,7 +44,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from core.anomaly import Direction
 from detector.tail import tail_decades, trailing_mean
-from detector.views import range_excess, robust_z, same_phase_distance, trailing_median
+from detector.views import (
+    range_excess,
+    robust_z,
+    same_phase_distance,
+    same_phase_level,
+    trailing_median,
+)
 
 ScoreDirection = Direction | str  # "up", "down" or "both"
 
@@ -57,6 +67,9 @@ class ScoreConfig:
     short_window : points averaged by the second time scale of the deviation view.
     z_window : points of the robust z's median and MAD (the point included).
     z_per_decade : robust standard deviations that count as one decade of surprise.
+    seasonal_periods : previous days (intraday) or weeks (daily) whose same-phase values make the seasonal
+        z's level (at least two must be found).
+    seasonal_z_per_decade : robust standard deviations of the seasonal z that count as one decade.
     context_periods : previous days (intraday series) or weeks (daily series) searched for a twin.
     context_tolerance_minutes : how far from the same phase a twin may be (intraday series).
     range_per_width : decades per width of the range seen so far, for values beyond it.
@@ -76,6 +89,8 @@ class ScoreConfig:
     short_window: int = 6
     z_window: int = 288
     z_per_decade: float = 4.0
+    seasonal_periods: int = 3
+    seasonal_z_per_decade: float = 8.0
     context_periods: int = 7
     context_tolerance_minutes: float = 30.0
     range_per_width: float = 20.0
@@ -163,6 +178,15 @@ def surprise(
 
     intraday = ppd > 1.0
     period = pd.Timedelta(days=1) if intraday else pd.Timedelta(days=7)
+    level, found = same_phase_level(
+        x,
+        times_ns,
+        period_ns=int(period.value),
+        tolerance_ns=int(pd.Timedelta(minutes=cfg.context_tolerance_minutes if intraday else 60).value),
+        periods=cfg.seasonal_periods,
+    )
+    seasonal_z = np.where(found >= 2, robust_z(x - level, cfg.z_window), np.nan)
+    seasonal_decades = np.nan_to_num(_signed(seasonal_z, direction), nan=0.0) / cfg.seasonal_z_per_decade
     twin = same_phase_distance(
         x,
         times_ns,
@@ -175,7 +199,7 @@ def surprise(
     known = np.cumsum(np.isfinite(twin)) >= min_history
     context = np.where(known, context, z_decades)
 
-    s = np.minimum(np.minimum(deviation, z_decades), context)
+    s = np.minimum(np.minimum(deviation, np.maximum(z_decades, seasonal_decades)), context)
     beyond = _signed(range_excess(x, min_history=cfg.range_min_points), direction)
     s = np.maximum(s, cfg.range_per_width * beyond)
     sustain = np.maximum(deviation, z_decades)

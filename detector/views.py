@@ -8,6 +8,9 @@ from what a simple, assumption-light reading of the series' own past expects.
   of week for daily series) in the previous periods, within a tolerance. A daily batch job's spike has a
   twin yesterday; a genuinely new spike has none. It is a nearest-neighbour novelty measure restricted to
   the seasonal context, in the spirit of contextual detectors (CAD OSE, KNN CAD).
+* :func:`same_phase_level`: the median of the values at the same phase in the last few periods; the
+  robust z of the point's distance to it is the *seasonal* z, which sees a level that is ordinary for the
+  day but not for the hour (a plateau at half height, a daily jump that did not come).
 * :func:`range_excess`: how far the point goes beyond everything seen before, in units of the range seen
   so far (HTM's "spatial anomaly": a value never seen before is news however calm its residual).
 * :func:`trailing_median`: the level the last ``window`` points sit at (a second, model-free forecast).
@@ -96,6 +99,33 @@ def same_phase_distance(
         best = np.where(better, nearest, best)
         signed = np.where(better, diff[np.arange(n), pick], signed)
     return signed
+
+
+def same_phase_level(
+    values: np.ndarray, times_ns: np.ndarray, *, period_ns: int, tolerance_ns: int, periods: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Median of the values nearest ``t − k·period`` (within ``±tolerance``), ``k = 1..periods``, and how
+    many were found; NaN where none was.
+
+    One value per earlier period (the nearest in time), found by time, not by position, so irregular
+    sampling and gaps are handled; only earlier rows count (a clock reset never looks ahead).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    t = np.asarray(times_ns, dtype=np.int64)
+    n = x.size
+    if n == 0:
+        return np.empty(0), np.zeros(0, dtype=np.int64)
+    position = np.arange(n)
+    columns = []
+    for k in range(1, periods + 1):
+        target = t - k * period_ns
+        after = np.clip(np.searchsorted(t, target), 0, n - 1)
+        before = np.clip(after - 1, 0, n - 1)
+        pick = np.where(np.abs(t[before] - target) < np.abs(t[after] - target), before, after)
+        found = (np.abs(t[pick] - target) <= tolerance_ns) & (pick < position)
+        columns.append(np.where(found, x[pick], np.nan))
+    stacked = np.stack(columns, axis=1)
+    return row_quantile(stacked, 0.5), np.count_nonzero(np.isfinite(stacked), axis=1)
 
 
 def range_excess(values: np.ndarray, min_history: int, rel_floor: float = 1e-3) -> np.ndarray:

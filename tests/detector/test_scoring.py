@@ -151,3 +151,21 @@ def test_hourly_series_alarm_again_for_an_incident_seven_hours_after_the_last() 
     assert s.alarm[first] >= 0.5 and s.alarm[second] >= 0.5
     twelve = score(y, np.full(y.size, 10.0), config=ScoreConfig(alarm_hours_coarse=12.0))
     assert twelve.alarm[second] == 0.0
+
+
+def test_a_plateau_at_half_height_for_its_hour_is_news() -> None:
+    # A daily square wave (20 at night, 80 by day) whose day-time plateau comes at 40 on day 12: every
+    # value is inside the day's range, so the plain robust z explains it away; the seasonal z does not.
+    step = pd.Timedelta(minutes=30)
+    per_day = 48
+    day = np.where((np.arange(per_day) >= 16) & (np.arange(per_day) < 40), 80.0, 20.0)
+    y = np.tile(day, 14) + noise(per_day * 14)
+    anomalous = slice(per_day * 12 + 20, per_day * 12 + 36)
+    y[anomalous] = 40.0 + noise(16, 3)
+    expected = np.tile(day, 14)
+    seasonal = score(y, expected, step=step)
+    assert seasonal.tail[anomalous].max() >= 0.5
+    plain = score(y, expected, step=step, config=ScoreConfig(seasonal_z_per_decade=1e9))
+    assert plain.tail[anomalous].max() < 0.5
+    # Ordinary days do not alarm.
+    assert (seasonal.alarm[per_day * 3 : per_day * 12] < 0.5).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from detector.views import range_excess, robust_z, same_phase_distance, trailing_median
+from detector.views import range_excess, robust_z, same_phase_distance, same_phase_level, trailing_median
 
 HOUR_NS = int(pd.Timedelta(hours=1).value)
 
@@ -46,3 +46,25 @@ def test_trailing_median_looks_only_backwards() -> None:
     m = trailing_median(np.array([1.0, 3.0, 100.0, 5.0]), 2)
     assert np.isnan(m[0])
     np.testing.assert_allclose(m[1:], [1.0, 2.0, 51.5])
+
+
+def test_same_phase_level_is_the_median_of_earlier_periods_found_by_time() -> None:
+    hour = int(pd.Timedelta(hours=1).value)
+    t = np.arange(24 * 5, dtype=np.int64) * hour
+    x = np.tile(np.arange(24, dtype=np.float64), 5) + np.repeat([0.0, 10.0, 20.0, 30.0, 40.0], 24)
+    level, found = same_phase_level(x, t, period_ns=24 * hour, tolerance_ns=0, periods=3)
+    assert np.isnan(level[:24]).all() and (found[:24] == 0).all()  # no earlier day yet
+    assert level[24 * 4 + 5] == 5.0 + 20.0 and found[24 * 4 + 5] == 3  # median of days 1-3 at 05:00
+    # A missing row is looked up by time: within the tolerance the nearest row stands in, beyond it none.
+    gap = np.delete(np.arange(t.size), 24 * 3 + 5)
+    level, found = same_phase_level(x[gap], t[gap], period_ns=24 * hour, tolerance_ns=hour, periods=1)
+    assert found[24 * 4 + 4] == 1 and level[24 * 4 + 4] in (x[24 * 3 + 4], x[24 * 3 + 6])
+    level, found = same_phase_level(x[gap], t[gap], period_ns=24 * hour, tolerance_ns=0, periods=1)
+    assert found[24 * 4 + 4] == 0
+    # A clock reset never makes a later row a "previous period".
+    back = t.copy()
+    back[50] = back[20]
+    _, found = same_phase_level(
+        x, np.maximum.accumulate(back), period_ns=24 * hour, tolerance_ns=0, periods=1
+    )
+    assert (found[:24] == 0).all()
