@@ -20,6 +20,8 @@ a probability, calibrated on the series' own past) before views are compared:
 
 A point is as surprising as the *least* surprised of these views (each one can explain a point away: a
 bursty metric's burst is ordinary to 1, a daily job's spike has a twin in 3, a slow wobble is small in 2),
+and never more than the share of recent hours whose forecast residual already reached its own, once three
+did (:mod:`detector.recurrence`: bursts come in clusters, so rarity is counted in hours, not points),
 **or** as far as it goes beyond everything seen before (:func:`detector.views.range_excess`,
 ``range_per_width`` decades per width of the range so far), whichever is more.
 
@@ -43,6 +45,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from core.anomaly import Direction
+from detector.recurrence import block_points, recurrence_cap
 from detector.tail import tail_decades, trailing_mean
 from detector.views import (
     range_excess,
@@ -73,6 +76,8 @@ class ScoreConfig:
     context_periods : previous days (intraday series) or weeks (daily series) searched for a twin.
     context_tolerance_minutes : how far from the same phase a twin may be (intraday series).
     range_per_width : decades per width of the range seen so far, for values beyond it.
+    recurrence_hours : block length of the recurrence cap (one point for hourly and coarser series).
+    recurrence_min_count : earlier blocks that must have reached a residual before it is capped.
     range_min_points : points seen before the range view speaks (a record in a short history is no news).
     alarm_hours : how long a raised alarm covers the event it was raised for (at least two periods), for
         series sampled more often than hourly.
@@ -94,6 +99,8 @@ class ScoreConfig:
     context_periods: int = 7
     context_tolerance_minutes: float = 30.0
     range_per_width: float = 20.0
+    recurrence_hours: float = 1.0
+    recurrence_min_count: int = 3
     range_min_points: int = 200
     alarm_hours: float = 12.0
     alarm_hours_coarse: float = 6.0
@@ -172,6 +179,12 @@ def surprise(
             magnitude = _signed(trailing_mean(residual, k), direction)
             deviations.append(tail(magnitude, floor=floor))
     deviation = np.maximum(np.max(deviations, axis=0) - np.log10(len(deviations)), 0.0)
+    cap = recurrence_cap(
+        _signed(x - np.asarray(expected, dtype=np.float64), direction),
+        window=window,
+        block=block_points(ppd, cfg.recurrence_hours),
+        min_count=cfg.recurrence_min_count,
+    )
 
     z = robust_z(x, cfg.z_window)
     z_decades = np.nan_to_num(_signed(z, direction), nan=0.0) / cfg.z_per_decade
@@ -200,6 +213,7 @@ def surprise(
     context = np.where(known, context, z_decades)
 
     s = np.minimum(np.minimum(deviation, np.maximum(z_decades, seasonal_decades)), context)
+    s = np.minimum(s, cap)
     beyond = _signed(range_excess(x, min_history=cfg.range_min_points), direction)
     s = np.maximum(s, cfg.range_per_width * beyond)
     sustain = np.maximum(deviation, z_decades)
