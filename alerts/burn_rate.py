@@ -3,7 +3,10 @@
 Multi-window, as in Google's SRE workbook: a rule fires only when both a long window (the spend is
 material, not a blip) and a short window (it is still happening) burn faster than the rule's factor.
 Seed policy: page above 3x on both windows, or when the month-end projection crosses 90% of the monthly
-budget while spend is growing; ticket above 1.5x sustained over 24 h; nothing below a $ floor.
+budget while spend is growing; ticket above 1.5x sustained over 24 h, or by money: an excess sustained on
+both windows (above ``sustained_factor``), with an anomaly event open, whose projected month impact crosses
+both a $ amount and a share of the product's monthly spend, so a permanent +37% on a large cost line is ticketed although 1.37x is
+under the rate rule; nothing below a $ floor.
 Pure functions over a ``SeriesEvaluation``: no clock, no database.
 """
 
@@ -33,6 +36,11 @@ class BurnRatePolicy:
     budget_share: float = 0.9  # page when the month-end projection reaches this share of the budget ...
     budget_growth: float = 1.2  # ... while the short window burns at least this much over expected
     materiality_floor: float = 100.0  # $ of excess below which nothing is raised
+    # Ticket by money: both windows above ``sustained_factor`` and a projected month impact of at least
+    # ``ticket_month_impact`` $ and ``ticket_month_impact_pct`` % of the product's monthly spend (None: off).
+    sustained_factor: float = 1.2
+    ticket_month_impact: float | None = 1000.0
+    ticket_month_impact_pct: float | None = 2.0
 
 
 @dataclass(frozen=True)
@@ -76,16 +84,60 @@ def _excess(evaluation: SeriesEvaluation) -> float:
     return max(anomaly, projected, window, 0.0)
 
 
+HOURS_PER_MONTH = 730.0  # 365 × 24 / 12
+
+
+def month_impact(evaluation: SeriesEvaluation, long_hours: float) -> float:
+    """The $ a month the excess adds if it goes on: the long window's excess rate over a month, or the
+    open anomalies' own projection, whichever is larger."""
+    window = pick_window(evaluation.windows, long_hours)
+    rate = 0.0 if window is None else (window.actual - window.expected) / window.hours * HOURS_PER_MONTH
+    projected = max((a.projected_month_impact for a in evaluation.anomalies), default=0.0)
+    return max(rate, projected, 0.0)
+
+
+def _money_ticket(
+    evaluation: SeriesEvaluation, policy: BurnRatePolicy, product_month: float | None
+) -> tuple[bool, str]:
+    """The ticket-by-money rule (see the module docstring); never fires with a threshold it cannot check."""
+    if policy.ticket_month_impact is None and policy.ticket_month_impact_pct is None:
+        return False, ""
+    if not evaluation.anomalies:
+        return False, ""  # money alone is no finding: the detector must see an event to explain it
+    sustained, _ = _rule_fires(
+        evaluation.windows,
+        BurnRule(policy.sustained_factor, policy.ticket.long_hours, policy.ticket.short_hours),
+    )
+    if not sustained:
+        return False, ""
+    impact = month_impact(evaluation, policy.ticket.long_hours)
+    if policy.ticket_month_impact is not None and impact < policy.ticket_month_impact:
+        return False, ""
+    share = None
+    if policy.ticket_month_impact_pct is not None:
+        if product_month is None or product_month <= 0:
+            return False, ""
+        share = impact / product_month * 100.0
+        if share < policy.ticket_month_impact_pct:
+            return False, ""
+    long_w = pick_window(evaluation.windows, policy.ticket.long_hours)
+    burn = f" at {_fmt(long_w.burn_rate)}x over {long_w.hours:g}h" if long_w is not None else ""
+    of_product = f" ({share:.1f}% of the product's month)" if share is not None else ""
+    return True, f"sustained excess{burn} adds {impact:,.2f} a month{of_product}"
+
+
 def classify_severity(
     evaluation: SeriesEvaluation,
     policy: BurnRatePolicy,
     monthly_budget: float | None = None,
     projection: float | None = None,
+    product_month: float | None = None,
 ) -> SeverityDecision:
     """Return page, ticket or none for one series at ``evaluation.as_of``, with the reasons.
 
     ``projection`` is the month-end projection the budget governs: the series' own by default, the
-    product's total when the budget is the whole product's.
+    product's total when the budget is the whole product's. ``product_month`` is the product's projected
+    monthly spend, which the ticket-by-money rule's % is of (without it, that rule does not fire).
     """
     long_page = pick_window(evaluation.windows, policy.page.long_hours)
     burn = long_page.burn_rate if long_page is not None else None
@@ -113,5 +165,8 @@ def classify_severity(
         return SeverityDecision(Severity.PAGE, burn, excess, tuple(reasons))
     ticket, why = _rule_fires(evaluation.windows, policy.ticket)
     if ticket:
+        return SeverityDecision(Severity.TICKET, burn, excess, (why,))
+    money, why = _money_ticket(evaluation, policy, product_month)
+    if money:
         return SeverityDecision(Severity.TICKET, burn, excess, (why,))
     return SeverityDecision(Severity.NONE, burn, excess, ("burn rate within policy",))

@@ -197,9 +197,10 @@ class AlertService:
     ) -> SeverityDecision:
         projection = None
         amount = decision_budget(ev, budget)
+        product_month = product_projection.get((ev.product, ev.currency.upper()))
         if amount is not None and budget is not None and budget.cost_line is None:
-            projection = product_projection[(ev.product, ev.currency.upper())]
-        return classify_severity(ev, self.burn_policy, amount, projection)
+            projection = product_month
+        return classify_severity(ev, self.burn_policy, amount, projection, product_month)
 
     def _notify(
         self,

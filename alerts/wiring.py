@@ -85,6 +85,9 @@ def alerting_from_settings(
         budget_share=settings.budget_page_share,
         budget_growth=settings.budget_growth_factor,
         materiality_floor=settings.materiality_floor,
+        sustained_factor=settings.sustained_burn_factor,
+        ticket_month_impact=settings.ticket_month_impact or None,
+        ticket_month_impact_pct=settings.ticket_month_impact_pct or None,
     )
     return build_alerting(
         settings,

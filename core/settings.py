@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     budget_page_share: float = 0.9
     budget_growth_factor: float = 1.2
     materiality_floor: float = 100.0
+    # Ticket by money (under the rate rule): both windows above this factor and a projected month impact of
+    # at least this many $ and this % of the product's monthly spend (0 switches either check off).
+    sustained_burn_factor: float = Field(default=1.2, gt=1.0)
+    ticket_month_impact: float = Field(default=1000.0, ge=0)
+    ticket_month_impact_pct: float = Field(default=2.0, ge=0)
     resolve_after_hours: float = 12.0
     renotify_impact_step: float = 1000.0
     renotify_impact_pct: float = 50.0

@@ -25,6 +25,9 @@ from models.tables import model_versions
 from training.leases import last_runs
 
 SEVERITY_ORDER = ("page", "ticket", "none")
+# Open incidents are grouped by the severity they reached (what was notified); those that never reached a
+# ticket notify nobody and are "watching", shown apart from incidents.
+INCIDENT_SEVERITIES = ("page", "ticket")
 OPEN_LIMIT = 1000
 
 
@@ -89,6 +92,7 @@ class Status:
 @dataclass
 class Overview:
     groups: list[SeverityGroup]
+    watching: list[dict[str, Any]]  # open, but below every severity rule so far: nobody was notified
     recent: list[dict[str, Any]]
     month: str | None
     month_share: float  # elapsed share of the month of the newest data
@@ -182,9 +186,9 @@ def status(engine: Engine, store: FactStore, scheduler: Any) -> Status:
 def overview(engine: Engine, store: FactStore, scheduler: Any) -> Overview:
     open_incidents = list_incidents(engine, status="open", limit=OPEN_LIMIT)
     groups: list[SeverityGroup] = []
-    for severity in SEVERITY_ORDER:
+    for severity in INCIDENT_SEVERITIES:
         members = sorted(
-            (i for i in open_incidents if i["severity"] == severity), key=lambda i: -float(i["impact"])
+            (i for i in open_incidents if i["peak_severity"] == severity), key=lambda i: -float(i["impact"])
         )
         impact: dict[str, float] = defaultdict(float)
         projected: dict[str, float] = defaultdict(float)
@@ -192,6 +196,10 @@ def overview(engine: Engine, store: FactStore, scheduler: Any) -> Overview:
             impact[inc["currency"]] += float(inc["impact"])
             projected[inc["currency"]] += float(inc["projected_month_impact"])
         groups.append(SeverityGroup(severity, members, dict(impact), dict(projected)))
+    watching = sorted(
+        (i for i in open_incidents if i["peak_severity"] not in INCIDENT_SEVERITIES),
+        key=lambda i: -float(i["impact"]),
+    )
     recent = list_incidents(engine, status="resolved", limit=20)
     month, share, rows = month_spend(store)
     products = _product_totals(rows)
@@ -213,6 +221,7 @@ def overview(engine: Engine, store: FactStore, scheduler: Any) -> Overview:
     budgets.sort(key=lambda b: -(b.projected_burn or 0.0))
     return Overview(
         groups=groups,
+        watching=watching,
         recent=recent,
         month=month,
         month_share=share,

@@ -83,3 +83,40 @@ def test_zero_expected_spend_is_infinite_burn() -> None:
     ev = evaluation(T0, impact=5000.0)
     ev = type(ev)(**{**ev.__dict__, "windows": [WindowSpend(6, 600, 0), WindowSpend(24, 2400, 0)]})
     assert classify_severity(ev, POLICY).severity is Severity.PAGE
+
+
+@pytest.mark.parametrize(
+    ("short", "long", "impact", "product_month", "policy", "expected"),
+    [
+        # +37% sustained on both windows, $27k a month, 27% of the product's month: a ticket under 1.5x
+        (1.37, 1.37, 500.0, 100_000.0, POLICY, Severity.TICKET),
+        # the same excess is 0.3% of a very large product: none
+        (1.37, 1.37, 500.0, 10_000_000.0, POLICY, Severity.NONE),
+        # the short window calmed down: not sustained
+        (1.0, 1.37, 500.0, 100_000.0, POLICY, Severity.NONE),
+        # +10% is under the sustained factor (1.2)
+        (1.1, 1.1, 500.0, 100_000.0, POLICY, Severity.NONE),
+        # no anomaly event to explain it: money alone is no finding
+        (1.37, 1.37, None, 100_000.0, POLICY, Severity.NONE),
+        # the product's spend unknown: the % cannot be checked, so the rule does not fire ...
+        (1.37, 1.37, 500.0, None, POLICY, Severity.NONE),
+        # ... unless the % check is off; and with both checks off the rule is off
+        (1.37, 1.37, 500.0, None, BurnRatePolicy(ticket_month_impact_pct=None), Severity.TICKET),
+        (
+            1.37,
+            1.37,
+            500.0,
+            100_000.0,
+            BurnRatePolicy(ticket_month_impact=None, ticket_month_impact_pct=None),
+            Severity.NONE,
+        ),
+        # a $ threshold above the month impact: none
+        (1.37, 1.37, 500.0, 100_000.0, BurnRatePolicy(ticket_month_impact=100_000.0), Severity.NONE),
+    ],
+)
+def test_ticket_by_money(short, long, impact, product_month, policy, expected) -> None:
+    ev = evaluation(T0, burn=(short, long), impact=impact)
+    decision = classify_severity(ev, policy, product_month=product_month)
+    assert decision.severity is expected, decision.reasons
+    if expected is Severity.TICKET:
+        assert "a month" in decision.reasons[0] and "1.37x over 24h" in decision.reasons[0]

@@ -229,3 +229,12 @@ def test_a_growing_ticket_is_updated_at_most_daily_unless_its_impact_doubles(eng
     payload = json.loads(text)
     change = "impact +172,000.00 → +400,000.00 USD (+133%)"
     assert payload["summary"].endswith(f"— {change}") and payload["details"]["change"] == change
+
+
+def test_a_sustained_excess_under_the_rate_rule_is_ticketed_by_money(engine: Engine) -> None:
+    svc = service(engine, FixedClock(T0))
+    # 1.37x on both windows (under 1.5x), its product spends 100k a month: $27k a month is material.
+    svc.process([evaluation(T0 + H, burn=(1.37, 1.37), impact=500.0, month_projection=100_000.0)])
+    assert queued(engine) == [("tickets", "open", 1)]
+    [incident] = list_incidents(engine, status="open")
+    assert incident["severity"] == "ticket" and "a month" in incident["reasons"][0]

@@ -50,3 +50,30 @@ def test_a_resolved_page_shows_why_it_paged_beside_the_latest_sweep(tmp_path: Pa
     assert why.startswith("Why page") and "burn" in why.lower()
     assert text_of(html, "decided-burn") == "4.00×"
     assert "none" in text_of(html, "latest").lower()
+
+
+def test_the_overview_watches_incidents_that_never_reached_a_ticket_apart(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'state.db'}",
+        data_dir=tmp_path / "data",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    routing = default_routing(pagerduty_routing_key=SecretStr("pd-key"), ticket_kind=None, ticket_url=None)
+    svc = AlertService(engine, FixedClock(T0), routing, incident_policy=IncidentPolicy(resolve_after=2 * H))
+    svc.process(
+        [
+            evaluation(T0 + H, burn=(4.0, 4.0), impact=900.0, product="shop"),  # pages
+            evaluation(T0 + H, impact=40.0, product="search"),  # an anomaly below every rule
+        ]
+    )
+    with TestClient(create_app(settings, clock=FixedClock(T0 + 2 * H))) as client:
+        html = client.get("/ui").text
+    page_card = re.search(r'data-severity="page".*?data-role="open-count">(\d+)<', html, re.S)
+    ticket_card = re.search(r'data-severity="ticket".*?data-role="open-count">(\d+)<', html, re.S)
+    assert page_card and page_card.group(1) == "1" and ticket_card and ticket_card.group(1) == "0"
+    assert 'data-severity="none"' not in html
+    assert re.search(r'data-role="watching-count">1<', html)
+    watching = html[html.index('data-role="watching"') :]
+    assert "search / Compute" in watching and "shop / Compute" not in watching

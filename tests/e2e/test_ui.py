@@ -177,7 +177,10 @@ def test_overview_lists_the_demo_incidents(site: Site, browser: Any) -> None:
     for card in page.locator("[data-role=severity-card]").all():
         severity = card.get_attribute("data-severity")
         count = int(card.locator("[data-role=open-count]").inner_text())
-        assert count == sum(1 for i in open_now if i["severity"] == severity)
+        assert count == sum(1 for i in open_now if i["peak_severity"] == severity)
+    # Open incidents that never reached a ticket are watched apart from incidents.
+    watched = sum(1 for i in open_now if i["peak_severity"] == "none")
+    assert int(page.locator("[data-role=watching-count]").inner_text()) == watched
     assert "USD" in page.locator("[data-role=severity-card]").first.inner_text() or not any(
         i["severity"] == "page" for i in open_now
     )
