@@ -6,7 +6,9 @@ Seed policy: page above 3x on both windows, or when the month-end projection cro
 budget while spend is growing; ticket above 1.5x sustained over 24 h, or by money: an excess sustained on
 both windows (above ``sustained_factor``), with an anomaly event open, whose projected month impact crosses
 both a $ amount and a share of the product's monthly spend, so a permanent +37% on a large cost line is ticketed although 1.37x is
-under the rate rule; nothing below a $ floor.
+under the rate rule; nothing below a $ floor. New spend (a series in cold start spending materially) has
+no history to burn against: it pages when its monthly run rate is a large share of its product's month
+(or the budget's projection crosses its page share), is ticketed by the money thresholds, else watched.
 Pure functions over a ``SeriesEvaluation``: no clock, no database.
 """
 
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from alerts.severity import Severity
-from core.anomaly import SeriesEvaluation, WindowSpend
+from core.anomaly import HOURS_PER_MONTH, SeriesEvaluation, WindowSpend
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class BurnRatePolicy:
     sustained_factor: float = 1.2
     ticket_month_impact: float | None = 1000.0
     ticket_month_impact_pct: float | None = 2.0
+    # New spend (a series in cold start spending materially): page when its monthly run rate reaches this
+    # share of its product's monthly spend; ticket by the money thresholds above; else watched.
+    new_spend_page_pct: float = 25.0
 
 
 @dataclass(frozen=True)
@@ -84,9 +89,6 @@ def _excess(evaluation: SeriesEvaluation) -> float:
     return max(anomaly, projected, window, 0.0)
 
 
-HOURS_PER_MONTH = 730.0  # 365 × 24 / 12
-
-
 def month_impact(evaluation: SeriesEvaluation, long_hours: float) -> float:
     """The $ a month the excess adds if it goes on: the long window's excess rate over a month, or the
     open anomalies' own projection, whichever is larger."""
@@ -126,6 +128,45 @@ def _money_ticket(
     return True, f"sustained excess{burn} adds {impact:,.2f} a month{of_product}"
 
 
+def _new_spend(
+    evaluation: SeriesEvaluation,
+    policy: BurnRatePolicy,
+    monthly_budget: float | None,
+    projection: float | None,
+    product_month: float | None,
+    burn: float | None,
+    excess: float,
+) -> SeverityDecision | None:
+    """Severity of spend where there was none: against the product's month and the budget, since the new
+    series has no history of its own to burn against (``None`` when the evaluation has no new spend)."""
+    fresh = [a for a in evaluation.anomalies if a.kind == "new_spend"]
+    if not fresh:
+        return None
+    month = max(a.projected_month_impact for a in fresh)
+    share = month / product_month * 100.0 if product_month and product_month > 0 else None
+    said = f"new spend: {month:,.2f} a month" + (
+        f" ({share:.1f}% of the product's month)" if share is not None else ""
+    )
+    if share is not None and share >= policy.new_spend_page_pct:
+        return SeverityDecision(Severity.PAGE, burn, excess, (f"{said} ≥ {policy.new_spend_page_pct:g}%",))
+    if monthly_budget is not None and monthly_budget > 0:
+        projected = evaluation.month_projection if projection is None else projection
+        if projected / monthly_budget >= policy.budget_share:
+            return SeverityDecision(
+                Severity.PAGE,
+                burn,
+                excess,
+                (f"{said}; month-end projection {projected / monthly_budget:.0%} of budget",),
+            )
+    enough = policy.ticket_month_impact is None or month >= policy.ticket_month_impact
+    large = policy.ticket_month_impact_pct is None or (
+        share is not None and share >= policy.ticket_month_impact_pct
+    )
+    if enough and large:
+        return SeverityDecision(Severity.TICKET, burn, excess, (said,))
+    return SeverityDecision(Severity.NONE, burn, excess, (f"{said}: like the rest of its product, watched",))
+
+
 def classify_severity(
     evaluation: SeriesEvaluation,
     policy: BurnRatePolicy,
@@ -146,6 +187,9 @@ def classify_severity(
         return SeverityDecision(
             Severity.NONE, burn, excess, (f"excess {excess:.2f} below floor {policy.materiality_floor:g}",)
         )
+    fresh = _new_spend(evaluation, policy, monthly_budget, projection, product_month, burn, excess)
+    if fresh is not None:
+        return fresh
     reasons: list[str] = []
     page, why = _rule_fires(evaluation.windows, policy.page)
     if page:

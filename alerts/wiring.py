@@ -88,6 +88,7 @@ def alerting_from_settings(
         sustained_factor=settings.sustained_burn_factor,
         ticket_month_impact=settings.ticket_month_impact or None,
         ticket_month_impact_pct=settings.ticket_month_impact_pct or None,
+        new_spend_page_pct=settings.new_spend_page_pct,
     )
     return build_alerting(
         settings,

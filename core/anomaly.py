@@ -13,6 +13,10 @@ from typing import Any, Literal
 from core.types import Granularity
 
 Direction = Literal["up", "down"]
+# What found the event: the detector's score ("anomaly"), an excess that adds up under every period's band
+# ("sustained"), or spend where there was none before ("new_spend": a series still in cold start).
+AnomalyKind = Literal["anomaly", "sustained", "new_spend"]
+HOURS_PER_MONTH = 730.0  # 365 × 24 / 12: what "a month" of a run rate means
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Anomaly:
     expected_seasonal: float | None = None
     completeness: float | None = None  # share of the newest period's data believed present
     root_causes: list[CauseRef] = field(default_factory=list)
+    kind: AnomalyKind = "anomaly"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     sustained_burn_factor: float = Field(default=1.2, gt=1.0)
     ticket_month_impact: float = Field(default=1000.0, ge=0)
     ticket_month_impact_pct: float = Field(default=2.0, ge=0)
+    # New spend (a series in cold start spending materially) pages at this % of its product's monthly spend.
+    new_spend_page_pct: float = Field(default=25.0, gt=0)
     resolve_after_hours: float = 12.0
     renotify_impact_step: float = 1000.0
     renotify_impact_pct: float = 50.0

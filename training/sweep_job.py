@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from core.anomaly import Anomaly, CauseRef, SeriesEvaluation, WindowSpend
+from core.anomaly import HOURS_PER_MONTH, Anomaly, CauseRef, SeriesEvaluation, WindowSpend
 from core.clock import Clock
 from core.settings import Settings
 from core.types import Granularity, SeriesKey
@@ -43,6 +43,7 @@ LOOKBACK = {Granularity.DAY: timedelta(days=63), Granularity.HOUR: timedelta(day
 # Trailing windows for burn rates: the short one reacts, the long one confirms.
 WINDOW_HOURS = {Granularity.DAY: (24.0, 72.0), Granularity.HOUR: (6.0, 24.0, 72.0)}
 MAX_CAUSE_PERIODS = 7
+NEW_SPEND_HOURS = 24.0  # a new series' spend over its last day decides whether it is material
 Progress = Callable[[int, int], None]
 
 
@@ -242,6 +243,12 @@ class Sweeper:
             sustained = self._sustained_excess(key.granularity, points, index, judged, step)
             if sustained is not None:
                 open_events = [sustained]
+        if not ready and not open_events and judged.size:
+            # Cold start scores a young series but never alarms on it; spend where there was none is news
+            # at once. Its severity is judged against its product (alerts.burn_rate), not its own model.
+            fresh = self._new_spend(key.granularity, points, index, judged, step, now)
+            if fresh is not None:
+                open_events = [fresh]
         open_events = [_utc_event(a) for a in open_events]
         in_band = True
         if judged.size:
@@ -301,6 +308,43 @@ class Sweeper:
             anomaly_score=score,
             expected_trend=float(np.nansum(points["trend"][tail])),
             expected_seasonal=float(np.nansum(points["seasonal"][tail])),
+            kind="sustained",
+        )
+
+    def _new_spend(
+        self,
+        gran: Granularity,
+        points: dict[str, np.ndarray],
+        index: pd.DatetimeIndex,
+        judged: np.ndarray,
+        step: pd.Timedelta,
+        now: pd.Timestamp,
+    ) -> Anomaly | None:
+        """A series in cold start that spent at least the materiality floor over its last day.
+
+        Its monthly run rate (the window's spend per hour over a month) is the event's
+        ``projected_month_impact``: a new service spending thousands a day (leaked credentials, a
+        forgotten experiment) should not wait out the cold start.
+        """
+        tail = judged[-max(int(pd.Timedelta(hours=NEW_SPEND_HOURS) / step), 1) :]
+        recent = float(np.nansum(points["value"][tail]))
+        if recent < self.settings.materiality_floor:
+            return None
+        spent = np.flatnonzero(np.nan_to_num(points["value"][judged]) > 0)
+        first = judged[int(spent[0])] if spent.size else judged[0]
+        actual = float(np.nansum(points["value"][first : judged[-1] + 1]))
+        covered = max(len(tail), 1) * step / pd.Timedelta(hours=1)
+        return Anomaly(
+            start=index[first].to_pydatetime(),
+            end=index[judged[-1]].to_pydatetime(),
+            direction="up",
+            actual=actual,
+            expected=0.0,
+            impact=actual,
+            impact_pct=100.0,  # no expected spend to compare with: capped, as for any zero baseline
+            anomaly_score=1.0,
+            projected_month_impact=recent / covered * HOURS_PER_MONTH,
+            kind="new_spend",
         )
 
     @staticmethod

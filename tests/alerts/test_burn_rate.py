@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -120,3 +122,32 @@ def test_ticket_by_money(short, long, impact, product_month, policy, expected) -
     assert decision.severity is expected, decision.reasons
     if expected is Severity.TICKET:
         assert "a month" in decision.reasons[0] and "1.37x over 24h" in decision.reasons[0]
+
+
+def new_spend(month: float, product_month_projection: float = 0.0) -> Any:
+    ev = evaluation(T0, burn=(1.0, 1.0), impact=month / 30, month_projection=product_month_projection)
+    fresh = replace(ev.anomalies[0], kind="new_spend", expected=0.0, projected_month_impact=month)
+    return replace(ev, anomalies=[fresh])
+
+
+@pytest.mark.parametrize(
+    ("month", "product_month", "budget", "projection", "expected", "said"),
+    [
+        # a new service at 90k a month in a product of 200k: 45% of it, page at once
+        (90_000.0, 200_000.0, None, None, Severity.PAGE, "45.0% of the product's month"),
+        # 10k a month, 5% of the product: ticket by the money thresholds
+        (10_000.0, 200_000.0, None, None, Severity.TICKET, "5.0% of the product's month"),
+        # 3k a month, 1.5% of the product: looks like the rest of it, watched
+        (3_000.0, 200_000.0, None, None, Severity.NONE, "watched"),
+        # small, but the product's budget projection is past its page share: page
+        (3_000.0, 200_000.0, 100_000.0, 95_000.0, Severity.PAGE, "of budget"),
+        # the product's spend unknown: the % cannot be checked, so no ticket
+        (10_000.0, None, None, None, Severity.NONE, "watched"),
+    ],
+)
+def test_new_spend_is_judged_against_its_product(
+    month, product_month, budget, projection, expected, said
+) -> None:
+    decision = classify_severity(new_spend(month), POLICY, budget, projection, product_month)
+    assert decision.severity is expected, decision.reasons
+    assert "new spend" in decision.reasons[0] and said in decision.reasons[0]
