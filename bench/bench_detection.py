@@ -108,7 +108,8 @@ CHOICES = (
     "daily spend series would then stop alarming on its second similar spike in 8 weeks); capping with "
     "all four deviation residuals (73.0 / 64.9, Microsoft at 0.5 falls to 40) or with the trailing-median "
     "residual too (68.9 / 66.8, 4 artificialNoAnomaly alarms); the point-level count instead of blocks "
-    "(69.6 / 67.1).",
+    "(69.6 / 67.1); also capping by the recurrence of the twin distance, of the trailing-median residual, or "
+    "both (70.6 / 67.3, 67.6 / 67.9, 66.9 / 67.2).",
     "- **Robust z**: 288 points, 4 σ per decade (2 σ: 65.2 / 57.4; 1 σ: 67.9 / 56.5); the mean-deviation "
     "scale only where the MAD is 0 (+1.7 on NAB against using it as a floor everywhere).",
     "- **Range excess**: 20 decades per width of the range so far, after 200 points (10 per width: "
