@@ -1,6 +1,8 @@
 """Detection quality, measured the way the benchmarks' authors measure it: NAB's scoring method.
 
-Run with ``.venv/bin/python -m bench.bench_detection`` (``--workers N``, ``--no-write``, ``--only SUBSTRING``).
+Run with ``.venv/bin/python -m bench.bench_detection`` (``--workers N``, ``--no-write``, ``--only SUBSTRING``;
+``--set NAME=VALUE`` overrides a :class:`detector.scoring.ScoreConfig` field for a trial, e.g.
+``--set recurrence_min_count=2``, and never writes: the recorded figures are the defaults').
 
 * **spendsentry**: every file of the shared NAB part and of the shared half of the Microsoft Cloud
   Monitoring corpus is replayed causally by :func:`detector.backtest.backtest_csv` — the code behind
@@ -22,7 +24,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,8 @@ from bench.evaluation.nab_scorer import CorpusResult, SweptFile, evaluate, sweep
 from bench.machine import describe
 from bench.publish import publish
 from detector.backtest import BACKTEST_CONFIG, backtest_csv
+from detector.post_rules import DetectorConfig
+from detector.scoring import ScoreConfig
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "detection.md"
@@ -135,11 +139,11 @@ CHOICES = (
 )
 
 
-def run_backtest(args: tuple[str, str, str]) -> tuple[str, np.ndarray, float]:
-    key, in_path, out_dir = args
+def run_backtest(args: tuple[str, str, str, DetectorConfig]) -> tuple[str, np.ndarray, float]:
+    key, in_path, out_dir, config = args
     out = Path(out_dir) / key.replace("/", "__")
     started = time.perf_counter()
-    backtest_csv(Path(in_path), out)
+    backtest_csv(Path(in_path), out, config=config)
     seconds = time.perf_counter() - started
     return key, pd.read_csv(out)["anomaly_score"].to_numpy(dtype=np.float64), seconds
 
@@ -150,6 +154,22 @@ def swept(corpus: Corpus, scores: dict[str, np.ndarray]) -> list[SweptFile]:
         frame = corpus.read(key)
         out.append(sweep_file(key, frame["timestamp"], scores[key], corpus.windows.get(key, [])))
     return out
+
+
+def config_with(overrides: list[str]) -> DetectorConfig:
+    """The replay's config with ``NAME=VALUE`` overrides of its score's fields (``None`` allowed)."""
+    defaults = ScoreConfig()
+    known = {f.name for f in fields(ScoreConfig)}
+    changes: dict[str, object] = {}
+    for item in overrides:
+        name, _, raw = item.partition("=")
+        if name not in known:
+            raise SystemExit(
+                f"--set {item!r}: no ScoreConfig field {name!r} (one of {', '.join(sorted(known))})"
+            )
+        current = getattr(defaults, name)
+        changes[name] = None if raw == "None" else type(current if current is not None else 0.0)(raw)
+    return replace(BACKTEST_CONFIG, score=replace(BACKTEST_CONFIG.score, **changes))  # type: ignore[arg-type]
 
 
 def cells(result: dict[str, CorpusResult]) -> list[str]:
@@ -196,7 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 2))
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--only", default="", help="only files whose key contains this")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a ScoreConfig trial"
+    )
     args = parser.parse_args(argv)
+    config = config_with(args.set)
+    if args.set:
+        args.no_write = True  # the recorded figures are always the defaults'
+
     corpora = [
         replace(c, windows={k: v for k, v in c.windows.items() if args.only in k})
         for c in (nab_corpus(), ms_corpus())
@@ -207,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(max_workers=args.workers) as pool:
         for corpus in corpora:
-            jobs = [(k, str(corpus.path(k)), tmp) for k in corpus.keys]
+            jobs = [(k, str(corpus.path(k)), tmp, config) for k in corpus.keys]
             done = list(pool.map(run_backtest, jobs))
             ours[corpus.name] = {k: s for k, s, _ in done}
             seconds[corpus.name] = sum(t for _, _, t in done)

@@ -246,7 +246,7 @@ class Sweeper:
         if not ready and not open_events and judged.size:
             # Cold start scores a young series but never alarms on it; spend where there was none is news
             # at once. Its severity is judged against its product (alerts.burn_rate), not its own model.
-            fresh = self._new_spend(key.granularity, points, index, judged, step, now)
+            fresh = self._new_spend(points, index, judged, step)
             if fresh is not None:
                 open_events = [fresh]
         open_events = [_utc_event(a) for a in open_events]
@@ -312,13 +312,7 @@ class Sweeper:
         )
 
     def _new_spend(
-        self,
-        gran: Granularity,
-        points: dict[str, np.ndarray],
-        index: pd.DatetimeIndex,
-        judged: np.ndarray,
-        step: pd.Timedelta,
-        now: pd.Timestamp,
+        self, points: dict[str, np.ndarray], index: pd.DatetimeIndex, judged: np.ndarray, step: pd.Timedelta
     ) -> Anomaly | None:
         """A series in cold start that spent at least the materiality floor over its last day.
 

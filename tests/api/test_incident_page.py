@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlalchemy import Engine
 
 from alerts.incidents import list_incidents
 from alerts.lifecycle import IncidentPolicy
@@ -29,7 +30,8 @@ def text_of(html: str, role: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", match.group(2))).strip()
 
 
-def test_a_resolved_page_shows_why_it_paged_beside_the_latest_sweep(tmp_path: Path) -> None:
+def service_in(tmp_path: Path) -> tuple[Settings, Engine, AlertService]:
+    """Settings on a fresh SQLite state database, and the alert service over it (PagerDuty routing)."""
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'state.db'}",
         data_dir=tmp_path / "data",
@@ -39,6 +41,11 @@ def test_a_resolved_page_shows_why_it_paged_beside_the_latest_sweep(tmp_path: Pa
     migrate(engine)
     routing = default_routing(pagerduty_routing_key=SecretStr("pd-key"), ticket_kind=None, ticket_url=None)
     svc = AlertService(engine, FixedClock(T0), routing, incident_policy=IncidentPolicy(resolve_after=2 * H))
+    return settings, engine, svc
+
+
+def test_a_resolved_page_shows_why_it_paged_beside_the_latest_sweep(tmp_path: Path) -> None:
+    settings, engine, svc = service_in(tmp_path)
     svc.process([evaluation(T0 + H, burn=(4.0, 4.0), impact=900.0)])  # pages at 4x
     for i in (2, 3, 4, 5):  # then back in band until it resolves
         svc.process([evaluation(T0 + i * H)])
@@ -53,15 +60,7 @@ def test_a_resolved_page_shows_why_it_paged_beside_the_latest_sweep(tmp_path: Pa
 
 
 def test_the_overview_watches_incidents_that_never_reached_a_ticket_apart(tmp_path: Path) -> None:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'state.db'}",
-        data_dir=tmp_path / "data",
-        _env_file=None,  # type: ignore[call-arg]
-    )
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    routing = default_routing(pagerduty_routing_key=SecretStr("pd-key"), ticket_kind=None, ticket_url=None)
-    svc = AlertService(engine, FixedClock(T0), routing, incident_policy=IncidentPolicy(resolve_after=2 * H))
+    settings, _, svc = service_in(tmp_path)
     svc.process(
         [
             evaluation(T0 + H, burn=(4.0, 4.0), impact=900.0, product="shop"),  # pages
