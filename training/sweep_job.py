@@ -283,8 +283,9 @@ class Sweeper:
         judged: np.ndarray,
         step: pd.Timedelta,
     ) -> Anomaly | None:
-        """A slow drift keeps each period inside its band, yet its excess adds up: when the long window
-        burns above the ticket factor by a material amount, it is an event of its own."""
+        """A slow drift or a lasting step keeps each period inside its band, yet its excess adds up: when the
+        long window burns above ``SUSTAINED_BURN_FACTOR`` by a material amount, it is an event of its own
+        (its severity is the burn-rate and money rules': a ticket at 1.5x, or by what it adds a month)."""
         hours = WINDOW_HOURS[gran][-1]
         tail = judged[-max(int(pd.Timedelta(hours=hours) / step), 1) :]
         if bool(points["is_anomaly"][tail].astype(bool).any()):
@@ -292,7 +293,7 @@ class Sweeper:
         actual = float(np.nansum(points["value"][tail]))
         expected = float(np.nansum(np.clip(points["expected"][tail], 0.0, None)))
         excess = actual - expected
-        factor, floor = self.settings.ticket_burn_factor, self.settings.materiality_floor
+        factor, floor = self.settings.sustained_burn_factor, self.settings.materiality_floor
         if expected <= 0 or actual < factor * expected or excess < floor:
             return None
         # Scored at the alert threshold and above, by how far past the factor the window burns.
