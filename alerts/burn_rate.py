@@ -98,6 +98,20 @@ def month_impact(evaluation: SeriesEvaluation, long_hours: float) -> float:
     return max(rate, projected, 0.0)
 
 
+def product_share(month: float, product_month: float | None) -> float | None:
+    """``month`` as a % of the product's monthly spend (None when that spend is unknown)."""
+    return month / product_month * 100.0 if product_month is not None and product_month > 0 else None
+
+
+def material(month: float, share: float | None, policy: BurnRatePolicy) -> bool:
+    """A month impact crosses the ticket's $ and % thresholds (an unknown share never crosses a % one)."""
+    enough = policy.ticket_month_impact is None or month >= policy.ticket_month_impact
+    large = policy.ticket_month_impact_pct is None or (
+        share is not None and share >= policy.ticket_month_impact_pct
+    )
+    return enough and large
+
+
 def _money_ticket(
     evaluation: SeriesEvaluation, policy: BurnRatePolicy, product_month: float | None
 ) -> tuple[bool, str]:
@@ -113,15 +127,9 @@ def _money_ticket(
     if not sustained:
         return False, ""
     impact = month_impact(evaluation, policy.ticket.long_hours)
-    if policy.ticket_month_impact is not None and impact < policy.ticket_month_impact:
+    share = product_share(impact, product_month)
+    if not material(impact, share, policy):
         return False, ""
-    share = None
-    if policy.ticket_month_impact_pct is not None:
-        if product_month is None or product_month <= 0:
-            return False, ""
-        share = impact / product_month * 100.0
-        if share < policy.ticket_month_impact_pct:
-            return False, ""
     long_w = pick_window(evaluation.windows, policy.ticket.long_hours)
     burn = f" at {_fmt(long_w.burn_rate)}x over {long_w.hours:g}h" if long_w is not None else ""
     of_product = f" ({share:.1f}% of the product's month)" if share is not None else ""
@@ -143,7 +151,7 @@ def _new_spend(
     if not fresh:
         return None
     month = max(a.projected_month_impact for a in fresh)
-    share = month / product_month * 100.0 if product_month and product_month > 0 else None
+    share = product_share(month, product_month)
     said = f"new spend: {month:,.2f} a month" + (
         f" ({share:.1f}% of the product's month)" if share is not None else ""
     )
@@ -158,11 +166,7 @@ def _new_spend(
                 excess,
                 (f"{said}; month-end projection {projected / monthly_budget:.0%} of budget",),
             )
-    enough = policy.ticket_month_impact is None or month >= policy.ticket_month_impact
-    large = policy.ticket_month_impact_pct is None or (
-        share is not None and share >= policy.ticket_month_impact_pct
-    )
-    if enough and large:
+    if material(month, share, policy):
         return SeverityDecision(Severity.TICKET, burn, excess, (said,))
     return SeverityDecision(Severity.NONE, burn, excess, (f"{said}: like the rest of its product, watched",))
 

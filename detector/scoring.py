@@ -172,15 +172,15 @@ def surprise(
     floor = 1e-3 * _trailing_level(x, window) + 1e-12
     level_window = int(min(max(ppd, 24), 288))
 
+    forecast_residual = x - np.asarray(expected, dtype=np.float64)
     deviations = []
-    for reference in (np.asarray(expected, dtype=np.float64), trailing_median(x, level_window)):
-        residual = x - reference
+    for residual in (forecast_residual, x - trailing_median(x, level_window)):
         for k in sorted({1, max(cfg.short_window, 1)}):
             magnitude = _signed(trailing_mean(residual, k), direction)
             deviations.append(tail(magnitude, floor=floor))
     deviation = np.maximum(np.max(deviations, axis=0) - np.log10(len(deviations)), 0.0)
     cap = recurrence_cap(
-        _signed(x - np.asarray(expected, dtype=np.float64), direction),
+        _signed(forecast_residual, direction),
         window=window,
         block=block_points(ppd, cfg.recurrence_hours),
         min_count=cfg.recurrence_min_count,
