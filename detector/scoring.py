@@ -14,9 +14,10 @@ a probability, calibrated on the series' own past) before views are compared:
    ``seasonal_periods`` periods (:func:`detector.views.same_phase_level`), ``seasonal_z_per_decade`` σ
    to a decade. The plain z explains a slow wobble away; the seasonal z keeps it from explaining away a
    level that is ordinary for the day but not for the hour.
-3. **Same-phase novelty** (:func:`detector.views.same_phase_distance`): the distance to the nearest value
+3. **Same-phase novelty** (:func:`detector.views.same_phase_twins`): the distance to the nearest value
    at the same time of day (day of week for daily series) in the previous periods, judged against its
-   own history as in 1.
+   own history as in 1 — or none at all where the same excursion already came at this phase in
+   ``repeat_min`` earlier periods (a daily job's spike is routine, however it compares to calm hours).
 
 A point is as surprising as the *least* surprised of these views (each one can explain a point away: a
 bursty metric's burst is ordinary to 1, a daily job's spike has a twin in 3, a slow wobble is small in 2),
@@ -50,8 +51,8 @@ from detector.tail import tail_decades, trailing_mean
 from detector.views import (
     range_excess,
     robust_z,
-    same_phase_distance,
     same_phase_level,
+    same_phase_twins,
     trailing_median,
 )
 
@@ -75,6 +76,9 @@ class ScoreConfig:
     seasonal_z_per_decade : robust standard deviations of the seasonal z that count as one decade.
     context_periods : previous days (intraday series) or weeks (daily series) searched for a twin.
     context_tolerance_minutes : how far from the same phase a twin may be (intraday series).
+    repeat_share : how close (a share of the point's distance from the trailing median) a same-phase value
+        must be for the point to count as a repeat of it.
+    repeat_min : earlier periods with a repeat that make the point routine for the twin view.
     range_per_width : decades per width of the range seen so far, for values beyond it.
     recurrence_hours : block length of the recurrence cap (one point for hourly and coarser series).
     recurrence_min_count : earlier blocks that must have reached a residual before it is capped.
@@ -98,6 +102,8 @@ class ScoreConfig:
     seasonal_z_per_decade: float = 8.0
     context_periods: int = 7
     context_tolerance_minutes: float = 30.0
+    repeat_share: float = 0.25
+    repeat_min: int = 2
     range_per_width: float = 20.0
     recurrence_hours: float = 1.0
     recurrence_min_count: int = 3
@@ -173,8 +179,9 @@ def surprise(
     level_window = int(min(max(ppd, 24), 288))
 
     forecast_residual = x - np.asarray(expected, dtype=np.float64)
+    level_residual = x - trailing_median(x, level_window)
     deviations = []
-    for residual in (forecast_residual, x - trailing_median(x, level_window)):
+    for residual in (forecast_residual, level_residual):
         for k in sorted({1, max(cfg.short_window, 1)}):
             magnitude = _signed(trailing_mean(residual, k), direction)
             deviations.append(tail(magnitude, floor=floor))
@@ -200,14 +207,19 @@ def surprise(
     )
     seasonal_z = np.where(found >= 2, robust_z(x - level, cfg.z_window), np.nan)
     seasonal_decades = np.nan_to_num(_signed(seasonal_z, direction), nan=0.0) / cfg.seasonal_z_per_decade
-    twin = same_phase_distance(
+    twin, repeats = same_phase_twins(
         x,
         times_ns,
         period_ns=int(period.value),
         tolerance_ns=int(pd.Timedelta(minutes=cfg.context_tolerance_minutes).value) if intraday else 0,
         periods=cfg.context_periods if intraday else 4,
+        within=cfg.repeat_share * np.nan_to_num(np.abs(level_residual)),
     )
-    context = tail(_signed(twin, direction), floor=floor)
+    # A routine: the same excursion (within ``repeat_share`` of its height) at this phase in ``repeat_min``
+    # earlier periods. The twin's distance alone is judged against twin distances, which are tiny where the
+    # series is calm, so a daily job's spike that differs from yesterday's by a noise step still looked new.
+    twin_gap = np.where(np.isfinite(twin) & (repeats >= cfg.repeat_min), 0.0, _signed(twin, direction))
+    context = tail(twin_gap, floor=floor)
     # Until enough twins have been seen to judge one, the view has no say (rather than saying "normal").
     known = np.cumsum(np.isfinite(twin)) >= min_history
     context = np.where(known, context, z_decades)

@@ -8,6 +8,8 @@ from what a simple, assumption-light reading of the series' own past expects.
   of week for daily series) in the previous periods, within a tolerance. A daily batch job's spike has a
   twin yesterday; a genuinely new spike has none. It is a nearest-neighbour novelty measure restricted to
   the seasonal context, in the spirit of contextual detectors (CAD OSE, KNN CAD).
+  :func:`same_phase_twins` also counts the earlier periods that held a value close to the point: a
+  daily job's spike that came at this hour on several days is routine, whatever its height.
 * :func:`same_phase_level`: the median of the values at the same phase in the last few periods; the
   robust z of the point's distance to it is the *seasonal* z, which sees a level that is ordinary for the
   day but not for the hour (a plateau at half height, a daily jump that did not come).
@@ -77,10 +79,31 @@ def same_phase_distance(
     Found by time, not by position, so irregular sampling and gaps are handled.
     """
     x = np.asarray(values, dtype=np.float64)
+    signed, _ = same_phase_twins(
+        x, times_ns, period_ns=period_ns, tolerance_ns=tolerance_ns, periods=periods, within=np.zeros(x.size)
+    )
+    return signed
+
+
+def same_phase_twins(
+    values: np.ndarray,
+    times_ns: np.ndarray,
+    *,
+    period_ns: int,
+    tolerance_ns: int,
+    periods: int,
+    within: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`same_phase_distance`, and in how many of the ``periods`` the nearest same-phase value lay
+    within ``within`` (one bound per point) of ``x_t``: how often the point already happened at this phase.
+    """
+    x = np.asarray(values, dtype=np.float64)
     t = np.asarray(times_ns, dtype=np.int64)
+    bound = np.asarray(within, dtype=np.float64)
     n = x.size
     best = np.full(n, np.inf)
     signed = np.full(n, np.nan)
+    repeats = np.zeros(n, dtype=np.int64)
     position = np.arange(n)
     for k in range(1, periods + 1):
         lo = np.searchsorted(t, t - k * period_ns - tolerance_ns, side="left")
@@ -95,10 +118,12 @@ def same_phase_distance(
             magnitude = np.where(np.isnan(diff), np.inf, np.abs(diff))
         pick = np.argmin(magnitude, axis=1)
         nearest = magnitude[np.arange(n), pick]
+        with np.errstate(invalid="ignore"):
+            repeats += nearest <= bound
         better = nearest < best
         best = np.where(better, nearest, best)
         signed = np.where(better, diff[np.arange(n), pick], signed)
-    return signed
+    return signed, repeats
 
 
 def same_phase_level(

@@ -89,6 +89,26 @@ def test_a_daily_job_spike_has_a_twin_and_is_not_news() -> None:
     assert score(y).tail[24 * 19 + 15] >= 0.5
 
 
+def test_a_daily_job_that_repeats_at_its_hour_is_routine_on_a_calm_quantised_series() -> None:
+    # A CPU metric every 5 minutes sits on two quantised values; a nightly job spikes it 20x, a few
+    # minutes early or late and ±10% high. Yesterday's twin is a noise step away, which is large against
+    # the calm twin distances: only counting the earlier nights with the same excursion calls it routine.
+    rng = np.random.default_rng(3)
+    step = pd.Timedelta(minutes=5)
+    per_day = 288
+    y = rng.choice([0.07, 0.13], size=per_day * 14, p=[0.8, 0.2])
+    nights = [d * per_day + 40 + int(rng.integers(-2, 3)) for d in range(14)]
+    for i in nights:
+        y[i] = 1.4 * (1.0 + rng.uniform(-0.1, 0.1))
+    last = nights[-1]
+    routine = score(y, step=step).tail[last]
+    judged_by_twin_distance = score(y, step=step, config=ScoreConfig(repeat_min=99)).tail[last]
+    assert routine < 0.05 and judged_by_twin_distance > 0.3  # near the alarm threshold without the count
+    # Twice the job's height at an hour it never came is news.
+    y[13 * per_day + 200] = 3.0
+    assert score(y, step=step).tail[13 * per_day + 200] >= 0.5
+
+
 def test_a_lasting_step_alarms_once_and_is_sustained() -> None:
     y = 100.0 + noise(24 * 30)
     y[24 * 20 :] += 30.0

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from detector.views import range_excess, robust_z, same_phase_distance, same_phase_level, trailing_median
+from detector.views import (
+    range_excess,
+    robust_z,
+    same_phase_distance,
+    same_phase_level,
+    same_phase_twins,
+    trailing_median,
+)
 
 HOUR_NS = int(pd.Timedelta(hours=1).value)
 
@@ -33,6 +40,24 @@ def test_same_phase_distance_finds_yesterdays_twin_by_time() -> None:
     jitter = t + np.where(np.arange(t.size) % 24 == 5, 20 * 60 * 10**9, 0)
     d = same_phase_distance(x, jitter, period_ns=24 * HOUR_NS, tolerance_ns=30 * 60 * 10**9, periods=3)
     assert d[24 * 4 + 5] == 0.0
+
+
+def test_same_phase_twins_count_the_periods_that_held_the_same_excursion() -> None:
+    t = np.arange(24 * 5, dtype=np.int64) * HOUR_NS
+    x = np.zeros(t.size)
+    x[5::24] = [10.0, 9.0, 30.0, 10.5, 10.0]  # a job at 05:00; the third day ran three times as high
+    within = 0.25 * np.abs(x)
+    d, repeats = same_phase_twins(x, t, period_ns=24 * HOUR_NS, tolerance_ns=0, periods=4, within=within)
+    assert list(repeats[5::24]) == [0, 1, 0, 2, 3]  # 10.0 on day 5 matches 10.0, 9.0 and 10.5, not 30.0
+    assert d[24 * 4 + 5] == 0.0
+    assert np.array_equal(
+        d, same_phase_distance(x, t, period_ns=24 * HOUR_NS, tolerance_ns=0, periods=4), equal_nan=True
+    )
+    # A zero bound counts exact repeats only (the calm hours repeat exactly).
+    _, exact = same_phase_twins(
+        x, t, period_ns=24 * HOUR_NS, tolerance_ns=0, periods=4, within=np.zeros(t.size)
+    )
+    assert exact[24 * 4 + 5] == 1 and exact[24 * 4 + 6] == 4
 
 
 def test_range_excess_in_widths_of_the_range_so_far() -> None:
