@@ -42,6 +42,7 @@ class DesignSpec:
     changepoints: tuple[float, ...]
     seasonalities: tuple[Seasonality, ...]
     month_start: bool
+    month_end: bool = False
 
     @property
     def n_trend(self) -> int:
@@ -49,7 +50,12 @@ class DesignSpec:
 
     @property
     def n_columns(self) -> int:
-        return self.n_trend + sum(2 * s.order for s in self.seasonalities) + int(self.month_start)
+        return (
+            self.n_trend
+            + sum(2 * s.order for s in self.seasonalities)
+            + int(self.month_start)
+            + int(self.month_end)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +64,7 @@ class DesignSpec:
             "changepoints": list(self.changepoints),
             "seasonalities": [[s.name, s.period_days, s.order] for s in self.seasonalities],
             "month_start": self.month_start,
+            "month_end": self.month_end,
         }
 
     @classmethod
@@ -68,6 +75,8 @@ class DesignSpec:
             changepoints=tuple(float(c) for c in d["changepoints"]),
             seasonalities=tuple(Seasonality(str(n), float(p), int(o)) for n, p, o in d["seasonalities"]),
             month_start=bool(d["month_start"]),
+            # Specs written before the month-end effect existed have none.
+            month_end=bool(d.get("month_end", False)),
         )
 
 
@@ -110,6 +119,7 @@ def make_spec(
     monthly_order: int,
     yearly_order: int,
     month_start: bool,
+    month_end: bool = False,
 ) -> DesignSpec:
     """Choose the regressors for a series observed on ``index`` (first to last observed point).
 
@@ -137,8 +147,12 @@ def make_spec(
         cycle = 7.0
     n_cp = min(n_changepoints, int(span * changepoint_range // cycle))
     changepoints = tuple(changepoint_range * (j + 1) / (n_cp + 1) for j in range(n_cp))
-    use_month_start = month_start and granularity is Granularity.DAY and span >= 60.0
-    return DesignSpec(origin, span, changepoints, tuple(blocks), use_month_start)
+    # Calendar effects of billing (charges on the 1st, month-end closing jobs) need two months to be seen;
+    # on hourly series they lift the whole day.
+    calendar = span >= 60.0
+    return DesignSpec(
+        origin, span, changepoints, tuple(blocks), month_start and calendar, month_end and calendar
+    )
 
 
 _DESIGN_CACHE: OrderedDict[tuple[DesignSpec, str, bytes], np.ndarray] = OrderedDict()
@@ -182,6 +196,8 @@ def _build_design(index: pd.DatetimeIndex, spec: DesignSpec) -> np.ndarray:
         cols.extend(np.cos(angle).T)
     if spec.month_start:
         cols.append((np.asarray(index.day) == 1).astype(np.float64))
+    if spec.month_end:
+        cols.append(np.asarray(index.day == index.days_in_month, dtype=np.float64))
     return np.column_stack(cols)
 
 

@@ -7,8 +7,9 @@ path: series are grouped by their first and last observed point, each group shar
 (:mod:`models.robust_fit`). A series fitted alone therefore gets the very model it gets in a batch.
 
 Regressors by granularity: hourly data get daily and weekly seasonality; daily data get weekly,
-calendar-monthly (plus a first-of-the-month effect, where monthly charges land) and, from two years of
-history, yearly. Below ``min_history`` observed points a series is handed to
+calendar-monthly and, from two years of history, yearly. From two months of history both get billing's
+calendar effects: the first of the month (where monthly charges land) and the last (month-end closing
+jobs), each a lift of the whole day. Below ``min_history`` observed points a series is handed to
 :class:`~models.cold_start.ColdStartBaseline` and is not ready for alerting.
 """
 
@@ -44,7 +45,8 @@ class BatchedSeasonalBaseline(BaseEstimator):  # type: ignore[misc]
     n_changepoints, changepoint_range : trend hinges, evenly spaced over the first share of history.
     trend_penalty : ridge weight per observation on each change of slope (larger = stiffer trend).
     daily_order, weekly_order, monthly_order, yearly_order : Fourier pairs per seasonality (0 = off).
-    month_start : add a first-of-the-month effect to daily series.
+    month_start : add a first-of-the-month effect (two months of history on).
+    month_end : add a last-day-of-the-month effect (month-end closing jobs, reports; two months on).
     huber_c : Huber threshold in robust standard deviations; residuals beyond it count linearly.
     min_history : observed points below which the cold-start model is used (None: by granularity).
     max_iter, tol : robust iterations; stop when fitted values move less than ``tol`` × scale.
@@ -68,6 +70,7 @@ class BatchedSeasonalBaseline(BaseEstimator):  # type: ignore[misc]
         monthly_order: int = 3,
         yearly_order: int = 6,
         month_start: bool = True,
+        month_end: bool = True,
         huber_c: float = 1.345,
         min_history: int | None = None,
         max_iter: int = 100,
@@ -86,6 +89,7 @@ class BatchedSeasonalBaseline(BaseEstimator):  # type: ignore[misc]
         self.monthly_order = monthly_order
         self.yearly_order = yearly_order
         self.month_start = month_start
+        self.month_end = month_end
         self.huber_c = huber_c
         self.min_history = min_history
         self.max_iter = max_iter
@@ -141,6 +145,7 @@ class BatchedSeasonalBaseline(BaseEstimator):  # type: ignore[misc]
             monthly_order=self.monthly_order,
             yearly_order=self.yearly_order,
             month_start=self.month_start,
+            month_end=self.month_end,
         )
         X = build_design(index, spec)
         per_obs = np.full(spec.n_columns, _SEASONAL_PENALTY)

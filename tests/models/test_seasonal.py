@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.types import Granularity
+from models.fourier import DesignSpec, make_spec
 from models.seasonal import BatchedSeasonalBaseline
 from tests.models.synthetic import daily, hourly
 
@@ -42,6 +44,34 @@ def test_month_start_charges_are_learned_for_daily_series() -> None:
     out = BatchedSeasonalBaseline().fit(y).predict(pd.date_range("2024-08-30", periods=4, freq="D"))
     first = out.loc["2024-09-01", "expected"]
     assert first - out.loc["2024-08-31", "expected"] > 200.0
+
+
+@pytest.mark.parametrize("month_end, learned", [(True, True), (False, False)])
+def test_month_end_closing_jobs_are_learned_for_daily_series(month_end: bool, learned: bool) -> None:
+    y = daily(240)
+    y[y.index.is_month_end] += 300.0  # month-end closing queries and reports
+    model = BatchedSeasonalBaseline(month_end=month_end).fit(y)
+    out = model.predict(pd.date_range("2024-08-29", periods=4, freq="D"))
+    lift = out.loc["2024-08-31", "expected"] - out.loc["2024-08-30", "expected"]
+    assert bool(lift > 200.0) is learned
+
+
+def test_a_design_spec_written_before_the_month_end_effect_has_none() -> None:
+    spec = make_spec(
+        pd.date_range("2024-01-01", periods=120, freq="D"),
+        Granularity.DAY,
+        n_changepoints=3,
+        changepoint_range=0.8,
+        daily_order=0,
+        weekly_order=3,
+        monthly_order=3,
+        yearly_order=0,
+        month_start=True,
+        month_end=True,
+    )
+    assert spec.month_end and DesignSpec.from_dict(spec.to_dict()) == spec
+    old = {k: v for k, v in spec.to_dict().items() if k != "month_end"}
+    assert DesignSpec.from_dict(old).n_columns == spec.n_columns - 1
 
 
 def test_spikes_in_history_do_not_bend_the_baseline() -> None:
