@@ -48,6 +48,8 @@ def state_of(row: Any) -> IncidentState:
         anomalies=json.loads(row.anomalies),
         root_causes=json.loads(row.root_causes),
         reasons=tuple(json.loads(row.reasons)),
+        resolution=row.resolution,
+        level_shift=json.loads(row.level_shift) if row.level_shift else None,
     )
 
 
@@ -93,6 +95,8 @@ def values_of(state: IncidentState) -> dict[str, Any]:
         "anomalies": json.dumps(state.anomalies, sort_keys=True),
         "root_causes": json.dumps(state.root_causes),
         "reasons": json.dumps(list(state.reasons)),
+        "resolution": state.resolution,
+        "level_shift": json.dumps(state.level_shift) if state.level_shift is not None else None,
     }
 
 

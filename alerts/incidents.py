@@ -58,6 +58,10 @@ def incident_view(state: IncidentState) -> dict[str, Any]:
         "notified_severity": state.notified_severity.value if state.notified_severity else None,
         "notified_at": state.notified_at.isoformat() if state.notified_at else None,
         "receivers": list(state.receivers),
+        # How it ended when not by going back in band ("new normal"), and the lasting step read under it
+        # (since, hours, ratio, month_impact): the level learned when the resolution is "new normal".
+        "resolution": state.resolution,
+        "level_shift": state.level_shift,
     }
 
 

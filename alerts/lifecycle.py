@@ -11,7 +11,9 @@ from typing import Any
 
 from alerts.burn_rate import SeverityDecision
 from alerts.severity import Severity
-from core.anomaly import SeriesEvaluation
+from core.anomaly import LevelShift, SeriesEvaluation
+
+NEW_NORMAL = "new normal"  # the resolution of an incident whose lasting step was learned (alerts.rebaseline)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class IncidentState:
     anomalies: dict[str, dict[str, float | str]] = field(default_factory=dict)
     root_causes: list[dict[str, Any]] = field(default_factory=list)
     reasons: tuple[str, ...] = ()
+    resolution: str | None = None  # why it resolved when not by going back in band ("new normal")
+    level_shift: dict[str, Any] | None = None  # the newest lasting step under it (see level_shift_view)
 
     @property
     def is_open(self) -> bool:
@@ -116,7 +120,20 @@ def _absorb(state: IncidentState, evaluation: SeriesEvaluation, decision: Severi
         labels={**state.labels, **evaluation.labels},
         reasons=decision.reasons,
         updated_at=evaluation.as_of,
+        level_shift=level_shift_view(evaluation.level_shift),
     )
+
+
+def level_shift_view(shift: LevelShift | None) -> dict[str, Any] | None:
+    """A level shift as the JSON-safe dict the incident keeps (and feedback ``expected`` learns from)."""
+    if shift is None:
+        return None
+    return {
+        "since": shift.since.isoformat(),
+        "hours": round(shift.hours, 1),
+        "ratio": round(shift.ratio, 4),
+        "month_impact": round(shift.month_impact, 2),
+    }
 
 
 def advance(
@@ -155,8 +172,10 @@ def advance(
         state = replace(state, in_band_since=None)
         kind = "escalated" if state.peak_severity > before else "extended"
         return Step(state, (kind,))
-    if not evaluation.in_band:
-        # Quiet by the detector's rules but still outside the band: the resolve clock restarts.
+    if not evaluation.in_band or evaluation.level_shift is not None:
+        # Quiet by the detector's rules but still outside the band, or a step still going on (each period
+        # in its band, the days together above it): the resolve clock restarts, so a lasting excess stays
+        # one incident instead of resolving and opening again.
         return Step(replace(state, in_band_since=None), ())
     since = current.in_band_since or now
     if now - since >= policy.resolve_after:

@@ -27,6 +27,7 @@ from alerts.fingerprint import fingerprint
 from alerts.lifecycle import IncidentPolicy, IncidentState, advance, is_active
 from alerts.notification import Action
 from alerts.outbox import enqueue
+from alerts.rebaseline import RebaselinePolicy, is_due, record_rebaseline, resolve_as_new_normal
 from alerts.receivers import Routing
 from alerts.renotify import NotifyInput, RenotifyPolicy, decide_notification, what_changed
 from alerts.routing import route_receivers, routing_labels
@@ -79,6 +80,7 @@ class AlertService:
         burn_policy: BurnRatePolicy | None = None,
         incident_policy: IncidentPolicy | None = None,
         renotify_policy: RenotifyPolicy | None = None,
+        rebaseline_policy: RebaselinePolicy | None = None,
         public_url: str = "http://127.0.0.1:8000",
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
@@ -88,6 +90,7 @@ class AlertService:
         self.burn_policy = burn_policy or BurnRatePolicy()
         self.incident_policy = incident_policy or IncidentPolicy()
         self.renotify_policy = renotify_policy or RenotifyPolicy()
+        self.rebaseline_policy = rebaseline_policy or RebaselinePolicy()
         self.public_url = public_url.rstrip("/")
         self.new_id = new_id
 
@@ -144,6 +147,18 @@ class AlertService:
         if state is None:
             return
         now = ev.as_of
+        kinds = step.events
+        new_normal: dict[str, object] = {}
+        if is_due(state, self.rebaseline_policy):
+            # The step has lasted: its level is learned and the incident ends, saying so (not "back in band").
+            state = resolve_as_new_normal(state, now)
+            learned = record_rebaseline(conn, state, reason="persisted", now=now)
+            kinds = (*kinds, "resolved")
+            new_normal = {
+                "resolution": state.resolution,
+                "rebaseline": learned.id,
+                **(state.level_shift or {}),
+            }
         cause = top_cause(state)
         labels = routing_labels(
             product=state.product,
@@ -163,7 +178,9 @@ class AlertService:
             if state.burn_rate is None or math.isfinite(state.burn_rate)
             else None,
         }
-        events: list[tuple[str, dict[str, object]]] = [(kind, dict(decided)) for kind in step.events]
+        events: list[tuple[str, dict[str, object]]] = [
+            (kind, {**decided, **new_normal} if kind == "resolved" else dict(decided)) for kind in kinds
+        ]
         if state.is_open:
             change = muting_change(conn, labels, now)
             muted_by = change.id if change is not None else None
@@ -190,7 +207,7 @@ class AlertService:
         incident_store.save(conn, state, new=current is None or current.id != state.id)
         for kind, detail in events:
             incident_store.add_event(conn, state, kind, now, detail)
-        self._count(outcome, state, step.events)
+        self._count(outcome, state, kinds)
 
     def _severity(
         self, ev: SeriesEvaluation, budget: Budget | None, product_projection: dict[tuple[str, str], float]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from alerts.lifecycle import IncidentState
+from alerts.lifecycle import NEW_NORMAL, IncidentState
 from alerts.notification import Action, Notification
 
 
@@ -18,6 +18,19 @@ def top_cause(state: IncidentState) -> dict[str, Any] | None:
     return state.root_causes[0] if state.root_causes else None
 
 
+def new_normal_text(state: IncidentState) -> str | None:
+    """What a new-normal resolve tells: the new level, since when, and the $ a month it adds."""
+    shift = state.level_shift
+    if state.resolution != NEW_NORMAL or shift is None:
+        return None
+    ratio = float(shift["ratio"])
+    return (
+        f"runs at {ratio:.2f}x its old baseline ({(ratio - 1) * 100:+.0f}%) since {str(shift['since'])[:10]}, "
+        f"adding {float(shift['month_impact']):,.2f} {state.currency} a month; the new level is learned "
+        "and no longer alerts"
+    )
+
+
 def summary_line(state: IncidentState, action: Action, change: str | None = None) -> str:
     sign = "+" if state.impact >= 0 else "-"
     text = (
@@ -25,9 +38,13 @@ def summary_line(state: IncidentState, action: Action, change: str | None = None
         f"over expected ({state.peak_severity.value})"
     )
     cause = top_cause(state)
+    dims = " & ".join(f"{k}={v}" for k, v in cause["dimensions"].items()) if cause else ""
     if cause:
-        dims = " & ".join(f"{k}={v}" for k, v in cause["dimensions"].items())
         text += f"; top cause {dims} ({float(cause['contribution']):,.2f} {state.currency})"
+    settled = new_normal_text(state) if action == "resolve" else None
+    if settled:
+        where = f"; top cause {dims}" if dims else ""
+        return f"Resolved ({NEW_NORMAL}): {state.product} / {state.cost_line} {settled}{where}"
     if action == "resolve":
         return f"Resolved: {text}"
     return f"{text} — {change}" if change else text
@@ -60,6 +77,10 @@ def incident_details(
             for c in state.root_causes
         ],
         "reasons": list(state.reasons),
+        "resolution": state.resolution,
+        "new_normal": dict(state.level_shift)
+        if state.resolution == NEW_NORMAL and state.level_shift
+        else None,
         "labels": dict(state.labels),  # e.g. the unit-economics verdict, team, env
         "incident_id": state.id,
         "opened_at": state.opened_at.isoformat(),

@@ -1,5 +1,5 @@
-"""Tables owned by alerts: incidents and their history, budgets, expected changes, feedback, the outbox
-and the notification log.
+"""Tables owned by alerts: incidents and their history, budgets, expected changes, feedback, rebaselines,
+the outbox and the notification log.
 
 Timestamps are timezone-aware UTC; SQLite hands them back naive, so readers pass them through
 ``alerts.tables.aware``. JSON values are stored as text so that both SQLite and PostgreSQL agree.
@@ -63,6 +63,10 @@ incidents = Table(
     Column("anomalies", Text, nullable=False),  # JSON: {event start ISO: impact} of every event seen
     Column("root_causes", Text, nullable=False),  # JSON list of the newest root causes
     Column("reasons", Text, nullable=False),  # JSON list: why the severity is what it is
+    Column("resolution", String(32)),  # why it resolved, when not by going back in band: "new normal"
+    Column(
+        "level_shift", Text
+    ),  # JSON: the newest lasting step read under it (since, hours, ratio, $ a month)
 )
 
 incident_events = Table(
@@ -113,6 +117,27 @@ feedback = Table(
     Column("note", Text),
     Column("author", String(128)),
     Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# A series' new normal: from ``since`` its spend is ``ratio`` times its old baseline. Sweeps scale the
+# forecast by it until a training has learned it (``applied_at``); trainings scale the history before
+# ``since`` by it, so the new level is what every later model learns.
+rebaselines = Table(
+    "alert_rebaselines",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("product", String(256), nullable=False),
+    Column("cost_line", String(256), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("scope", String(128), nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+    Column("ratio", Float, nullable=False),
+    Column("month_impact", Float, nullable=False),
+    Column("incident_id", String(36), nullable=False, index=True),
+    Column("reason", String(16), nullable=False),  # persisted | feedback
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("applied_at", DateTime(timezone=True)),  # the first training that learned it
+    Index("ix_alert_rebaselines_series", "product", "cost_line", "currency"),
 )
 
 outbox = Table(

@@ -18,6 +18,7 @@ from alerts.dispatcher import Dispatcher, RetryPolicy
 from alerts.exclusions import training_exclusions
 from alerts.incidents import list_incidents
 from alerts.lifecycle import IncidentPolicy
+from alerts.rebaseline import RebaselinePolicy
 from alerts.receivers import Routing, default_routing, load_routing
 from alerts.renotify import RenotifyPolicy
 from alerts.service import AlertService
@@ -56,6 +57,7 @@ def build_alerting(
     burn_policy: BurnRatePolicy | None = None,
     incident_policy: IncidentPolicy | None = None,
     renotify_policy: RenotifyPolicy | None = None,
+    rebaseline_policy: RebaselinePolicy | None = None,
     retry: RetryPolicy | None = None,
     pagerduty_per_minute: float = 120.0,
     client: httpx.Client | None = None,
@@ -68,6 +70,7 @@ def build_alerting(
         burn_policy=burn_policy,
         incident_policy=incident_policy,
         renotify_policy=renotify_policy,
+        rebaseline_policy=rebaseline_policy,
         public_url=settings.public_url,
     )
     dispatcher = Dispatcher(
@@ -102,6 +105,11 @@ def alerting_from_settings(
             settings.renotify_impact_pct,
             min_interval=timedelta(hours=settings.renotify_min_interval_hours),
             urgent_pct=settings.renotify_urgent_pct,
+        ),
+        rebaseline_policy=RebaselinePolicy(
+            after=timedelta(hours=settings.rebaseline_after_hours)
+            if settings.rebaseline_after_hours
+            else None
         ),
         pagerduty_per_minute=settings.pagerduty_events_per_minute,
         client=client,

@@ -70,6 +70,20 @@ class WindowSpend:
 
 
 @dataclass(frozen=True)
+class LevelShift:
+    """A lasting step in a series' spend: it has run above its baseline since ``since``, by ``ratio``.
+
+    The sweep reads it from the newest periods (``detector.level_shift``); alerts keeps an incident open
+    while it lasts and, once it has lasted long enough, learns it as the series' new normal.
+    """
+
+    since: datetime  # first period at the new level
+    hours: float  # how long it has lasted, to the end of the newest judged period
+    ratio: float  # actual / expected spend since ``since``
+    month_impact: float  # the $ a month the new level adds over the baseline (HOURS_PER_MONTH of its rate)
+
+
+@dataclass(frozen=True)
 class SeriesEvaluation:
     """One sweep's verdict on one series at ``as_of``: what alerts turns into incidents."""
 
@@ -85,3 +99,4 @@ class SeriesEvaluation:
     month_projection: float = 0.0  # projected month-end spend at the current rate
     scope: str = "default"  # the monitor scope, part of the incident fingerprint
     labels: dict[str, str] = field(default_factory=dict)  # e.g. team, env: used by routing
+    level_shift: LevelShift | None = None  # a lasting step still going on at as_of (spend series only)

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # New spend (a series in cold start spending materially) pages at this % of its product's monthly spend.
     new_spend_page_pct: float = Field(default=25.0, gt=0)
     resolve_after_hours: float = 12.0
+    # A lasting step is learned as the new normal (its incident resolves saying so) after this many hours;
+    # 0 switches it off. At most 312 (13 days): hourly series are judged on their last 14 days.
+    rebaseline_after_hours: float = Field(default=168.0, ge=0, le=312)
     renotify_impact_step: float = 1000.0
     renotify_impact_pct: float = 50.0
     # Quiet updates: impact growth re-notifies at most this often, unless the impact doubled (this %).

@@ -21,13 +21,15 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from core.anomaly import HOURS_PER_MONTH, Anomaly, CauseRef, SeriesEvaluation, WindowSpend
+from alerts.rebaseline import Rebaseline, forecast_factors, history_factors, spend_rebaselines
+from core.anomaly import HOURS_PER_MONTH, Anomaly, CauseRef, LevelShift, SeriesEvaluation, WindowSpend
 from core.clock import Clock
 from core.settings import Settings
 from core.types import Granularity, SeriesKey
 from detector.detector import Detection, Detector
 from detector.events import events_from_arrays
 from detector.explain import explain_anomaly
+from detector.level_shift import find_level_shift
 from detector.post_rules import DetectorConfig, period_completeness
 from ingestion.fact_store import SERIES_COLUMNS, FactStore, SeriesInfo
 from models.base import Baseline, forecast_arrays
@@ -123,6 +125,8 @@ class Sweeper:
         infos = [i for i in self.store.list_series() if pd.Timestamp(i.first_period) < end]
         report.series = len(infos)
         current = self.registry.current() if self.engine is not None else {}
+        # New normals learned by alerts (alerts.rebaseline): each scales its series' expected spend.
+        learned = spend_rebaselines(self.engine) if self.engine is not None else {}
         tasks: list[tuple[Any, ...]] = []
         for gran in Granularity:
             members = [i for i in infos if i.granularity is gran]
@@ -150,6 +154,11 @@ class Sweeper:
                         wide[[c for _, _, c in chunk]],
                         {k.id: current.get(k.id) for k, _, _ in chunk},
                         as_of,
+                        {
+                            k.id: learned[(k.product, k.cost_line, k.currency.upper())]
+                            for k, _, _ in chunk
+                            if (k.product, k.cost_line, k.currency.upper()) in learned
+                        },
                     )
                 )
         # Processes pay off only past a few hundred series (each worker starts and imports once).
@@ -170,14 +179,18 @@ class Sweeper:
         frame: pd.DataFrame,
         entries: dict[str, Any],
         as_of: datetime,
+        rebaselined: dict[str, list[Rebaseline]] | None = None,
     ) -> tuple[list[SeriesEvaluation], list[tuple[str, str]], list[tuple[str, str]]]:
         report = SweepReport(as_of=as_of)
+        rebaselined = rebaselined or {}
         evaluations: list[SeriesEvaluation] = []
         to_explain: list[_Explain] = []
         for (key, info), column in zip(items, frame.columns, strict=True):
             y = frame[column].dropna()
             try:
-                done = self._evaluate_one(key, info, y, as_of, entries.get(key.id), report)
+                done = self._evaluate_one(
+                    key, info, y, as_of, entries.get(key.id), report, rebaselined.get(key.id, [])
+                )
             except Exception as exc:  # one series never stops the sweep; it is reported
                 log.exception("sweep failed for %s", key.id)
                 report.skipped.append((key.id, f"{type(exc).__name__}: {exc}"))
@@ -201,7 +214,14 @@ class Sweeper:
         return BatchedSeasonalBaseline(granularity=key.granularity.value), True
 
     def _evaluate_one(
-        self, key: SeriesKey, info: SeriesInfo, y: pd.Series, as_of: datetime, entry: Any, report: SweepReport
+        self,
+        key: SeriesKey,
+        info: SeriesInfo,
+        y: pd.Series,
+        as_of: datetime,
+        entry: Any,
+        report: SweepReport,
+        learned: list[Rebaseline] | None = None,
     ) -> tuple[SeriesEvaluation, _Explain | None] | None:
         """The verdict on one series; its open events get root causes later, with the chunk's others."""
         if len(y) < 2:
@@ -213,11 +233,17 @@ class Sweeper:
         now = _naive(as_of)
         completeness = period_completeness(index, step, now)
         if fit:
-            model.fit(y.where(completeness >= 1.0))  # partial periods would drag the fit down
+            history = y.where(completeness >= 1.0)  # partial periods would drag the fit down
+            # Fitted here as training would: on history scaled to the new normals (alerts.rebaseline).
+            model.fit(history * history_factors(index, learned) if learned else history)
         # One forecast serves the scoring and the month-end projection.
         month_end = now.normalize().replace(day=1) + pd.offsets.MonthBegin(1)
         rest = pd.date_range(index[-1] + step, month_end - step, freq=step)
-        columns = forecast_arrays(model, pd.DatetimeIndex(index.append(rest)))
+        horizon = pd.DatetimeIndex(index.append(rest))
+        columns = forecast_arrays(model, horizon)
+        if learned:
+            factors = forecast_factors(horizon, learned, None if fit else entry.trained_at)
+            columns = {c: v * factors for c, v in columns.items()}
         n = len(index)
         rest_expected = float(np.clip(columns["expected"][n:], 0.0, None).sum())
         # Plain arrays all the way, no per-point frame: a sweep judges every series every hour.
@@ -271,9 +297,25 @@ class Sweeper:
             windows=windows,
             month_to_date_actual=mtd if judged.size else 0.0,
             month_projection=projection,
+            level_shift=self._level_shift(points, index, judged, step) if ready and judged.size else None,
         )
         job = _Explain(evaluation, key, points["expected"], index, step) if open_events else None
         return evaluation, job
+
+    def _level_shift(
+        self, points: dict[str, np.ndarray], index: pd.DatetimeIndex, judged: np.ndarray, step: pd.Timedelta
+    ) -> LevelShift | None:
+        """A lasting step still going on (detector.level_shift): alerts keeps its incident open and, once it
+        has lasted REBASELINE_AFTER_HOURS, learns it as the new normal."""
+        shift = find_level_shift(
+            points["value"][judged],
+            points["expected"][judged],
+            index[judged],
+            step,
+            factor=self.settings.sustained_burn_factor,
+            floor=self.settings.materiality_floor,
+        )
+        return None if shift is None else dataclasses.replace(shift, since=_utc(shift.since))
 
     def _sustained_excess(
         self,
@@ -431,9 +473,11 @@ def evaluate_chunk(
     frame: pd.DataFrame,
     entries: dict[str, Any],
     as_of: datetime,
+    rebaselined: dict[str, list[Rebaseline]] | None = None,
 ) -> tuple[list[SeriesEvaluation], list[tuple[str, str]], list[tuple[str, str]]]:
     """Evaluate a chunk of series (in this process or a worker): evaluations, fallbacks, skipped."""
-    return Sweeper(settings, None, detector=Detector(config)).evaluate_items(items, frame, entries, as_of)
+    sweeper = Sweeper(settings, None, detector=Detector(config))
+    return sweeper.evaluate_items(items, frame, entries, as_of, rebaselined)
 
 
 def run_sweep(

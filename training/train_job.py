@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from alerts.rebaseline import Rebaseline, history_factors, mark_applied, spend_rebaselines
 from core.clock import Clock
 from core.settings import Settings
 from core.types import Granularity, SeriesKey
@@ -103,6 +104,21 @@ def _apply_exclusions(
     return frame
 
 
+def _apply_rebaselines(
+    frame: pd.DataFrame, keys: dict[str, SeriesKey], learned: dict[tuple[str, str, str], list[Rebaseline]]
+) -> tuple[pd.DataFrame, list[int]]:
+    """History before each new normal scaled up to it, so the model learns the new level from all of its
+    history (seasonality included) and the step no longer alerts; returns the frame and the records used."""
+    used: list[int] = []
+    frame = frame.copy() if learned else frame
+    for name, key in keys.items():
+        records = learned.get((key.product, key.cost_line, key.currency.upper()), [])
+        if records:
+            frame[name] = frame[name] * history_factors(pd.DatetimeIndex(frame.index), records)
+            used += [r.id for r in records]
+    return frame, used
+
+
 def train_all(
     settings: Settings,
     engine: Engine,
@@ -126,6 +142,8 @@ def train_all(
     infos = store.list_series()
     report = TrainReport(series=len(infos))
     trained_at = clock.now()
+    learned = spend_rebaselines(engine)
+    applied: list[int] = []
     frames: dict[str, pd.Series] = {}
     keys: dict[str, SeriesKey] = {}
     tasks: list[tuple[Any, ...]] = []
@@ -142,6 +160,8 @@ def train_all(
             n: SeriesKey(members[n].product, members[n].cost_line, members[n].currency, gran) for n in names
         }
         wide = _apply_exclusions(wide[names], gkeys, exclusions)
+        wide, used = _apply_rebaselines(wide, gkeys, learned)
+        applied += used
         keys.update({gkeys[n].id: gkeys[n] for n in names})
         renamed = wide.rename(columns={n: gkeys[n].id for n in names})
         for sid in renamed.columns:
@@ -201,6 +221,7 @@ def train_all(
         if not record.get("alerting_ready", True):
             report.not_ready += 1
     registry.save_all(trained, trained_at=trained_at)
+    mark_applied(engine, applied, trained_at)
     # Unit-cost baselines (issue 10): only products with drivers have any.
     from training.unit_costs import train_unit_costs
 

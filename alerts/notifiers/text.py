@@ -31,6 +31,12 @@ def render_text(n: Notification, *, markdown: bool = True) -> str:
         f"{bullet}Impact: {_money(d.get('impact'), n.currency)}",
         f"{bullet}Projected month impact: {_money(d.get('projected_month_impact'), n.currency)}",
     ]
+    settled = d.get("new_normal")
+    if isinstance(settled, dict):
+        lines.append(
+            f"{bullet}New normal: {float(settled['ratio']):.2f}x since {str(settled['since'])[:10]}, adding "
+            f"{_money(settled.get('month_impact'), n.currency)} a month (learned: it no longer alerts)"
+        )
     burn = d.get("burn_rate")
     if isinstance(burn, int | float):
         lines.append(f"{bullet}Burn rate: {burn:.2f}x")

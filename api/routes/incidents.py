@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from alerts.feedback import record_feedback
 from alerts.incidents import get_incident, list_incidents
-from api.deps import ClockDep, EngineDep
+from api.deps import ClockDep, EngineDep, SettingsDep
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
@@ -54,9 +54,20 @@ async def incident(incident_id: str, engine: EngineDep) -> dict[str, Any]:
 
 
 @router.post("/{incident_id}/feedback")
-async def feedback(incident_id: str, body: FeedbackIn, engine: EngineDep, clock: ClockDep) -> dict[str, Any]:
+async def feedback(
+    incident_id: str, body: FeedbackIn, engine: EngineDep, clock: ClockDep, settings: SettingsDep
+) -> dict[str, Any]:
     """`expected` and `not_anomaly` stop re-notification and keep the incident's periods out of training;
-    `confirmed` stops re-notification."""
+    `confirmed` stops re-notification. `expected` on an open incident whose step still goes on learns it
+    as the series' new normal at once: the incident resolves (`resolution` "new normal", the `rebaseline`
+    learned is in the answer) and its receivers are told."""
     return await run_in_threadpool(
-        record_feedback, engine, clock, incident_id, body.kind, note=body.note, author=body.author
+        record_feedback,
+        engine,
+        clock,
+        incident_id,
+        body.kind,
+        note=body.note,
+        author=body.author,
+        public_url=settings.public_url,
     )

@@ -124,7 +124,16 @@ async def incident(
     causes = svg.bar_chart(
         page.causes, currency=inc["currency"], title="Root causes: share of the excess in $"
     )
-    return render("incident.html", page="incident", p=page, i=inc, title=title, chart=chart, causes=causes)
+    return render(
+        "incident.html",
+        page="incident",
+        p=page,
+        i=inc,
+        title=title,
+        chart=chart,
+        causes=causes,
+        rebaseline_hours=f"{settings.rebaseline_after_hours:g}",
+    )
 
 
 @router.get("/static/{name}")

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from alerts.expected_changes import list_expected_changes
 from alerts.incidents import get_incident, list_incidents
+from alerts.rebaseline import spend_rebaselines
 from core.settings import Settings
 from core.types import Granularity, SeriesKey
 from detector.detector import Detector
@@ -26,6 +27,7 @@ from models.seasonal import BatchedSeasonalBaseline
 from training.sweep_job import LOOKBACK
 
 from .queries import utc
+from .rebaselined import RebaselinedModel, rebaseline_notes
 from .svg import Bar, SeriesData, Span
 
 DEFAULT_DAYS = {Granularity.DAY: 90, Granularity.HOUR: 14}
@@ -115,6 +117,10 @@ def series_view(
     else:
         model, fit = BatchedSeasonalBaseline(granularity=gran.value), True
         described = "no stored model at this granularity: a seasonal model fitted on the spot"
+    learned = spend_rebaselines(engine).get((info.product, info.cost_line, info.currency.upper()), [])
+    notes += rebaseline_notes(learned, entry.trained_at if entry is not None else None)
+    if learned and entry is not None:
+        model = RebaselinedModel(model, learned, entry.trained_at)
     detector = Detector(DetectorConfig())
     if len(y) >= 2:
         points = detector.run(model, y, as_of=stop, fit=fit).points

@@ -1,8 +1,10 @@
-"""The incident page explains the severity it shows: the reasons of the sweep that decided it."""
+"""The incident page explains the severity it shows (the reasons of the sweep that decided it) and how it
+ended (a step learned as the new normal)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,13 +14,17 @@ from sqlalchemy import Engine
 
 from alerts.incidents import list_incidents
 from alerts.lifecycle import IncidentPolicy
+from alerts.rebaseline import RebaselinePolicy
 from alerts.receivers import default_routing
 from alerts.service import AlertService
 from api.app import create_app
+from core.anomaly import LevelShift, SeriesEvaluation
 from core.clock import FixedClock
 from core.db import make_engine, migrate
 from core.settings import Settings
+from ingestion.ingest import Ingestor
 from tests.alerts.factories import T0, evaluation
+from tests.ingestion.focus_rows import hourly_rows, write_csv
 
 H = timedelta(hours=1)
 
@@ -76,3 +82,40 @@ def test_the_overview_watches_incidents_that_never_reached_a_ticket_apart(tmp_pa
     assert re.search(r'data-role="watching-count">1<', html)
     watching = html[html.index('data-role="watching"') :]
     assert "search / Compute" in watching and "shop / Compute" not in watching
+
+
+def test_a_step_learned_as_the_new_normal_says_so_on_the_incident_and_series_pages(tmp_path: Path) -> None:
+    settings, engine, _ = service_in(tmp_path)
+    settings = settings.model_copy(update={"rebaseline_after_hours": 48.0})
+    routing = default_routing(pagerduty_routing_key=SecretStr("pd-key"), ticket_kind=None, ticket_url=None)
+    svc = AlertService(
+        engine, FixedClock(T0), routing, rebaseline_policy=RebaselinePolicy(timedelta(hours=48))
+    )
+
+    def shifted(hours: float) -> SeriesEvaluation:
+        shift = LevelShift(since=T0 - 40 * H, hours=hours, ratio=1.37, month_impact=9600.0)
+        return replace(
+            evaluation(T0 + H, burn=(4.0, 4.0), impact=900.0, cost_line="Amazon EC2"), level_shift=shift
+        )
+
+    svc.process([shifted(41.0)])
+    [incident] = list_incidents(engine)
+    with TestClient(create_app(settings, clock=FixedClock(T0 + 2 * H))) as client:
+        html = client.get(f"/ui/incidents/{incident['id']}").text
+        assert "41 h so far" in text_of(html, "level-shift") and "48 h" in text_of(html, "level-shift")
+        svc.process([shifted(49.0)])
+        html = client.get(f"/ui/incidents/{incident['id']}").text
+        note = text_of(html, "new-normal")
+        assert note.startswith("✓ Resolved as the new normal: 1.37×") and "9,600" in note
+        assert client.get(f"/v1/incidents/{incident['id']}").json()["resolution"] == "new normal"
+        # The series page notes the new normal of its series.
+        write_csv(
+            tmp_path / "spend.csv",
+            hourly_rows(72, start=T0.replace(tzinfo=None) - 72 * H, cost=10.0, product="shop"),
+        )
+        Ingestor(settings, engine, FixedClock(T0 + 2 * H)).ingest_paths([tmp_path / "spend.csv"])
+        page = client.get(
+            "/ui/series", params={"product": "shop", "cost_line": "Amazon EC2", "currency": "USD"}
+        )
+        assert page.status_code == 200
+        assert "New normal since" in page.text and "1.37× the old baseline" in page.text
