@@ -68,28 +68,27 @@ def test_every_ended_incident_is_resolved_with_a_resolve_sent(card: Scorecard) -
 
 @pytest.mark.slow
 def test_quiet_traps_raise_nothing(card: Scorecard) -> None:
-    """The traps the service already handles: month-start batches, holiday dips, a blip under the floor."""
+    """The traps the service already handles: month-start batches, holiday dips."""
     assert _trap(card, "month-start-batches") == []
     assert _trap(card, "holidays") == []
-    assert _trap(card, "blip-identity-storage") == []
     assert card.unexplained == [], [(a.product, a.cost_line, a.opened_at) for a in card.unexplained]
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="the price rise is ticketed twice: the incident resolves as retraining absorbs part of the rise, "
-    "then a second one opens (one incident per problem is being built)",
+    reason="a one-day excess under the materiality floor is ticketed by the money rule as if sustained",
 )
+def test_a_blip_under_the_materiality_floor_raises_nothing(card: Scorecard) -> None:
+    assert _trap(card, "blip-identity-storage") == []
+
+
+@pytest.mark.slow
 def test_one_page_or_ticket_per_problem(card: Scorecard) -> None:
     assert card.criteria()["one page or ticket per problem"]
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="month-end closing spend that recurs every month pages every month (no month-end recurrence)",
-)
 def test_month_end_spikes_do_not_page(card: Scorecard) -> None:
     assert _trap(card, "month-end-athena") == []
     assert card.criteria()["no false page"]
@@ -106,7 +105,6 @@ def test_planned_change_in_an_expected_change_window_raises_nothing(card: Scorec
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the 'new normal' rebaseline is not built yet")
 def test_permanent_shift_is_resolved_as_new_normal(card: Scorecard) -> None:
     assert card.criteria()["permanent shift resolved as new normal"]
 
