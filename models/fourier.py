@@ -147,9 +147,10 @@ def make_spec(
         cycle = 7.0
     n_cp = min(n_changepoints, int(span * changepoint_range // cycle))
     changepoints = tuple(changepoint_range * (j + 1) / (n_cp + 1) for j in range(n_cp))
-    # Calendar effects of billing (charges on the 1st, month-end closing jobs) need two months to be seen;
-    # on hourly series they lift the whole day.
-    calendar = span >= 60.0
+    # Calendar effects of billing (charges on the 1st, month-end closing jobs) need two months of a daily
+    # series to be seen, three of an hourly one, where they lift the whole day: an hourly metric's two
+    # month-ends are too few to tell a habit from chance.
+    calendar = span >= (60.0 if granularity is Granularity.DAY else 90.0)
     return DesignSpec(
         origin, span, changepoints, tuple(blocks), month_start and calendar, month_end and calendar
     )
