@@ -20,8 +20,7 @@ from alerts.lifecycle import IncidentState
 from alerts.notification import Action
 from alerts.outbox import enqueue
 from alerts.rebaseline import record_rebaseline, resolve_as_new_normal
-from alerts.routing import routing_labels
-from alerts.summary import build_notification, top_cause
+from alerts.summary import build_notification, incident_labels
 from alerts.tables import feedback
 from core.clock import Clock
 from core.errors import InputError, NotFoundError
@@ -85,16 +84,7 @@ def _notify_resolved(conn: Connection, state: IncidentState, link: str, now: dat
     """Queue the resolve for every receiver told about ``state`` (none when nobody was), as a sweep would."""
     if state.notified_severity is None or not state.receivers:
         return state
-    cause = top_cause(state)
-    labels = routing_labels(
-        product=state.product,
-        cost_line=state.cost_line,
-        currency=state.currency,
-        scope=state.scope,
-        severity=state.peak_severity.value,
-        labels=state.labels,
-        top_cause=cause["dimensions"] if cause else None,
-    )
+    labels = incident_labels(state)
     seq = state.notify_seq + 1
     action: Action = "resolve"
     for receiver in state.receivers:

@@ -30,8 +30,8 @@ from alerts.outbox import enqueue
 from alerts.rebaseline import RebaselinePolicy, is_due, record_rebaseline, resolve_as_new_normal
 from alerts.receivers import Routing
 from alerts.renotify import NotifyInput, RenotifyPolicy, decide_notification, what_changed
-from alerts.routing import route_receivers, routing_labels
-from alerts.summary import build_notification, top_cause
+from alerts.routing import route_receivers
+from alerts.summary import build_notification, incident_labels
 from core.anomaly import SeriesEvaluation
 from core.clock import Clock
 
@@ -159,16 +159,7 @@ class AlertService:
                 "rebaseline": learned.id,
                 **(state.level_shift or {}),
             }
-        cause = top_cause(state)
-        labels = routing_labels(
-            product=state.product,
-            cost_line=state.cost_line,
-            currency=state.currency,
-            scope=state.scope,
-            severity=state.peak_severity.value,
-            labels=state.labels,
-            top_cause=cause["dimensions"] if cause else None,
-        )
+        labels = incident_labels(state)
         # Each event keeps the severity this sweep decided and why, so the incident page can show the
         # reasons of the severity it shows (the peak), not those of the latest sweep.
         decided: dict[str, object] = {

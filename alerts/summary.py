@@ -8,6 +8,7 @@ from typing import Any
 
 from alerts.lifecycle import NEW_NORMAL, IncidentState
 from alerts.notification import Action, Notification
+from alerts.routing import routing_labels
 
 
 def _finite(value: float | None) -> float | None:
@@ -16,6 +17,20 @@ def _finite(value: float | None) -> float | None:
 
 def top_cause(state: IncidentState) -> dict[str, Any] | None:
     return state.root_causes[0] if state.root_causes else None
+
+
+def incident_labels(state: IncidentState) -> dict[str, str]:
+    """The labels routes and expected-change windows match ``state`` by, at its peak severity."""
+    cause = top_cause(state)
+    return routing_labels(
+        product=state.product,
+        cost_line=state.cost_line,
+        currency=state.currency,
+        scope=state.scope,
+        severity=state.peak_severity.value,
+        labels=state.labels,
+        top_cause=cause["dimensions"] if cause else None,
+    )
 
 
 def new_normal_text(state: IncidentState) -> str | None:

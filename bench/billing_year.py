@@ -23,18 +23,16 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import duckdb
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 
 from bench.billing_year_plan import DEFAULT_PLAN, LINE_SCALE, YEAR_REPLAY_DAYS, Change, us_holidays
 from ingestion.demo_catalog import BILLING_ACCOUNTS, COST_LINES, SUB_ACCOUNTS
 
 # The demo export's writers: one Arrow table per month in the FOCUS column order, written by DuckDB.
-from ingestion.demo_data import _table, _write
+from ingestion.demo_data import write_monthly_files
 from ingestion.demo_patterns import Components, Grid, build_components, sku_id, spend_matrix
-from ingestion.demo_rows import month_start, other_charges, usage_columns
+from ingestion.demo_rows import usage_columns
 
 Granularity = Literal["daily", "hourly"]
 FloatArray = npt.NDArray[np.float64]
@@ -312,22 +310,7 @@ def write_billing_year(
     _dress_price_rises(usage, t, c, injector.price_rises)
     month_of_row = grid.month_index()[t]
     out.mkdir(parents=True, exist_ok=True)
-    files: list[str] = []
-    next_id = 1
-    con = duckdb.connect()
-    try:
-        con.execute("SET threads TO 1")  # one writer thread: the same seed gives the same bytes
-        for m in sorted({int(x) for x in month_of_row}):
-            lo, hi = np.searchsorted(month_of_row, [m, m + 1])
-            part = {k: v[lo:hi] for k, v in usage.items()}
-            extra = other_charges(part, groups, month_start=month_start(grid, m))
-            table = pa.concat_tables([_table(part, next_id), _table(extra, next_id + hi - lo)])
-            next_id += table.num_rows
-            name = f"focus_{month_start(grid, m):%Y-%m}.{fmt}"
-            _write(con, table, out / name, fmt)
-            files.append(name)
-    finally:
-        con.close()
+    files, rows = write_monthly_files(out, usage, groups, grid, month_of_row, fmt)
     end = grid.start + timedelta(days=days)
     manifest = Manifest(
         granularity=granularity,
@@ -340,7 +323,7 @@ def write_billing_year(
         injected=injected,
         expected_changes=injector.expected_changes,
         files=files,
-        rows=next_id - 1,
+        rows=rows,
     )
     (out / "manifest.json").write_text(manifest.to_json())
     return manifest

@@ -129,29 +129,12 @@ def write_demo_export(
     t, c = np.nonzero(spend > 0)  # row-major: rows come out ordered by period, then component
     usage, groups = usage_columns(comps, grid, spend[t, c], t, c)
     month_of_row = grid.month_index()[t]
-    months = sorted({int(m) for m in month_of_row})
 
     out.mkdir(parents=True, exist_ok=True)
     for old in out.iterdir():
         if _EXPORT_FILE.fullmatch(old.name):
             old.unlink()
-    files: list[str] = []
-    next_id = 1
-    con = duckdb.connect()
-    try:
-        con.execute("SET threads TO 1")  # one writer thread: the same seed gives the same bytes
-        con.execute("SET enable_progress_bar = false")
-        for m in months:
-            lo, hi = np.searchsorted(month_of_row, [m, m + 1])
-            part = {k: v[lo:hi] for k, v in usage.items()}
-            extra = other_charges(part, groups, month_start=month_start(grid, m))
-            table = pa.concat_tables([_table(part, next_id), _table(extra, next_id + hi - lo)])
-            next_id += table.num_rows
-            name = f"focus_{month_start(grid, m):%Y-%m}.{fmt}"
-            _write(con, table, out / name, fmt)
-            files.append(name)
-    finally:
-        con.close()
+    files, rows = write_monthly_files(out, usage, groups, grid, month_of_row, fmt)
 
     eff, cur = usage["EffectiveCost"], usage["_currency"]
     untagged = np.array([COST_LINES[int(li)].product is None for li in comps.line])[c]
@@ -185,7 +168,7 @@ def write_demo_export(
             {"product": ln.product or "", "cost_line": ln.service} for ln in COST_LINES if ln.batch > 0
         ],
         files=files,
-        rows=next_id - 1,
+        rows=rows,
     )
     (out / "truth.json").write_text(truth.to_json())
     return truth
@@ -200,6 +183,36 @@ def _arrow_type(column: str) -> pa.DataType:
 
 
 _SCHEMA: Final = pa.schema([(k, _arrow_type(k)) for k in DEMO_FOCUS_COLUMNS])
+
+
+def write_monthly_files(
+    out: Path,
+    usage: dict[str, Any],
+    groups: Any,
+    grid: Grid,
+    month_of_row: np.ndarray,
+    fmt: str,
+) -> tuple[list[str], int]:
+    """One ``focus_<YYYY-MM>.<fmt>`` per month of ``usage`` rows (ordered by period) plus that month's
+    other charges, with row ids running across files: the names written, in month order, and the rows."""
+    files: list[str] = []
+    next_id = 1
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads TO 1")  # one writer thread: the same seed gives the same bytes
+        con.execute("SET enable_progress_bar = false")
+        for m in sorted({int(x) for x in month_of_row}):
+            lo, hi = np.searchsorted(month_of_row, [m, m + 1])
+            part = {k: v[lo:hi] for k, v in usage.items()}
+            extra = other_charges(part, groups, month_start=month_start(grid, m))
+            table = pa.concat_tables([_table(part, next_id), _table(extra, next_id + hi - lo)])
+            next_id += table.num_rows
+            name = f"focus_{month_start(grid, m):%Y-%m}.{fmt}"
+            _write(con, table, out / name, fmt)
+            files.append(name)
+    finally:
+        con.close()
+    return files, next_id - 1
 
 
 def _table(cols: dict[str, Any], first_id: int) -> pa.Table:
