@@ -58,6 +58,8 @@ def incident_view(state: IncidentState) -> dict[str, Any]:
         "notified_severity": state.notified_severity.value if state.notified_severity else None,
         "notified_at": state.notified_at.isoformat() if state.notified_at else None,
         "receivers": list(state.receivers),
+        "linked_to": state.linked_to,
+        "linked": list(state.linked),
     }
 
 

@@ -53,6 +53,8 @@ class IncidentState:
     anomalies: dict[str, dict[str, float | str]] = field(default_factory=dict)
     root_causes: list[dict[str, Any]] = field(default_factory=list)
     reasons: tuple[str, ...] = ()
+    linked_to: str | None = None  # the owning incident while linked (alerts.grouping): no notifications
+    linked: tuple[dict[str, Any], ...] = ()  # the series linked to this incident, by fingerprint
 
     @property
     def is_open(self) -> bool:

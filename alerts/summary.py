@@ -28,6 +28,8 @@ def summary_line(state: IncidentState, action: Action, change: str | None = None
     if cause:
         dims = " & ".join(f"{k}={v}" for k, v in cause["dimensions"].items())
         text += f"; top cause {dims} ({float(cause['contribution']):,.2f} {state.currency})"
+    if state.linked:
+        text += f"; +{len(state.linked)} linked series"
     if action == "resolve":
         return f"Resolved: {text}"
     return f"{text} — {change}" if change else text
@@ -87,6 +89,10 @@ def build_notification(
     )
     if change:
         details["change"] = change
+    if state.linked:
+        # One problem, one notification: the series grouped with this one (alerts.grouping) are named here
+        # and notify nothing of their own.
+        details["linked"] = [dict(e) for e in state.linked]
     return Notification(
         action=action,
         incident_id=state.id,

@@ -63,6 +63,8 @@ incidents = Table(
     Column("anomalies", Text, nullable=False),  # JSON: {event start ISO: impact} of every event seen
     Column("root_causes", Text, nullable=False),  # JSON list of the newest root causes
     Column("reasons", Text, nullable=False),  # JSON list: why the severity is what it is
+    Column("linked_to", String(36)),  # the owning incident's id while this series joined its problem
+    Column("linked", Text),  # JSON list of the series linked to this incident (alerts.grouping)
 )
 
 incident_events = Table(

@@ -85,3 +85,7 @@ class SeriesEvaluation:
     month_projection: float = 0.0  # projected month-end spend at the current rate
     scope: str = "default"  # the monitor scope, part of the incident fingerprint
     labels: dict[str, str] = field(default_factory=dict)  # e.g. team, env: used by routing
+    # A monitor's series (core.monitors) other than product × cost line: the monitor's name and the fact
+    # values it fixes, e.g. "account" and {"account": "123"}. None for product × cost line and unit costs.
+    monitor: str | None = None
+    dimensions: dict[str, str] = field(default_factory=dict)
