@@ -123,6 +123,10 @@ def exclusions_from(engine: Engine) -> Callable[[SeriesKey], list[tuple[datetime
                 )
                 series = (inc["product"], inc["cost_line"], inc["currency"])
                 open_periods.setdefault(series, []).append((inc["scope"], *span))
+                # Series linked to it (alerts.grouping) saw the same problem: they must not learn it either.
+                for link in inc["linked"]:
+                    series = (link["product"], link["cost_line"], link["currency"])
+                    open_periods.setdefault(series, []).append((link["scope"], *span))
         if len(page) < 1000:
             break
         offset += 1000

@@ -18,7 +18,7 @@ from core.monitors import Monitor, extra_monitors, load_monitors
 from core.settings import Settings
 from core.types import DEFAULT_SCOPE, Granularity, SeriesKey
 from ingestion.fact_store import FactStore
-from ingestion.monitor_facts import MonitorSeries, list_monitor_series, wide_monitor_series
+from ingestion.monitor_facts import MonitorSeries, list_monitor_series, usable, wide_monitor_series
 
 
 def configured_monitors(settings: Settings) -> tuple[Monitor, ...]:
@@ -72,3 +72,23 @@ def evaluation_fields(key: SeriesKey) -> dict[str, Any]:
     labels = {"monitor": name}
     labels.update({c.removeprefix("tag_"): v for c, v in key.filters if c not in ("product", "cost_line")})
     return {"scope": key.scope, "monitor": name, "dimensions": dict(key.filters), "labels": labels}
+
+
+def describe_monitors(settings: Settings, store: FactStore) -> list[dict[str, Any]]:
+    """Every monitor with its dimensions and how many series it tracks now (``GET /v1/monitors``, the
+    dashboard). A tag monitor whose tag is not kept as a dimension tracks nothing, and says why."""
+    monitors = configured_monitors(settings)
+    extra = extra_monitors(monitors)
+    listed = list_monitor_series(store, extra) if extra else []
+    ready = set(usable(store, extra))
+    out: list[dict[str, Any]] = []
+    for monitor in monitors:
+        if monitor.is_default:
+            count = len(store.list_series())
+        else:
+            count = sum(1 for s in listed if s.monitor == monitor)
+        note = None
+        if not monitor.is_default and monitor not in ready:
+            note = "its tag is not a dimension: add it to DIMENSION_TAG_KEYS and re-ingest"
+        out.append({**monitor.to_dict(), "default": monitor.is_default, "series": count, "note": note})
+    return out
