@@ -145,7 +145,15 @@ def main() -> None:
             f"{r['sweep_s'] / ref['sweep_s']:.2f} | {r['monitored'] / r['sweep_s']:,.0f} | "
             f"{r['anomalies']:.0f} | {r['train_s']:.1f} | {r['train_s'] / ref['train_s']:.2f} |"
         )
-    lines += ["", "Target: 10,000 series in ≤ 30 s end to end.", ""]
+    lines += [
+        "",
+        "Where the extra sweep time goes: a product total repeats its line's spike, so this synthetic set has",
+        "about twice the anomalies with product totals, and every anomaly's root causes are ranked before",
+        "grouping links the duplicates; the series themselves add about their number (5%).",
+        "",
+        "Target: 10,000 series in ≤ 30 s end to end.",
+        "",
+    ]
     publish("\n".join(lines), RESULTS)
 
 
