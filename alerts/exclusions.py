@@ -35,6 +35,7 @@ def training_exclusions(
     period: timedelta = timedelta(days=1),
     labels: Mapping[str, str] | None = None,
     currency: str | None = None,
+    scope: str | None = None,
 ) -> list[Interval]:
     """Merged ``[start, end)`` intervals to drop from one series' training data.
 
@@ -58,6 +59,8 @@ def training_exclusions(
     )
     if currency is not None:
         query = query.where(incidents.c.currency == currency)
+    if scope is not None:
+        query = query.where(incidents.c.scope == scope)
     with engine.connect() as conn:
         for start, end in conn.execute(query):
             out.append((aware(start), aware(end or start) + period))

@@ -50,6 +50,8 @@ def state_of(row: Any) -> IncidentState:
         reasons=tuple(json.loads(row.reasons)),
         resolution=row.resolution,
         level_shift=json.loads(row.level_shift) if row.level_shift else None,
+        linked_to=row.linked_to,
+        linked=tuple(json.loads(row.linked)) if row.linked else (),
     )
 
 
@@ -97,6 +99,8 @@ def values_of(state: IncidentState) -> dict[str, Any]:
         "reasons": json.dumps(list(state.reasons)),
         "resolution": state.resolution,
         "level_shift": json.dumps(state.level_shift) if state.level_shift is not None else None,
+        "linked_to": state.linked_to,
+        "linked": json.dumps(list(state.linked)) if state.linked else None,
     }
 
 
@@ -111,6 +115,14 @@ def open_fingerprints(conn: Connection) -> set[str]:
     return {
         str(k) for (k,) in conn.execute(select(incidents.c.open_key).where(incidents.c.open_key.is_not(None)))
     }
+
+
+def open_links(conn: Connection) -> dict[str, tuple[str, bool, str | None]]:
+    """Every open incident by fingerprint: its id, whether it has notified, and its owner when linked."""
+    query = select(
+        incidents.c.open_key, incidents.c.id, incidents.c.notified_severity, incidents.c.linked_to
+    ).where(incidents.c.open_key.is_not(None))
+    return {str(k): (str(i), n is not None, lt) for k, i, n, lt in conn.execute(query)}
 
 
 def load(conn: Connection, incident_id: str, *, lock: bool = False) -> IncidentState | None:

@@ -62,6 +62,8 @@ def incident_view(state: IncidentState) -> dict[str, Any]:
         # (since, hours, ratio, month_impact): the level learned when the resolution is "new normal".
         "resolution": state.resolution,
         "level_shift": state.level_shift,
+        "linked_to": state.linked_to,
+        "linked": list(state.linked),
     }
 
 

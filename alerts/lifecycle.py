@@ -57,6 +57,8 @@ class IncidentState:
     reasons: tuple[str, ...] = ()
     resolution: str | None = None  # why it resolved when not by going back in band ("new normal")
     level_shift: dict[str, Any] | None = None  # the newest lasting step under it (see level_shift_view)
+    linked_to: str | None = None  # the owning incident while linked (alerts.grouping): no notifications
+    linked: tuple[dict[str, Any], ...] = ()  # the series linked to this incident, by fingerprint
 
     @property
     def is_open(self) -> bool:

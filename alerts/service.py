@@ -24,6 +24,7 @@ from alerts.budgets import Budget, budget_for, budget_table, governing_budget
 from alerts.burn_rate import BurnRatePolicy, SeverityDecision, classify_severity
 from alerts.expected_changes import muting_change
 from alerts.fingerprint import fingerprint
+from alerts.group_roles import link_entry, merge_links, plan_roles
 from alerts.lifecycle import IncidentPolicy, IncidentState, advance, is_active
 from alerts.notification import Action
 from alerts.outbox import enqueue
@@ -56,6 +57,7 @@ class SweepOutcome:
     escalated: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     muted: list[str] = field(default_factory=list)
+    linked: list[str] = field(default_factory=list)  # fingerprints joined to another series' incident
     notifications: list[QueuedNotification] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -66,6 +68,7 @@ class SweepOutcome:
             "escalated": len(self.escalated),
             "resolved": len(self.resolved),
             "muted": len(self.muted),
+            "linked": len(self.linked),
             "notifications": len(self.notifications),
         }
 
@@ -103,24 +106,50 @@ class AlertService:
         outcome = SweepOutcome()
         product_projection: dict[tuple[str, str], float] = defaultdict(float)
         for ev in evaluations:
-            product_projection[(ev.product, ev.currency.upper())] += ev.month_projection
+            if ev.monitor is None:  # a product total or an account would count the same money again
+                product_projection[(ev.product, ev.currency.upper())] += ev.month_projection
         # Most series are quiet and have no open incident: judged against one read of the open fingerprints
         # and the budgets, they need no transaction (10,000 series cost two queries, not 20,000). Any series
         # that may change an incident takes the locked path below, which reads everything again.
         with self.engine.connect() as conn:
-            open_now = incident_store.open_fingerprints(conn)
+            links = incident_store.open_links(conn)
             table = budget_table(conn)
-        for ev in evaluations:
+        open_now = set(links)
+        # One incident per problem (alerts.grouping): owners first, then the series linked to them.
+        roles = plan_roles(evaluations, _fingerprint, links)
+        owner_ids = {fp: entry[0] for fp, entry in links.items()}
+        for ev in roles.order(evaluations, _fingerprint):
             outcome.evaluated += 1
-            fp = fingerprint(ev.product, ev.cost_line, ev.currency, ev.scope)
+            fp = _fingerprint(ev)
+            owner = roles.owner_of.get(fp)
+            if owner is not None and fp not in open_now:
+                outcome.linked.append(fp)  # its anomaly is listed on the owner's incident; nothing else
+                continue
             if fp not in open_now:
                 budget = governing_budget(table, ev.product, ev.cost_line)
                 if not is_active(ev, self._severity(ev, budget, product_projection)):
                     continue
+            entries = [
+                link_entry(
+                    m,
+                    _fingerprint(m),
+                    self._severity(
+                        m, governing_budget(table, m.product, m.cost_line), product_projection
+                    ).severity.value,
+                )
+                for m in roles.owners.get(fp, [])
+            ]
+            linked_to = owner_ids.get(owner) if owner is not None else roles.sticky.get(fp)
             for attempt in range(2):
                 try:
                     with self.engine.begin() as conn:
-                        self._process_one(conn, ev, product_projection, outcome)
+                        state = self._process_one(
+                            conn, ev, product_projection, outcome, links=entries, linked_to=linked_to
+                        )
+                    if state is not None and state.is_open:
+                        owner_ids[fp] = state.id
+                    if linked_to is not None:
+                        outcome.linked.append(fp)
                     break
                 except IntegrityError:
                     # Another sweep opened this fingerprint's incident first; the retry extends it.
@@ -134,8 +163,11 @@ class AlertService:
         ev: SeriesEvaluation,
         product_projection: dict[tuple[str, str], float],
         outcome: SweepOutcome,
-    ) -> None:
-        fp = fingerprint(ev.product, ev.cost_line, ev.currency, ev.scope)
+        *,
+        links: Sequence[dict[str, object]] = (),
+        linked_to: str | None = None,
+    ) -> IncidentState | None:
+        fp = _fingerprint(ev)
         current = incident_store.load_open(conn, fp)
         budget = budget_for(conn, ev.product, ev.cost_line)
         decision = self._severity(ev, budget, product_projection)
@@ -145,7 +177,7 @@ class AlertService:
         )
         state = step.state
         if state is None:
-            return
+            return None
         now = ev.as_of
         kinds = step.events
         new_normal: dict[str, object] = {}
@@ -159,6 +191,8 @@ class AlertService:
                 "rebaseline": learned.id,
                 **(state.level_shift or {}),
             }
+        joined = [e for e in links if e["fingerprint"] not in {x["fingerprint"] for x in state.linked}]
+        state = replace(state, linked=merge_links(state.linked, links), linked_to=linked_to)
         labels = incident_labels(state)
         # Each event keeps the severity this sweep decided and why, so the incident page can show the
         # reasons of the severity it shows (the peak), not those of the latest sweep.
@@ -172,6 +206,10 @@ class AlertService:
         events: list[tuple[str, dict[str, object]]] = [
             (kind, {**decided, **new_normal} if kind == "resolved" else dict(decided)) for kind in kinds
         ]
+        if joined:
+            events.append(("grouped", {"linked": joined}))
+        if linked_to is not None and (current is None or current.linked_to != linked_to):
+            events.append(("linked", {"owner": linked_to}))
         if state.is_open:
             change = muting_change(conn, labels, now)
             muted_by = change.id if change is not None else None
@@ -192,6 +230,8 @@ class AlertService:
             ),
             self.renotify_policy,
         )
+        if action is not None and action != "resolve" and state.linked_to is not None:
+            action = None  # linked: the owner's incident speaks for the problem; a page told before is closed
         if action is not None:
             state = self._notify(conn, state, action, labels, ev, amount, outcome)
             events.append(("notified", {"action": action, "receivers": list(state.receivers)}))
@@ -199,6 +239,7 @@ class AlertService:
         for kind, detail in events:
             incident_store.add_event(conn, state, kind, now, detail)
         self._count(outcome, state, kinds)
+        return state
 
     def _severity(
         self, ev: SeriesEvaluation, budget: Budget | None, product_projection: dict[tuple[str, str], float]
@@ -280,6 +321,10 @@ class AlertService:
                 bucket.append(state.id)
         if state.muted_by is not None:
             outcome.muted.append(state.id)
+
+
+def _fingerprint(ev: SeriesEvaluation) -> str:
+    return fingerprint(ev.product, ev.cost_line, ev.currency, ev.scope)
 
 
 def decision_budget(ev: SeriesEvaluation, budget: Budget | None) -> float | None:

@@ -56,6 +56,8 @@ def summary_line(state: IncidentState, action: Action, change: str | None = None
     dims = " & ".join(f"{k}={v}" for k, v in cause["dimensions"].items()) if cause else ""
     if cause:
         text += f"; top cause {dims} ({float(cause['contribution']):,.2f} {state.currency})"
+    if state.linked:
+        text += f"; +{len(state.linked)} linked series"
     settled = new_normal_text(state) if action == "resolve" else None
     if settled:
         where = f"; top cause {dims}" if dims else ""
@@ -123,6 +125,10 @@ def build_notification(
     )
     if change:
         details["change"] = change
+    if state.linked:
+        # One problem, one notification: the series grouped with this one (alerts.grouping) are named here
+        # and notify nothing of their own.
+        details["linked"] = [dict(e) for e in state.linked]
     return Notification(
         action=action,
         incident_id=state.id,

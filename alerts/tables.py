@@ -67,6 +67,8 @@ incidents = Table(
     Column(
         "level_shift", Text
     ),  # JSON: the newest lasting step read under it (since, hours, ratio, $ a month)
+    Column("linked_to", String(36)),  # the owning incident's id while this series joined its problem
+    Column("linked", Text),  # JSON list of the series linked to this incident (alerts.grouping)
 )
 
 incident_events = Table(

@@ -24,7 +24,7 @@ from alerts.renotify import RenotifyPolicy
 from alerts.service import AlertService
 from core.clock import Clock
 from core.settings import Settings
-from core.types import Granularity, SeriesKey
+from core.types import DEFAULT_SCOPE, Granularity, SeriesKey
 
 
 def routing_from_settings(settings: Settings, *, ticket_project: str | None = None) -> Routing:
@@ -119,7 +119,7 @@ def alerting_from_settings(
 def exclusions_from(engine: Engine) -> Callable[[SeriesKey], list[tuple[datetime, datetime]]]:
     """What training leaves out: expected-change windows, incidents judged expected / not an anomaly, and
     the periods of incidents still open, so a baseline does not learn an anomaly while it is going on."""
-    open_periods: dict[tuple[str, str, str], list[tuple[datetime, datetime]]] = {}
+    open_periods: dict[tuple[str, str, str], list[tuple[str, datetime, datetime]]] = {}
     offset = 0
     while True:
         page = list_incidents(engine, status="open", limit=1000, offset=offset)
@@ -129,16 +129,27 @@ def exclusions_from(engine: Engine) -> Callable[[SeriesKey], list[tuple[datetime
                     datetime.fromisoformat(inc["period_start"]),
                     datetime.fromisoformat(inc["period_end"]),
                 )
-                open_periods.setdefault((inc["product"], inc["cost_line"], inc["currency"]), []).append(span)
+                series = (inc["product"], inc["cost_line"], inc["currency"])
+                open_periods.setdefault(series, []).append((inc["scope"], *span))
+                # Series linked to it (alerts.grouping) saw the same problem: they must not learn it either.
+                for link in inc["linked"]:
+                    series = (link["product"], link["cost_line"], link["currency"])
+                    open_periods.setdefault(series, []).append((link["scope"], *span))
         if len(page) < 1000:
             break
         offset += 1000
 
     def exclusions(key: SeriesKey) -> list[tuple[datetime, datetime]]:
         period = timedelta(hours=1) if key.granularity is Granularity.HOUR else timedelta(days=1)
-        spans = training_exclusions(engine, key.product, key.cost_line, period=period, currency=key.currency)
+        # Monitor series share "(all)" as product or cost line: their scope tells them apart.
+        scope = None if key.scope == DEFAULT_SCOPE else key.scope
+        spans = training_exclusions(
+            engine, key.product, key.cost_line, period=period, currency=key.currency, scope=scope
+        )
         spans += [
-            (s, e + period) for s, e in open_periods.get((key.product, key.cost_line, key.currency), [])
+            (s, e + period)
+            for sc, s, e in open_periods.get((key.product, key.cost_line, key.currency), [])
+            if scope is None or sc == scope
         ]
         return spans
 

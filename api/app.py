@@ -27,6 +27,7 @@ from api.routes import (
     expected_changes,
     health,
     incidents,
+    monitors,
     root_causes,
     score,
     series,
@@ -143,6 +144,7 @@ def create_app(
     app.include_router(metrics.router, dependencies=guarded("read", public=settings.metrics_public))
     app.include_router(spend.router, dependencies=guarded("write"))
     app.include_router(series.router, dependencies=guarded("read"))
+    app.include_router(monitors.router, dependencies=guarded("read"))
     app.include_router(score.router, dependencies=guarded("score"))
     app.include_router(root_causes.router, dependencies=guarded("score"))
     app.include_router(trainings.router, dependencies=guarded("write"))

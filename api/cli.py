@@ -208,9 +208,32 @@ def cmd_series(args: argparse.Namespace, settings: Settings) -> int:
             "trained_at": _trained_at(
                 models[SeriesKey(i.product, i.cost_line, i.currency, i.granularity).id]
             ),
+            "monitor": "cost_line",
+            "scope": "default",
         }
         for i in infos
     ]
+    # The other monitors' series (product totals, accounts, tags: core.monitors), after the cost lines.
+    from training.monitors import monitor_series
+
+    for m in monitor_series(settings, store):
+        entry = current.get(m.key.id)
+        rows.append(
+            {
+                "product": m.key.product,
+                "cost_line": m.key.cost_line,
+                "granularity": m.key.granularity.value,
+                "first_period": m.info.first_period.isoformat(),
+                "last_period": m.info.last_period.isoformat(),
+                "points": m.info.points,
+                "total_spend": round(m.info.total_spend, 2),
+                "currency": m.info.currency,
+                "model_type": _model_label(entry),
+                "trained_at": _trained_at(entry),
+                "monitor": m.monitor.name,
+                "scope": m.key.scope,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -100,3 +100,7 @@ class SeriesEvaluation:
     scope: str = "default"  # the monitor scope, part of the incident fingerprint
     labels: dict[str, str] = field(default_factory=dict)  # e.g. team, env: used by routing
     level_shift: LevelShift | None = None  # a lasting step still going on at as_of (spend series only)
+    # A monitor's series (core.monitors) other than product × cost line: the monitor's name and the fact
+    # values it fixes, e.g. "account" and {"account": "123"}. None for product × cost line and unit costs.
+    monitor: str | None = None
+    dimensions: dict[str, str] = field(default_factory=dict)

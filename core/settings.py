@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     attribution_file: Path | None = None
     cost_line_column: str = "ServiceName"
     dimension_tag_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Monitors beside product × cost line (core.monitors); without a file, product totals.
+    monitors_file: Path | None = None
     duckdb_memory_limit: str = "1GB"
     duckdb_threads: int | None = None
 

@@ -13,7 +13,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,10 +61,17 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _key(row: Any) -> SeriesKey:
+    key = SeriesKey(row.product, row.cost_line, row.currency, Granularity(row.granularity))
+    # A monitor's series (core.monitors) has its scope after the base id; its filters live in the facts.
+    scope = str(row.series_id)[len(key.id) + 1 :] if str(row.series_id).startswith(f"{key.id}|") else ""
+    return replace(key, scope=scope) if scope else key
+
+
 def _entry(row: Any) -> RegistryEntry:
     return RegistryEntry(
         version=int(row.id),
-        key=SeriesKey(row.product, row.cost_line, row.currency, Granularity(row.granularity)),
+        key=_key(row),
         status=row.status,
         model_type=row.model_type,
         trained_at=_aware(row.trained_at) or datetime.min.replace(tzinfo=UTC),

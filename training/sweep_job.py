@@ -25,17 +25,19 @@ from alerts.rebaseline import Rebaseline, forecast_factors, history_factors, spe
 from core.anomaly import HOURS_PER_MONTH, Anomaly, CauseRef, LevelShift, SeriesEvaluation, WindowSpend
 from core.clock import Clock
 from core.settings import Settings
-from core.types import Granularity, SeriesKey
+from core.types import DEFAULT_SCOPE, Granularity, SeriesKey
 from detector.detector import Detection, Detector
 from detector.events import events_from_arrays
 from detector.explain import explain_anomaly
 from detector.level_shift import find_level_shift
 from detector.post_rules import DetectorConfig, period_completeness
 from ingestion.fact_store import SERIES_COLUMNS, FactStore, SeriesInfo
+from ingestion.monitor_facts import monitor_leaf_tables
 from models.base import Baseline, forecast_arrays
 from models.registry import ModelRegistry, load_artifact
 from models.seasonal import BatchedSeasonalBaseline
 from training.fanout import fan_out
+from training.monitors import evaluation_fields, join_frames, monitor_frame, monitor_series
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +125,10 @@ class Sweeper:
     ) -> list[SeriesEvaluation]:
         end = _naive(as_of)
         infos = [i for i in self.store.list_series() if pd.Timestamp(i.first_period) < end]
-        report.series = len(infos)
+        monitored = [
+            m for m in monitor_series(self.settings, self.store) if pd.Timestamp(m.info.first_period) < end
+        ]
+        report.series = len(infos) + len(monitored)
         current = self.registry.current() if self.engine is not None else {}
         # New normals learned by alerts (alerts.rebaseline): each scales its series' expected spend.
         learned = spend_rebaselines(self.engine) if self.engine is not None else {}
@@ -143,6 +148,21 @@ class Sweeper:
                     report.skipped.append((key.id, "no spend in the lookback window"))
                     continue
                 items.append((key, info, column))
+            # The other monitors' series (product totals, accounts, ...) are judged alike, in the same chunks.
+            extra, by_id = monitor_frame(
+                self.store,
+                monitored,
+                gran,
+                start=(end - LOOKBACK[gran]).to_pydatetime(),
+                end=end.to_pydatetime(),
+            )
+            items += [(m.key, m.info, sid) for sid, m in by_id.items()]
+            report.skipped += [
+                (m.key.id, "no spend in the lookback window")
+                for m in monitored
+                if m.key.granularity is gran and m.key.id not in by_id
+            ]
+            wide = join_frames(wide, extra)
             size = max(50, -(-len(items) // max(4 * (os.cpu_count() or 1), 1)))
             for lo in range(0, len(items), size):
                 chunk = items[lo : lo + size]
@@ -168,7 +188,7 @@ class Sweeper:
             evaluations.extend(evals)
             report.fallbacks.extend(fallbacks)
             report.skipped.extend(skipped)
-        evaluations.sort(key=lambda e: (e.product, e.cost_line, e.currency, e.granularity.value))
+        evaluations.sort(key=lambda e: (e.product, e.cost_line, e.currency, e.granularity.value, e.scope))
         report.evaluated = len(evaluations)
         report.anomalies = sum(len(e.anomalies) for e in evaluations)
         return evaluations
@@ -275,6 +295,10 @@ class Sweeper:
             fresh = self._new_spend(points, index, judged, step)
             if fresh is not None:
                 open_events = [fresh]
+        if key.scope != DEFAULT_SCOPE:
+            # A total or an account catches what its lines miss by adding it up: below the materiality
+            # floor there is nothing to add up, only a second reading of a line's small event.
+            open_events = [a for a in open_events if abs(a.impact) >= self.settings.materiality_floor]
         open_events = [_utc_event(a) for a in open_events]
         in_band = True
         if judged.size:
@@ -298,6 +322,7 @@ class Sweeper:
             month_to_date_actual=mtd if judged.size else 0.0,
             month_projection=projection,
             level_shift=self._level_shift(points, index, judged, step) if ready and judged.size else None,
+            **evaluation_fields(key),
         )
         job = _Explain(evaluation, key, points["expected"], index, step) if open_events else None
         return evaluation, job
@@ -409,11 +434,23 @@ class Sweeper:
             if not batch:
                 continue
             windows = [_cause_window(a, j.step) for j in batch for a in j.evaluation.anomalies]
+            plain = [j for j in batch if j.key.scope == DEFAULT_SCOPE]
+            start = min(lo for lo, _ in windows).to_pydatetime()
+            stop = max(hi for _, hi in windows).to_pydatetime()
             try:
                 facts = self.store.leaf_tables(
-                    [(j.key.product, j.key.cost_line, j.key.currency) for j in batch],
-                    start=min(lo for lo, _ in windows).to_pydatetime(),
-                    end=max(hi for _, hi in windows).to_pydatetime(),
+                    [(j.key.product, j.key.cost_line, j.key.currency) for j in plain],
+                    start=start,
+                    end=stop,
+                    by_period=gran,
+                )
+                # A monitor's series is ranked over what it does not fix: a product total over its cost
+                # lines and the usual dimensions, an account over products, cost lines and the rest.
+                monitored = monitor_leaf_tables(
+                    self.store,
+                    [j.key for j in batch if j.key.scope != DEFAULT_SCOPE],
+                    start=start,
+                    end=stop,
                     by_period=gran,
                 )
             except Exception as exc:  # no causes is better than no verdict; the failure is reported
@@ -422,10 +459,14 @@ class Sweeper:
                 continue
             by_series = dict(iter(facts.groupby(list(SERIES_COLUMNS), sort=False))) if len(facts) else {}
             for job in batch:
-                leaves = by_series.get((job.key.product, job.key.cost_line, job.key.currency))
+                if job.key.scope != DEFAULT_SCOPE:
+                    leaves = monitored.get(job.key.id)
+                else:
+                    leaves = by_series.get((job.key.product, job.key.cost_line, job.key.currency))
+                    if leaves is not None:
+                        leaves = leaves.drop(columns=list(SERIES_COLUMNS))
                 if leaves is None:
                     continue
-                leaves = leaves.drop(columns=list(SERIES_COLUMNS))
                 anomalies = [self._with_causes(a, leaves, job) for a in job.evaluation.anomalies]
                 out[id(job.evaluation)] = dataclasses.replace(job.evaluation, anomalies=anomalies)
         return out

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from alerts.rebaseline import Rebaseline, history_factors, mark_applied, spend_rebaselines
 from core.clock import Clock
 from core.settings import Settings
-from core.types import Granularity, SeriesKey
+from core.types import DEFAULT_SCOPE, Granularity, SeriesKey
 from ingestion.fact_store import FactStore
 from models.auto import AutoBaseline
 from models.base import Baseline
@@ -29,6 +29,7 @@ from models.prophet_baseline import ProphetBaseline
 from models.registry import ModelRegistry, TrainedModel
 from models.seasonal import BatchedSeasonalBaseline
 from training.fanout import Progress, fan_out
+from training.monitors import join_frames, monitor_frame, monitor_series
 
 ModelChoice = Literal["auto", "seasonal", "prophet"]
 # Windows to keep out of training (expected changes, feedback): the alerts package supplies them.
@@ -140,7 +141,8 @@ def train_all(
     )
     registry = ModelRegistry(engine, settings.models_path)
     infos = store.list_series()
-    report = TrainReport(series=len(infos))
+    monitored = monitor_series(settings, store)
+    report = TrainReport(series=len(infos) + len(monitored))
     trained_at = clock.now()
     learned = spend_rebaselines(engine)
     applied: list[int] = []
@@ -164,11 +166,17 @@ def train_all(
         applied += used
         keys.update({gkeys[n].id: gkeys[n] for n in names})
         renamed = wide.rename(columns={n: gkeys[n].id for n in names})
+        # The other monitors' series (product totals, accounts, ...) train beside them, on the same grid.
+        extra, by_id = monitor_frame(store, monitored, gran, end=at)
+        if by_id:
+            extra = _apply_exclusions(extra, {sid: m.key for sid, m in by_id.items()}, exclusions)
+            keys.update({sid: m.key for sid, m in by_id.items()})
+            renamed = join_frames(renamed, extra)
         for sid in renamed.columns:
             frames[sid] = renamed[sid]
         if model in ("seasonal", "auto"):
             params = {"granularity": gran.value}
-            for lo in range(0, len(names), chunk_series):
+            for lo in range(0, len(renamed.columns), chunk_series):
                 tasks.append((renamed.iloc[:, lo : lo + chunk_series], params))
                 kinds.append("seasonal")
         else:
@@ -187,7 +195,12 @@ def train_all(
     one_tasks = [t for t, k in zip(tasks, kinds, strict=True) if k == "prophet"]
     if model == "auto" and prophet_budget > 0:
         # Prophet challenges the batched model where spend is largest and history allows a backtest.
-        spend = {sid: float(np.nansum(y.to_numpy())) for sid, y in frames.items()}
+        # Product × cost line only: product totals would outspend every line and take the budget.
+        spend = {
+            sid: float(np.nansum(y.to_numpy()))
+            for sid, y in frames.items()
+            if keys[sid].scope == DEFAULT_SCOPE
+        }
         top = sorted(spend, key=lambda s: -spend[s])[:prophet_budget]
         one_tasks = [(sid, frames[sid], "auto") for sid in top]
     for result in run(fit_one, one_tasks):

@@ -390,11 +390,11 @@ def explain_spend(spend: Sequence[SeriesEvaluation], units: Sequence[UnitResult]
         if not ev.anomalies and all(w.burn_rate <= 1.0 for w in ev.windows):
             out.append(ev)
             continue
-        out.append(
-            _volume_adjusted(
-                ev, efficient[0], [s for s in spend if (s.product, s.currency) == (ev.product, ev.currency)]
-            )
-        )
+        # The product's cost lines only: its total (a monitor series, core.monitors) counts them again.
+        lines = [
+            s for s in spend if s.monitor is None and (s.product, s.currency) == (ev.product, ev.currency)
+        ]
+        out.append(_volume_adjusted(ev, efficient[0], lines))
     return out
 
 

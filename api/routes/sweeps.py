@@ -29,6 +29,7 @@ def _evaluation_view(ev: Any) -> dict[str, Any]:
         "cost_line": ev.cost_line,
         "currency": ev.currency,
         "granularity": ev.granularity.value,
+        "scope": ev.scope,  # "default" for product × cost line; a monitor's series otherwise
         "in_band": ev.in_band,
         "month_to_date_actual": ev.month_to_date_actual,
         "month_projection": ev.month_projection,

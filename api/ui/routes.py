@@ -17,8 +17,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, EngineDep, SettingsDep, StoreDep
-from core.errors import NotFoundError
+from core.errors import InputError, NotFoundError
 from core.types import Granularity
+from training.monitors import describe_monitors
 
 from . import queries, series_queries, svg
 
@@ -59,14 +60,31 @@ def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
 
 
 @router.get("", response_class=HTMLResponse)
-async def overview(request: Request, engine: EngineDep, store: StoreDep, clock: ClockDep) -> HTMLResponse:
+async def overview(
+    request: Request, settings: SettingsDep, engine: EngineDep, store: StoreDep, clock: ClockDep
+) -> HTMLResponse:
     scheduler = getattr(request.app.state, "scheduler", None)
     data = await run_in_threadpool(queries.overview, engine, store, scheduler)
     sparks = {
         c.currency: svg.sparkline(c.daily, label=f"daily attribution coverage, {c.currency}")
         for c in data.coverage
     }
-    return render("overview.html", page="overview", o=data, sparks=sparks, now=clock.now())
+    # The levels spend is watched at; a bad monitors file is shown, not a broken overview.
+    monitors: list[dict[str, Any]] = []
+    monitors_error = None
+    try:
+        monitors = await run_in_threadpool(describe_monitors, settings, store)
+    except InputError as exc:
+        monitors_error = str(exc)
+    return render(
+        "overview.html",
+        page="overview",
+        o=data,
+        sparks=sparks,
+        now=clock.now(),
+        monitors=monitors,
+        monitors_error=monitors_error,
+    )
 
 
 @router.get("/series", response_class=HTMLResponse)

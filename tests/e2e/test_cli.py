@@ -40,7 +40,19 @@ def test_ingest_the_focus_sample_prints_the_report(shared_data: Path, tmp_path: 
         "currency",
         "model_type",
         "trained_at",
+        "monitor",
+        "scope",
     } <= set(listed[0])
+    # Product totals are watched by default: one series per product (and currency) beside its cost lines.
+    totals = [r for r in listed if r["monitor"] == "product"]
+    lines = [r for r in listed if r["monitor"] == "cost_line"]
+    assert {(r["product"], r["currency"]) for r in totals} == {(r["product"], r["currency"]) for r in lines}
+    for total in totals:
+        mine = [r for r in lines if (r["product"], r["currency"]) == (total["product"], total["currency"])]
+        assert total["total_spend"] == pytest.approx(sum(r["total_spend"] for r in mine), abs=0.05)
+    (tmp_path / "monitors.yaml").write_text("monitors:\n  - name: acct\n    dimensions: [acount]\n")
+    bad = run_cli(tmp_path, "series", SPENDSENTRY_MONITORS_FILE=str(tmp_path / "monitors.yaml"))
+    assert bad.returncode == 2 and "monitors.yaml.monitors[0].dimensions[0]" in bad.stderr
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,107 @@
+"""Applies ``alerts.grouping`` to one sweep: which series own a problem, which are linked to an owner.
+
+Only spend series take part (product × cost line and the other monitors' series; unit costs and SLOs
+are judged apart). Links are sticky: an open incident linked to an owner that is still open stays
+linked, even in a sweep where the two are not grouped again (a top cause that changes from one sweep
+to the next must not page for a problem already told).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerts.grouping import GroupItem, group_anomalies
+from core.anomaly import SeriesEvaluation
+from core.types import DEFAULT_SCOPE
+
+# Per open incident (by fingerprint): its id, whether it has notified, the incident owning it if linked.
+OpenLinks = Mapping[str, tuple[str, bool, str | None]]
+
+
+@dataclass
+class Roles:
+    """One sweep's grouping: owner fingerprint -> linked evaluations; member fingerprint -> owner."""
+
+    owners: dict[str, list[SeriesEvaluation]] = field(default_factory=dict)
+    owner_of: dict[str, str] = field(default_factory=dict)  # member fingerprint -> owner fingerprint
+    sticky: dict[str, str] = field(default_factory=dict)  # member fingerprint -> owner incident id
+
+    def order(
+        self, evaluations: Sequence[SeriesEvaluation], fp: Callable[[SeriesEvaluation], str]
+    ) -> list[SeriesEvaluation]:
+        """Owners first, so their incident exists when a linked member's incident points at it."""
+        return sorted(evaluations, key=lambda ev: 0 if fp(ev) in self.owners else 1)
+
+
+def fixed_values(ev: SeriesEvaluation) -> dict[str, str]:
+    """The dimension values a spend series fixes."""
+    return (
+        dict(ev.dimensions) if ev.monitor is not None else {"product": ev.product, "cost_line": ev.cost_line}
+    )
+
+
+def is_spend_series(ev: SeriesEvaluation) -> bool:
+    return ev.scope == DEFAULT_SCOPE or ev.monitor is not None
+
+
+def item_of(ev: SeriesEvaluation, fingerprint: str, links: OpenLinks) -> GroupItem:
+    newest = ev.anomalies[-1]
+    explained = next((a for a in reversed(ev.anomalies) if a.root_causes), None)
+    top = explained.root_causes[0] if explained is not None else None
+    known = links.get(fingerprint)
+    return GroupItem(
+        id=fingerprint,
+        fixed=fixed_values(ev),
+        start=min(a.start for a in ev.anomalies),
+        end=max(a.end for a in ev.anomalies),
+        impact=sum(a.impact for a in ev.anomalies),
+        direction=newest.direction,
+        cause=dict(top.dimensions) if top is not None else {},
+        cause_share=float(top.share) if top is not None else 0.0,
+        incumbent=known is not None and known[1] and known[2] is None,
+    )
+
+
+def plan_roles(
+    evaluations: Sequence[SeriesEvaluation], fp: Callable[[SeriesEvaluation], str], links: OpenLinks
+) -> Roles:
+    """Group this sweep's anomalous spend series; keep the links of open incidents whose owner is open."""
+    anomalous = {fp(ev): ev for ev in evaluations if ev.anomalies and is_spend_series(ev)}
+    roles = Roles()
+    for group in group_anomalies([item_of(ev, key, links) for key, ev in anomalous.items()]):
+        if not group.linked:
+            continue
+        roles.owners[group.owner] = [anomalous[m] for m in group.linked]
+        roles.owner_of.update({m: group.owner for m in group.linked})
+    open_ids = {entry[0] for entry in links.values()}
+    for key, (_id, _notified, owner_id) in links.items():
+        if owner_id is not None and owner_id in open_ids and key not in roles.owners:
+            roles.owner_of.pop(key, None)
+            roles.sticky[key] = owner_id
+    return roles
+
+
+def link_entry(ev: SeriesEvaluation, fingerprint: str, severity: str) -> dict[str, Any]:
+    """How an owner's incident and notification list a linked series."""
+    top = next((a.root_causes[0] for a in reversed(ev.anomalies) if a.root_causes), None)
+    return {
+        "fingerprint": fingerprint,
+        "product": ev.product,
+        "cost_line": ev.cost_line,
+        "currency": ev.currency,
+        "scope": ev.scope,
+        "impact": round(sum(a.impact for a in ev.anomalies), 2),
+        "severity": severity,  # what it would have been on its own
+        "top_cause": dict(top.dimensions) if top is not None else None,
+    }
+
+
+def merge_links(
+    before: Sequence[Mapping[str, Any]], now: Sequence[Mapping[str, Any]]
+) -> tuple[dict[str, Any], ...]:
+    """Every series ever linked to an incident, with its newest reading."""
+    out = {str(e["fingerprint"]): dict(e) for e in before}
+    out.update({str(e["fingerprint"]): dict(e) for e in now})
+    return tuple(out.values())

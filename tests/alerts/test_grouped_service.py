@@ -1,0 +1,118 @@
+"""Grouping applied by the alert service on a real database: linked series open no incident and notify
+nothing; an incident that already notified keeps its problem; an open one that joins stays quiet."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import Engine
+
+from alerts.fingerprint import fingerprint
+from alerts.incidents import list_incidents
+from alerts.lifecycle import IncidentPolicy
+from alerts.receivers import default_routing
+from alerts.service import AlertService
+from api.app import create_app
+from core.anomaly import CauseRef, SeriesEvaluation
+from core.clock import FixedClock
+from core.db import make_engine, migrate
+from core.settings import Settings
+from tests.alerts.factories import T0, evaluation
+
+H = timedelta(hours=1)
+ACCOUNT = {"account": "111", "service": "Data Transfer"}
+
+
+def egress(at: object, product: str, impact: float, **kwargs: object) -> SeriesEvaluation:
+    """An Egress verdict whose top root cause is account 111's data transfer."""
+    ev = evaluation(at, product=product, cost_line="Egress", impact=impact, **kwargs)  # type: ignore[arg-type]
+    cause = CauseRef(ACCOUNT, 1000.0 + impact, 1000.0, impact * 0.9, 0.9)
+    return dataclasses.replace(ev, anomalies=[dataclasses.replace(ev.anomalies[0], root_causes=[cause])])
+
+
+def service(engine: Engine) -> AlertService:
+    routing = default_routing(pagerduty_routing_key=SecretStr("pd-key"), ticket_kind=None, ticket_url=None)
+    return AlertService(engine, FixedClock(T0), routing, incident_policy=IncidentPolicy(resolve_after=2 * H))
+
+
+def test_a_sibling_sharing_the_root_cause_is_linked_not_told(engine: Engine) -> None:
+    svc = service(engine)
+    outcome = svc.process(
+        [
+            egress(T0 + H, "media", 900.0, burn=(4.0, 4.0)),  # pages
+            egress(T0 + H, "unattributed", 400.0, burn=(5.0, 5.0)),  # would page too, on its own
+        ]
+    )
+    [incident] = list_incidents(engine)
+    assert (incident["product"], incident["cost_line"]) == ("media", "Egress")
+    assert [(e["product"], e["severity"]) for e in incident["linked"]] == [("unattributed", "page")]
+    owner = fingerprint("media", "Egress", "USD")
+    assert {n.fingerprint for n in outcome.notifications} == {owner} and len(outcome.notifications) == 1
+    assert "+1 linked series" in outcome.notifications[0].summary
+    assert outcome.counts()["linked"] == 1
+
+
+def test_an_incident_that_notified_keeps_its_problem_and_the_other_stops_notifying(engine: Engine) -> None:
+    svc = service(engine)
+    # The untagged share is seen first, alone: it pages.
+    first = svc.process([egress(T0 + H, "unattributed", 400.0, burn=(5.0, 5.0))])
+    assert len(first.notifications) == 1
+    # Next sweep the larger share shows up too: the incumbent keeps the problem, the newcomer is linked.
+    second = svc.process(
+        [
+            egress(T0 + 2 * H, "unattributed", 450.0, burn=(5.0, 5.0)),
+            egress(T0 + 2 * H, "media", 900.0, burn=(4.0, 4.0)),
+        ]
+    )
+    [incident] = list_incidents(engine)
+    assert incident["product"] == "unattributed" and [e["product"] for e in incident["linked"]] == ["media"]
+    assert all(n.fingerprint == incident["fingerprint"] for n in second.notifications)
+
+
+def test_an_open_incident_that_joins_a_problem_is_linked_and_stays_quiet(engine: Engine) -> None:
+    svc = service(engine)
+    # A product total opens alone below every rule (nothing told), then its cost line explains it.
+    total = dataclasses.replace(
+        evaluation(T0 + H, product="media", cost_line="(all)", impact=300.0),
+        scope="product",
+        monitor="product",
+        dimensions={"product": "media"},
+    )
+    svc.process([total])
+    cause = CauseRef({"cost_line": "Egress"}, 1300.0, 1000.0, 280.0, 0.93)
+    total = dataclasses.replace(
+        total,
+        as_of=T0 + 2 * H,
+        windows=evaluation(T0, burn=(4.0, 4.0)).windows,  # it would page on its own now
+        anomalies=[dataclasses.replace(total.anomalies[0], root_causes=[cause], impact=320.0)],
+    )
+    outcome = svc.process([total, egress(T0 + 2 * H, "media", 310.0, burn=(4.0, 4.0))])
+    by_scope = {i["scope"]: i for i in list_incidents(engine)}
+    assert by_scope["product"]["linked_to"] == by_scope["default"]["id"]
+    assert by_scope["product"]["notified_severity"] is None
+    assert {n.fingerprint for n in outcome.notifications} == {by_scope["default"]["fingerprint"]}
+
+
+def test_the_dashboard_shows_monitors_and_linked_series(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'state.db'}",
+        data_dir=tmp_path / "data",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    service(engine).process(
+        [egress(T0 + H, "media", 900.0, burn=(4.0, 4.0)), egress(T0 + H, "unattributed", 400.0)]
+    )
+    [incident] = list_incidents(engine)
+    with TestClient(create_app(settings, clock=FixedClock(T0 + 2 * H))) as client:
+        page = client.get(f"/ui/incidents/{incident['id']}").text
+        overview = client.get("/ui").text
+    linked = page[page.index('data-role="linked"') :]
+    assert "unattributed / Egress" in linked and "account=111" in linked
+    monitors = overview[overview.index('data-role="monitors"') :]
+    assert "product × cost_line" in monitors and "<td>product</td>" in monitors

@@ -1,0 +1,50 @@
+"""``GET /v1/monitors``: the configured monitors, how many series each tracks, and one monitor's series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from core.settings import Settings
+from tests.ingestion.focus_rows import hourly_rows
+
+MONITORS = """
+monitors:
+  - name: product
+    dimensions: [product]
+  - name: account
+    dimensions: [account]
+  - name: team
+    dimensions: [tag:team]
+"""
+
+
+def test_monitors_and_their_series_are_listed(tmp_path: Path) -> None:
+    (tmp_path / "monitors.yaml").write_text(MONITORS)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'state.db'}",
+        data_dir=tmp_path / "data",
+        monitors_file=tmp_path / "monitors.yaml",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    rows = hourly_rows(6, cost=2.0, account="111") + hourly_rows(
+        6, cost=1.0, account="222", service="Amazon S3"
+    )
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/v1/spend", json={"rows": rows}).status_code == 200
+        listed = {m["name"]: m for m in client.get("/v1/monitors").json()}
+        assert list(listed) == ["cost_line", "product", "account", "team"]
+        assert listed["cost_line"]["default"] and listed["cost_line"]["series"] == 2
+        assert (listed["product"]["series"], listed["account"]["series"]) == (1, 2)
+        # `team` is a tag the facts do not keep as a dimension: nothing tracked, and the reason given.
+        assert listed["team"]["series"] == 0 and "DIMENSION_TAG_KEYS" in listed["team"]["note"]
+        accounts = client.get("/v1/monitors/account/series").json()
+        assert sorted((s["scope"], s["total_spend"]) for s in accounts) == [
+            ("account:account=111", 12.0),
+            ("account:account=222", 6.0),
+        ]
+        assert accounts[0]["dimensions"] == {"account": accounts[0]["scope"].rsplit("=", 1)[1]}
+        assert client.get("/v1/monitors/nope/series").status_code == 404
+        assert client.get("/v1/monitors/cost_line/series").status_code == 404
