@@ -5,10 +5,13 @@ material, not a blip) and a short window (it is still happening) burn faster tha
 Seed policy: page above 3x on both windows, or when the month-end projection crosses 90% of the monthly
 budget while spend is growing; ticket above 1.5x sustained over 24 h, or by money: an excess sustained on
 both windows (above ``sustained_factor``), with an anomaly event open, whose projected month impact crosses
-both a $ amount and a share of the product's monthly spend, so a permanent +37% on a large cost line is ticketed although 1.37x is
-under the rate rule; nothing below a $ floor. New spend (a series in cold start spending materially) has
-no history to burn against: it pages when its monthly run rate is a large share of its product's month
-(or the budget's projection crosses its page share), is ticketed by the money thresholds, else watched.
+both a $ amount and a share of the product's monthly spend, so a permanent +37% on a large cost line is
+ticketed although 1.37x is under the rate rule. "Sustained" means over two periods at least (one day of
+daily data is a blip, not a trend), and the money rule needs the events' actual excess so far to reach the
+$ floor, as cost-anomaly thresholds are on total impact; nothing below a $ floor. New spend (a series in
+cold start spending materially) has no history to burn against: it pages when its monthly run rate is a
+large share of its product's month (or the budget's projection crosses its page share), is ticketed by the
+money thresholds, else watched.
 Pure functions over a ``SeriesEvaluation``: no clock, no database.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from alerts.severity import Severity
 from core.anomaly import HOURS_PER_MONTH, SeriesEvaluation, WindowSpend
@@ -112,6 +116,18 @@ def material(month: float, share: float | None, policy: BurnRatePolicy) -> bool:
     return enough and large
 
 
+def sustained_hours(evaluation: SeriesEvaluation, long_hours: float) -> float:
+    """The long window a "sustained" excess is judged on: ``long_hours``, but never less than two of the
+    series' periods (on daily data the 24 h window is one day, and one day is a blip, not a trend)."""
+    period = evaluation.granularity.step / timedelta(hours=1)
+    return max(long_hours, 2.0 * period)
+
+
+def realized_excess(evaluation: SeriesEvaluation) -> float:
+    """The $ the open events have actually spent over their expected spend so far (no projection)."""
+    return sum(max(a.impact, 0.0) for a in evaluation.anomalies)
+
+
 def _money_ticket(
     evaluation: SeriesEvaluation, policy: BurnRatePolicy, product_month: float | None
 ) -> tuple[bool, str]:
@@ -120,17 +136,21 @@ def _money_ticket(
         return False, ""
     if not evaluation.anomalies:
         return False, ""  # money alone is no finding: the detector must see an event to explain it
+    # Like a cost-anomaly threshold on total impact: what a one-off excess projects to over a month is no
+    # reason to ticket it while what it has actually cost is under the floor.
+    if realized_excess(evaluation) < policy.materiality_floor:
+        return False, ""
+    long_hours = sustained_hours(evaluation, policy.ticket.long_hours)
     sustained, _ = _rule_fires(
-        evaluation.windows,
-        BurnRule(policy.sustained_factor, policy.ticket.long_hours, policy.ticket.short_hours),
+        evaluation.windows, BurnRule(policy.sustained_factor, long_hours, policy.ticket.short_hours)
     )
     if not sustained:
         return False, ""
-    impact = month_impact(evaluation, policy.ticket.long_hours)
+    impact = month_impact(evaluation, long_hours)
     share = product_share(impact, product_month)
     if not material(impact, share, policy):
         return False, ""
-    long_w = pick_window(evaluation.windows, policy.ticket.long_hours)
+    long_w = pick_window(evaluation.windows, long_hours)
     burn = f" at {_fmt(long_w.burn_rate)}x over {long_w.hours:g}h" if long_w is not None else ""
     of_product = f" ({share:.1f}% of the product's month)" if share is not None else ""
     return True, f"sustained excess{burn} adds {impact:,.2f} a month{of_product}"

@@ -11,6 +11,7 @@ import pytest
 from alerts.burn_rate import BurnRatePolicy, BurnRule, classify_severity, pick_window
 from alerts.severity import Severity
 from core.anomaly import WindowSpend
+from core.types import Granularity
 from tests.alerts.factories import T0, evaluation
 
 POLICY = BurnRatePolicy(materiality_floor=100.0)
@@ -151,3 +152,50 @@ def test_new_spend_is_judged_against_its_product(
     decision = classify_severity(new_spend(month), POLICY, budget, projection, product_month)
     assert decision.severity is expected, decision.reasons
     assert "new spend" in decision.reasons[0] and said in decision.reasons[0]
+
+
+def daily(short: float, long72: float, impacts: tuple[float, ...], expected_per_day: float) -> Any:
+    """A daily verdict: 24 h and 72 h windows at the given burns, events with the given $ impacts."""
+    ev = evaluation(T0, impact=1.0)
+    day = ev.anomalies[0]
+    # As the detector projects it: the event's excess rate carried on over a month.
+    per = expected_per_day
+    events = [
+        replace(day, impact=i, actual=per + i, expected=per, projected_month_impact=i * 30) for i in impacts
+    ]
+    return replace(
+        ev,
+        granularity=Granularity.DAY,
+        anomalies=events,
+        windows=[
+            WindowSpend(24, expected_per_day * short, expected_per_day),
+            WindowSpend(72, 3 * expected_per_day * long72, 3 * expected_per_day),
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("short", "long72", "impacts", "per_day", "expected"),
+    [
+        # the blip: one day at +30% ($64 over $210) and two normal days; 1,633 a month if it went on
+        (1.3, 1.1, (64.0,), 210.0, Severity.NONE),
+        # one day of a large excess is not sustained either, whatever it would add a month (the rate rules
+        # are the ones for a one-day burst)
+        (1.3, 1.1, (600.0,), 2000.0, Severity.NONE),
+        # three days at +30% of $2,000 a day: sustained on both windows and $1,800 spent, ticket by money
+        (1.3, 1.3, (1800.0,), 2000.0, Severity.TICKET),
+        # three days at +30% of $200 a day: sustained, but only $60 actually spent so far
+        (1.3, 1.3, (60.0,), 200.0, Severity.NONE),
+        # the floor is on the events' total: two events of $60 each make $120
+        (1.3, 1.3, (60.0, 60.0), 200.0, Severity.TICKET),
+    ],
+)
+def test_money_rule_needs_more_than_one_period_and_real_dollars(
+    short, long72, impacts, per_day, expected
+) -> None:
+    ev = daily(short, long72, impacts, per_day)
+    # The product's month is small enough that every case above crosses the % threshold.
+    decision = classify_severity(ev, POLICY, product_month=20_000.0)
+    assert decision.severity is expected, decision.reasons
+    if expected is Severity.TICKET:
+        assert "over 72h" in decision.reasons[0]
