@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 from alerts.burn_rate import BurnRatePolicy, BurnRule
 from alerts.dispatcher import Dispatcher, RetryPolicy
 from alerts.exclusions import training_exclusions
-from alerts.incidents import list_incidents
 from alerts.lifecycle import IncidentPolicy
+from alerts.open_periods import open_incident_periods
 from alerts.rebaseline import RebaselinePolicy
 from alerts.receivers import Routing, default_routing, load_routing
 from alerts.renotify import RenotifyPolicy
@@ -118,26 +118,9 @@ def alerting_from_settings(
 
 def exclusions_from(engine: Engine) -> Callable[[SeriesKey], list[tuple[datetime, datetime]]]:
     """What training leaves out: expected-change windows, incidents judged expected / not an anomaly, and
-    the periods of incidents still open, so a baseline does not learn an anomaly while it is going on."""
-    open_periods: dict[tuple[str, str, str], list[tuple[str, datetime, datetime]]] = {}
-    offset = 0
-    while True:
-        page = list_incidents(engine, status="open", limit=1000, offset=offset)
-        for inc in page:
-            if inc["period_start"] and inc["period_end"]:
-                span = (
-                    datetime.fromisoformat(inc["period_start"]),
-                    datetime.fromisoformat(inc["period_end"]),
-                )
-                series = (inc["product"], inc["cost_line"], inc["currency"])
-                open_periods.setdefault(series, []).append((inc["scope"], *span))
-                # Series linked to it (alerts.grouping) saw the same problem: they must not learn it either.
-                for link in inc["linked"]:
-                    series = (link["product"], link["cost_line"], link["currency"])
-                    open_periods.setdefault(series, []).append((link["scope"], *span))
-        if len(page) < 1000:
-            break
-        offset += 1000
+    the periods of incidents still open, so a baseline does not learn an anomaly while it is going on (new
+    spend excepted: see ``alerts.open_periods``)."""
+    open_periods = open_incident_periods(engine)
 
     def exclusions(key: SeriesKey) -> list[tuple[datetime, datetime]]:
         period = timedelta(hours=1) if key.granularity is Granularity.HOUR else timedelta(days=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 UNATTRIBUTED = "unattributed"
@@ -16,6 +17,11 @@ class Granularity(StrEnum):
     @property
     def pandas_freq(self) -> str:
         return "h" if self is Granularity.HOUR else "D"
+
+    @property
+    def step(self) -> timedelta:
+        """The length of one period."""
+        return timedelta(hours=1) if self is Granularity.HOUR else timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
