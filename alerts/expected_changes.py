@@ -160,3 +160,11 @@ def muting_change(conn: Connection, labels: Mapping[str, str], at: datetime) -> 
         if change.matches(labels):
             return change
     return None
+
+
+def ended_change(conn: Connection, change_id: str, at: datetime) -> ExpectedChange | None:
+    """The window ``change_id`` when it still exists and has ended by ``at`` (else ``None``)."""
+    row = conn.execute(
+        select(expected_changes).where(expected_changes.c.id == change_id, expected_changes.c.ends_at <= at)
+    ).first()
+    return _change(row) if row is not None else None

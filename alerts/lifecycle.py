@@ -77,15 +77,20 @@ def is_active(evaluation: SeriesEvaluation, decision: SeverityDecision) -> bool:
 
 
 def _absorb(state: IncidentState, evaluation: SeriesEvaluation, decision: SeverityDecision) -> IncidentState:
-    # Anomaly events are keyed by their start so that a growing event replaces its earlier reading and
-    # a new event within the same incident adds to the total.
+    # Anomaly events are keyed by their start so that a new event within the same incident adds to the
+    # total; a reading that overlaps earlier ones is the same event read again (its start may move as the
+    # sweep's window slides), so it replaces them instead of counting their $ twice.
     anomalies = dict(state.anomalies)
     for a in evaluation.anomalies:
-        anomalies[a.start.isoformat()] = {
-            "end": a.end.isoformat(),
+        start, end = a.start.isoformat(), a.end.isoformat()
+        for key in [k for k, v in anomalies.items() if k <= end and str(v["end"]) >= start]:
+            del anomalies[key]
+        anomalies[start] = {
+            "end": end,
             "actual": a.actual,
             "expected": a.expected,
             "impact": a.impact,
+            "kind": a.kind,
         }
     impact = sum(float(v["impact"]) for v in anomalies.values())
     actual = sum(float(v["actual"]) for v in anomalies.values())

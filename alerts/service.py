@@ -22,12 +22,13 @@ from sqlalchemy.exc import IntegrityError
 from alerts import incident_store
 from alerts.budgets import Budget, budget_for, budget_table, governing_budget
 from alerts.burn_rate import BurnRatePolicy, SeverityDecision, classify_severity
-from alerts.expected_changes import muting_change
+from alerts.expected_changes import ended_change, muting_change
 from alerts.fingerprint import fingerprint
 from alerts.group_roles import link_entry, merge_links, plan_roles
 from alerts.lifecycle import IncidentPolicy, IncidentState, advance, is_active
 from alerts.notification import Action
 from alerts.outbox import enqueue
+from alerts.planned_end import close_planned
 from alerts.rebaseline import RebaselinePolicy, is_due, record_rebaseline, resolve_as_new_normal
 from alerts.receivers import Routing
 from alerts.renotify import NotifyInput, RenotifyPolicy, decide_notification, what_changed
@@ -170,6 +171,8 @@ class AlertService:
         fp = _fingerprint(ev)
         current = incident_store.load_open(conn, fp)
         budget = budget_for(conn, ev.product, ev.cost_line)
+        if current is not None:
+            current = self._close_if_planned(conn, current, ev, decision_budget(ev, budget), outcome)
         decision = self._severity(ev, budget, product_projection)
         amount = decision_budget(ev, budget)
         step = advance(
@@ -240,6 +243,34 @@ class AlertService:
             incident_store.add_event(conn, state, kind, now, detail)
         self._count(outcome, state, kinds)
         return state
+
+    def _close_if_planned(
+        self,
+        conn: Connection,
+        current: IncidentState,
+        ev: SeriesEvaluation,
+        amount: float | None,
+        outcome: SweepOutcome,
+    ) -> IncidentState | None:
+        """Resolve ``current`` when the window that muted it has ended (``alerts.planned_end``); ``None``
+        then, so that this sweep's evaluation opens a new incident if the excess goes on after it."""
+        change = ended_change(conn, current.muted_by, ev.as_of) if current.muted_by else None
+        if change is None:
+            return current
+        now = ev.as_of
+        state = close_planned(replace(current, updated_at=now), now)
+        events: list[tuple[str, dict[str, object]]] = [
+            ("resolved", {"resolution": state.resolution, "expected_change": change.id, "name": change.name})
+        ]
+        if state.notified_severity is not None:  # told before the window: its receivers hear it is over
+            labels = incident_labels(state)
+            state = self._notify(conn, state, "resolve", labels, ev, amount, outcome)
+            events.append(("notified", {"action": "resolve", "receivers": list(state.receivers)}))
+        incident_store.save(conn, state, new=False)
+        for kind, detail in events:
+            incident_store.add_event(conn, state, kind, now, detail)
+        outcome.resolved.append(state.id)
+        return None
 
     def _severity(
         self, ev: SeriesEvaluation, budget: Budget | None, product_projection: dict[tuple[str, str], float]

@@ -63,7 +63,7 @@ incidents = Table(
     Column("anomalies", Text, nullable=False),  # JSON: {event start ISO: impact} of every event seen
     Column("root_causes", Text, nullable=False),  # JSON list of the newest root causes
     Column("reasons", Text, nullable=False),  # JSON list: why the severity is what it is
-    Column("resolution", String(32)),  # why it resolved, when not by going back in band: "new normal"
+    Column("resolution", String(32)),  # how it ended when not back in band: "new normal" or "expected_change"
     Column(
         "level_shift", Text
     ),  # JSON: the newest lasting step read under it (since, hours, ratio, $ a month)

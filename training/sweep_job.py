@@ -38,6 +38,7 @@ from models.registry import ModelRegistry, load_artifact
 from models.seasonal import BatchedSeasonalBaseline
 from training.fanout import fan_out
 from training.monitors import evaluation_fields, join_frames, monitor_frame, monitor_series
+from training.planned_periods import Interval, ended_windows, excused_values, planned_spans
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,8 @@ class Sweeper:
         current = self.registry.current() if self.engine is not None else {}
         # New normals learned by alerts (alerts.rebaseline): each scales its series' expected spend.
         learned = spend_rebaselines(self.engine) if self.engine is not None else {}
+        # Ended expected-change windows: their periods are excused (training.planned_periods).
+        ended = ended_windows(self.engine, as_of, max(LOOKBACK.values())) if self.engine is not None else []
         tasks: list[tuple[Any, ...]] = []
         for gran in Granularity:
             members = [i for i in infos if i.granularity is gran]
@@ -179,6 +182,7 @@ class Sweeper:
                             for k, _, _ in chunk
                             if (k.product, k.cost_line, k.currency.upper()) in learned
                         },
+                        {k.id: p for k, _, _ in chunk if (p := planned_spans(ended, k))},
                     )
                 )
         # Processes pay off only past a few hundred series (each worker starts and imports once).
@@ -200,16 +204,24 @@ class Sweeper:
         entries: dict[str, Any],
         as_of: datetime,
         rebaselined: dict[str, list[Rebaseline]] | None = None,
+        planned: dict[str, list[Interval]] | None = None,
     ) -> tuple[list[SeriesEvaluation], list[tuple[str, str]], list[tuple[str, str]]]:
         report = SweepReport(as_of=as_of)
-        rebaselined = rebaselined or {}
+        rebaselined, planned = rebaselined or {}, planned or {}
         evaluations: list[SeriesEvaluation] = []
         to_explain: list[_Explain] = []
         for (key, info), column in zip(items, frame.columns, strict=True):
             y = frame[column].dropna()
             try:
                 done = self._evaluate_one(
-                    key, info, y, as_of, entries.get(key.id), report, rebaselined.get(key.id, [])
+                    key,
+                    info,
+                    y,
+                    as_of,
+                    entries.get(key.id),
+                    report,
+                    rebaselined.get(key.id, []),
+                    planned.get(key.id),
                 )
             except Exception as exc:  # one series never stops the sweep; it is reported
                 log.exception("sweep failed for %s", key.id)
@@ -242,6 +254,7 @@ class Sweeper:
         entry: Any,
         report: SweepReport,
         learned: list[Rebaseline] | None = None,
+        planned: list[Interval] | None = None,
     ) -> tuple[SeriesEvaluation, _Explain | None] | None:
         """The verdict on one series; its open events get root causes later, with the chunk's others."""
         if len(y) < 2:
@@ -267,8 +280,9 @@ class Sweeper:
         n = len(index)
         rest_expected = float(np.clip(columns["expected"][n:], 0.0, None).sum())
         # Plain arrays all the way, no per-point frame: a sweep judges every series every hour.
+        spent = y.to_numpy(dtype=np.float64)  # the month to date counts planned spend: money all the same
         points = self.detector.score_arrays(
-            y.to_numpy(dtype=np.float64),
+            excused_values(spent, columns["expected"][:n], index, planned) if planned else spent,
             {c: v[:n] for c, v in columns.items()},
             completeness=completeness,
             step=step,
@@ -308,7 +322,7 @@ class Sweeper:
         values = points["value"][judged]
         expected = np.clip(points["expected"][judged], 0.0, None)
         windows = self._windows(key.granularity, values, expected, step)
-        mtd = float(np.nansum(values[index[judged] >= now.normalize().replace(day=1)]))
+        mtd = float(np.nansum(spent[judged][index[judged] >= now.normalize().replace(day=1)]))
         projection = self._projection(mtd, rest_expected, windows) if judged.size else 0.0
         evaluation = SeriesEvaluation(
             product=key.product,
@@ -515,10 +529,11 @@ def evaluate_chunk(
     entries: dict[str, Any],
     as_of: datetime,
     rebaselined: dict[str, list[Rebaseline]] | None = None,
+    planned: dict[str, list[Interval]] | None = None,
 ) -> tuple[list[SeriesEvaluation], list[tuple[str, str]], list[tuple[str, str]]]:
     """Evaluate a chunk of series (in this process or a worker): evaluations, fallbacks, skipped."""
     sweeper = Sweeper(settings, None, detector=Detector(config))
-    return sweeper.evaluate_items(items, frame, entries, as_of, rebaselined)
+    return sweeper.evaluate_items(items, frame, entries, as_of, rebaselined, planned)
 
 
 def run_sweep(

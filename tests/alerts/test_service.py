@@ -117,9 +117,13 @@ def test_expected_change_mutes_and_feeds_training_exclusions(engine: Engine) -> 
     # Other products are not muted.
     svc.process([evaluation(T0 + H, burn=(4.0, 4.0), impact=900.0, product="search")])
     assert queued(engine) == [("pagerduty", "open", 1)]
-    # When the window ends, the still-open incident notifies.
+    # When the window ends, what it muted is closed unheard; excess still going on is told, on its own.
     svc.process([evaluation(T0 + 6 * H, burn=(4.0, 4.0), impact=900.0)])
     assert queued(engine)[-1] == ("pagerduty", "open", 1)
+    assert sorted((i["status"], i["resolution"]) for i in list_incidents(engine, product="shop")) == [
+        ("open", None),
+        ("resolved", "expected_change"),
+    ]
     assert [c.id for c in list_expected_changes(engine, active_at=T0 + H)] == [change.id]
     assert training_exclusions(engine, "shop", "Compute") == [(T0, T0 + 5 * H)]
     assert training_exclusions(engine, "search", "Compute") == []

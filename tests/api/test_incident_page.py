@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
+from alerts.expected_changes import create_expected_change
 from alerts.incidents import list_incidents
 from alerts.lifecycle import IncidentPolicy
 from alerts.rebaseline import RebaselinePolicy
@@ -119,3 +120,22 @@ def test_a_step_learned_as_the_new_normal_says_so_on_the_incident_and_series_pag
         )
         assert page.status_code == 200
         assert "New normal since" in page.text and "1.37× the old baseline" in page.text
+
+
+def test_an_incident_closed_by_the_end_of_its_window_says_it_was_planned(tmp_path: Path) -> None:
+    settings, engine, svc = service_in(tmp_path)
+    create_expected_change(
+        engine,
+        FixedClock(T0),
+        name="load test",
+        matchers=['product="shop"'],
+        starts_at=T0,
+        ends_at=T0 + 3 * H,
+    )
+    svc.process([evaluation(T0 + H, burn=(4.0, 4.0), impact=900.0)])  # muted
+    svc.process([evaluation(T0 + 3 * H)])  # the window is over
+    [incident] = list_incidents(engine, status="resolved")
+    with TestClient(create_app(settings, clock=FixedClock(T0 + 4 * H))) as client:
+        html = client.get(f"/ui/incidents/{incident['id']}").text
+    match = re.search(r'data-role="resolution">([^<]*)<', html)
+    assert match and "planned" in match.group(1), html[:2000]

@@ -1,0 +1,92 @@
+"""An incident muted by an expected-change window closes when its window ends, silently unless someone
+heard of it before the window; only excess after the window is told, as an incident of its own."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import Engine, select
+
+from alerts.expected_changes import create_expected_change
+from alerts.incidents import list_incidents
+from alerts.lifecycle import IncidentPolicy
+from alerts.receivers import default_routing
+from alerts.service import AlertService
+from alerts.tables import outbox
+from core.clock import FixedClock
+from tests.alerts.factories import T0, evaluation
+
+H = timedelta(hours=1)
+WINDOW = (2, 6)  # the planned change's window, in hours after T0
+PLAN = {"burn": (2.0, 2.0), "impact": 800.0}  # a ticket's worth of excess, as the sweep reads it
+
+
+def sweeps(
+    plan_hours: range, after: dict[str, object] | None, last: int
+) -> list[tuple[int, dict[str, object]]]:
+    """Hour by hour up to ``last``: the plan's excess (from its first hour) during ``plan_hours``; after
+    the window ``after`` (the sweep no longer counts the window's periods: events start at its end)."""
+    out: list[tuple[int, dict[str, object]]] = []
+    for hour in range(1, last + 1):
+        # A sweep as of the window's end already judges its last period: excused, so quiet.
+        if hour in plan_hours and hour < WINDOW[1]:
+            out.append((hour, {**PLAN, "start": T0 + plan_hours.start * H}))
+        elif hour > WINDOW[1] and after is not None:
+            out.append((hour, {**after, "start": T0 + WINDOW[1] * H}))
+        else:
+            out.append((hour, {}))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "schedule", "incidents", "told"),
+    [
+        # The planned spend inside the window, back in band after it: nothing is ever told.
+        ("plan, then back in band", sweeps(range(3, 7), None, 10), [("resolved", "expected_change")], []),
+        # The window is still going on: the incident stays open and muted.
+        ("window not over", sweeps(range(3, 6), None, 5), [("open", None)], []),
+        # The spend goes on after the window: that excess is a ticket of its own, with only its own $.
+        (
+            "excess goes on after the window",
+            sweeps(range(3, 7), {"burn": (2.0, 2.0), "impact": 300.0}, 9),
+            [("resolved", "expected_change"), ("open", None)],
+            [("tickets", "open")],
+        ),
+        # Ticketed before the window began: the ticket is closed once the window is over.
+        (
+            "told before the window",
+            sweeps(range(1, 7), None, 8),
+            [("resolved", "expected_change")],
+            [("tickets", "open"), ("tickets", "resolve")],
+        ),
+    ],
+)
+def test_an_incident_muted_by_a_window_closes_when_the_window_ends(
+    engine: Engine, name: str, schedule, incidents, told
+) -> None:
+    clock = FixedClock(T0)
+    routing = default_routing(
+        pagerduty_routing_key=SecretStr("pd-key"), ticket_kind="webhook", ticket_url="http://t.invalid"
+    )
+    svc = AlertService(engine, clock, routing, incident_policy=IncidentPolicy(resolve_after=3 * H))
+    create_expected_change(
+        engine,
+        clock,
+        name="planned re-training",
+        matchers=['product="shop"'],
+        starts_at=T0 + WINDOW[0] * H,
+        ends_at=T0 + WINDOW[1] * H,
+    )
+    for hour, kwargs in schedule:
+        clock.set(T0 + hour * H)
+        svc.process([evaluation(T0 + hour * H, **kwargs)])  # type: ignore[arg-type]
+    got = sorted((i["status"], i["resolution"]) for i in list_incidents(engine))
+    assert got == sorted(incidents, key=lambda x: (x[0], x[1] or "")), name
+    with engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.receiver, outbox.c.action).order_by(outbox.c.id))
+        assert [tuple(r) for r in rows] == told, name
+    if len(incidents) == 2:
+        [fresh] = list_incidents(engine, status="open")
+        assert fresh["impact"] == pytest.approx(300.0), "only the excess after the window counts"
