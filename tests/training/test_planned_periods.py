@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from alerts.expected_changes import create_expected_change
 from core.clock import FixedClock
 from core.settings import Settings
-from core.types import Granularity
+from core.types import DEFAULT_SCOPE, Granularity
 from ingestion.ingest import Ingestor
 from tests.ingestion.focus_rows import row, write_csv
 from training.planned_periods import excused_values
@@ -70,7 +70,8 @@ def sweep_after_plan(engine: Engine, tmp_path: Path, *, announced: bool) -> obje
         )
     at = (PLAN[1] + timedelta(hours=2)).replace(tzinfo=UTC)  # two hours after the window
     report = run_sweep(settings, engine, clock, at=at)
-    [ev] = report.evaluations
+    # The product × cost line series (the product total, watched by default, sums the same spend).
+    [ev] = [e for e in report.evaluations if e.scope == DEFAULT_SCOPE]
     return ev
 
 
