@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     cost_line_column: str = "ServiceName"
     dimension_tag_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     duckdb_memory_limit: str = "1GB"
+    # Facts keep each leaf's quantity and unit (to split a change into usage and unit price).
+    keep_quantities: bool = True
     duckdb_threads: int | None = None
 
     # Notifications (later issues use these; secrets stay SecretStr so they never print).

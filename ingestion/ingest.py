@@ -36,6 +36,7 @@ from ingestion.focus_reader import (
     discover_files,
     literal,
     normalise,
+    quantity_aggregates,
     quote,
     relation,
 )
@@ -158,14 +159,17 @@ class Ingestor:
             conn.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {rel}")
             columns = columns_of(conn, "src", source.name)
             check_columns(columns, self.settings.cost_basis, attribution.cost_line, source.name)
-            plan = normalise(columns, self.settings.cost_basis, attribution)
+            plan = normalise(
+                columns, self.settings.cost_basis, attribution, quantities=self.settings.keep_quantities
+            )
             tag_dims = plan.tag_dimensions
             keys = [*LEAF_KEYS, *tag_dims]
+            quantity = f" {quantity_aggregates()}," if plan.quantities else ""
             # Rejected rows collapse to one group per reason: their values are not trusted.
             key_sql = ", ".join(f"CASE WHEN reason IS NULL THEN {quote(k)} END AS {quote(k)}" for k in keys)
             agg = f"""
                 SELECT reason, {key_sql},
-                       max(period_hours) AS period_hours, sum(cost) AS cost, count(*)::BIGINT AS rows,
+                       max(period_hours) AS period_hours, sum(cost) AS cost, count(*)::BIGINT AS rows,{quantity}
                        sum(tags_invalid::INTEGER) AS tags_invalid, {index} AS source_idx
                 FROM ({plan.sql}) GROUP BY ALL
             """
@@ -266,10 +270,14 @@ class Ingestor:
         # Rows of one leaf can come from several files of the same export: sum them.
         group_sql = "GROUP BY ALL" if len(sources) > 1 else ""
         aggregate = "sum" if group_sql else ""
+        quantity = ""
+        if self.settings.keep_quantities:  # DOUBLE in the facts, like cost
+            single = ", quantity::DOUBLE AS quantity, quantity_unit"
+            quantity = f", {quantity_aggregates('DOUBLE')}" if group_sql else single
         writes = self.store.replace_partitions(
             conn,
             f"""SELECT {key_sql}, {"max" if group_sql else ""}(period_hours) AS period_hours,
-                       {aggregate}(cost)::DOUBLE AS cost, {aggregate}(rows)::BIGINT AS rows
+                       {aggregate}(cost)::DOUBLE AS cost, {aggregate}(rows)::BIGINT AS rows{quantity}
                 FROM staged WHERE reason IS NULL {group_sql}""",
             to_write,
         )
