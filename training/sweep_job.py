@@ -415,6 +415,7 @@ class Sweeper:
                     start=min(lo for lo, _ in windows).to_pydatetime(),
                     end=max(hi for _, hi in windows).to_pydatetime(),
                     by_period=gran,
+                    quantity=True,
                 )
             except Exception as exc:  # no causes is better than no verdict; the failure is reported
                 log.exception("root-cause facts unavailable")
@@ -438,12 +439,12 @@ class Sweeper:
         if facts.empty:
             return anomaly
         facts = facts.rename(columns={"t": "timestamp", "actual": "value"})
-        dims = [c for c in facts.columns if c not in ("timestamp", "value")]
+        dims = [c for c in facts.columns if c not in ("timestamp", "value", "quantity")]
         periods = [p for p in pd.date_range(start, end, freq=job.step)][-MAX_CAUSE_PERIODS:]
         positions = job.index.get_indexer(pd.DatetimeIndex(periods))
         totals = [(p, float(job.expected[i])) for p, i in zip(periods, positions, strict=True) if i >= 0]
         causes = [
-            CauseRef(c.dimensions, c.actual, c.expected, c.contribution, c.share)
+            CauseRef(**c.to_dict())
             for c in explain_anomaly(facts, totals, dimensions=dims, shares_before=start)
         ]
         return dataclasses.replace(anomaly, root_causes=causes)
