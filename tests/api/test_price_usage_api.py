@@ -85,3 +85,18 @@ def test_root_causes_bad_quantity_is_422_naming_the_column(client: TestClient) -
         "/v1/root-causes", json={"leaves": leaves, "actual_quantity": "qa", "expected_quantity": "qe"}
     )
     assert res.status_code == 422 and "qa" in res.text
+
+
+def test_incident_page_bar_stacks_usage_and_price() -> None:
+    from api.ui.series_queries import cause_bar
+    from api.ui.svg import bar_chart
+
+    split = {"dimensions": {"sku": "cf-dto"}, "contribution": 150.0, "share": 1.0}
+    bar = cause_bar({**split, "usage_effect": 30.0, "price_effect": 120.0, "driver": "price"})
+    html = str(bar_chart([bar], currency="USD", title="t"))
+    usage_w = float(html.split('data-role="bar-usage" x="0.0" y="0" width="')[1].split('"')[0])
+    price_x = float(html.split('data-role="bar-price" x="')[1].split('"')[0])
+    assert usage_w == pytest.approx(20.0) and price_x == pytest.approx(20.0)  # price starts where usage ends
+    assert "price" in bar.note and "usage +30" in bar.note
+    # Without a split, one plain bar as before.
+    assert "bar-usage" not in str(bar_chart([cause_bar(split)], currency="USD", title="t"))
