@@ -1,0 +1,159 @@
+"""What keeping quantities costs: ingestion time and fact-store size with and without them, side by side,
+and root-cause time per incident with and without the price/usage split.
+
+Ingestion runs the bench's FOCUS-shaped files (``bench.bench_ingest``: they carry ``ConsumedQuantity`` and
+units) in fresh processes, ``SPENDSENTRY_KEEP_QUANTITIES=false`` (before) and ``true`` (after) alternating.
+Root causes are timed on synthetic incidents: daily leaf facts over five weeks, a three-day event.
+Run: ``.venv/bin/python -m bench.bench_price_usage`` (``make bench`` runs it with the others).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.bench_ingest import OURS, generate
+from bench.machine import describe
+from bench.publish import publish
+from detector.explain import explain_anomaly
+
+RESULTS = Path(__file__).resolve().parent / "results" / "price_usage.md"
+REPEATS = 3
+RCA_REPEATS = 9
+
+
+def ingest_once(path: Path, data: Path, keep: bool) -> dict[str, float]:
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "SPENDSENTRY_KEEP_QUANTITIES": str(keep).lower()}
+    out = subprocess.run(
+        [sys.executable, "-c", OURS, str(path), str(data)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=root,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    result["bytes"] = float(sum(p.stat().st_size for p in (data / "facts").rglob("*.parquet")))
+    return result
+
+
+def incident_facts(
+    leaves: int, rng: np.random.Generator
+) -> tuple[pd.DataFrame, list[tuple[pd.Timestamp, float]]]:
+    """Five weeks of daily leaf facts (4 dimensions), the last three days with one usage type 2.5x dearer."""
+    days = pd.date_range("2026-09-01", periods=35, freq="D")
+    ids = np.arange(leaves)
+    base = rng.uniform(1, 50, leaves)
+    price = rng.uniform(0.01, 1.0, leaves)
+    frames = []
+    for i, t in enumerate(days):
+        qty = base * (1 + rng.normal(0, 0.03, leaves))
+        unit = np.where((ids % 17 == 0) & (i >= 32), price * 2.5, price)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "timestamp": t,
+                    "account": (ids % 7).astype(str),
+                    "region": (ids % 5).astype(str),
+                    "service": (ids % 11).astype(str),
+                    "sku": (ids % 17).astype(str),
+                    "value": qty * unit,
+                    "quantity": qty,
+                }
+            )
+        )
+    facts = pd.concat(frames, ignore_index=True)
+    normal = float((base * price).sum())
+    return facts, [(t, normal) for t in days[-3:]]
+
+
+def time_rca(facts: pd.DataFrame, expected: list[tuple[pd.Timestamp, float]], quantities: bool) -> float:
+    frame = facts if quantities else facts.drop(columns=["quantity"])
+    t0 = time.perf_counter()
+    explain_anomaly(
+        frame, expected, dimensions=["account", "region", "service", "sku"], shares_before=expected[0][0]
+    )
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    lines = [
+        "## Price or usage: the cost of keeping quantities",
+        "",
+        f"Machine: {describe()}. Command: `.venv/bin/python -m bench.bench_price_usage` (part of `make bench`).",
+        "",
+        "Ingestion of the ingestion bench's files, in fresh processes, without quantities",
+        f"(`KEEP_QUANTITIES=false`, as before) and with them, alternating, {REPEATS} times each (medians,",
+        "ranges in brackets). Fact-store size: the Parquet partitions written.",
+        "",
+        "| file | leaf facts | without s | with s | time ratio | without MiB | with MiB | size ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    with tempfile.TemporaryDirectory(prefix="ss-bench-pu-") as tmp:
+        work = Path(tmp)
+        cases = [
+            ("1M rows CSV", work / "focus_1m.csv", 1),
+            ("1M rows Parquet", work / "focus_1m.parquet", 1),
+            ("1M rows Parquet, 20 rows per leaf", work / "focus_1m_agg.parquet", 20),
+        ]
+        for label, path, per_leaf in cases:
+            print(f"generating {label}...", file=sys.stderr, flush=True)
+            generate(path, 1_000_000, per_leaf)
+            runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+            for attempt in range(REPEATS):
+                for keep in (False, True):
+                    data = work / f"data-{attempt}-{keep}"
+                    runs[keep].append(ingest_once(path, data, keep))
+                    shutil.rmtree(data, ignore_errors=True)
+            secs = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
+            size = {k: statistics.median(r["bytes"] for r in v) / 2**20 for k, v in runs.items()}
+            rng_txt = {
+                k: f"{min(r['seconds'] for r in v):.2f}–{max(r['seconds'] for r in v):.2f}"
+                for k, v in runs.items()
+            }
+            lines.append(
+                f"| {label} | {runs[True][0]['leaves']:,.0f} | {secs[False]:.2f} ({rng_txt[False]}) | "
+                f"{secs[True]:.2f} ({rng_txt[True]}) | {secs[True] / secs[False]:.2f}x | {size[False]:.1f} | "
+                f"{size[True]:.1f} | {size[True] / size[False]:.2f}x |"
+            )
+            path.unlink()
+    lines += [
+        "",
+        "Root causes per incident (`detector.explain.explain_anomaly`: the expected spend split over the leaves,",
+        "the ranking, and with quantities the expected quantities and the split of every cause), on five weeks of",
+        f"daily leaf facts with a three-day event; median of {RCA_REPEATS} runs each, alternating.",
+        "",
+        "| leaves | without quantities ms | with quantities ms | ratio |",
+        "|---:|---:|---:|---:|",
+    ]
+    rng = np.random.default_rng(5)
+    for leaves in (100, 1_000, 5_000):
+        facts, expected = incident_facts(leaves, rng)
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(RCA_REPEATS):
+            for quantities in (False, True):
+                times[quantities].append(time_rca(facts, expected, quantities))
+        off, on = statistics.median(times[False]) * 1000, statistics.median(times[True]) * 1000
+        lines.append(f"| {leaves:,} | {off:.1f} | {on:.1f} | {on / off:.2f}x |")
+    lines += [
+        "",
+        "Target: ingestion within 1.5x of the time without quantities. The quantity is one more decimal column",
+        "parsed per row and summed per leaf (with a check that the leaf's rows share one unit).",
+        "",
+    ]
+    publish("\n".join(lines), RESULTS)
+
+
+if __name__ == "__main__":
+    main()
