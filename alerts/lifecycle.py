@@ -105,6 +105,7 @@ def _absorb(state: IncidentState, evaluation: SeriesEvaluation, decision: Severi
                 "driver": c.driver,
                 "usage_change_pct": c.usage_change_pct,
                 "price_change_pct": c.price_change_pct,
+                "resources": list(c.resources),
             }
             for c in newest.root_causes
         ]

@@ -37,6 +37,8 @@ def cause_details(cause: dict[str, Any]) -> dict[str, Any]:
         "driver": cause.get("driver") or "unknown",
         "usage_change_pct": _round(cause.get("usage_change_pct"), 1),
         "price_change_pct": _round(cause.get("price_change_pct"), 1),
+        # The top cause's culprit resources by excess $ (top 5): what to look at first.
+        "resources": list(cause.get("resources") or [])[:5],
     }
 
 

@@ -32,9 +32,18 @@ REPEATS = 3
 RCA_REPEATS = 9
 
 
-def ingest_once(path: Path, data: Path, keep: bool) -> dict[str, float]:
+# (name, KEEP_QUANTITIES, KEEP_RESOURCES): before this work, quantities only, quantities and resources.
+CONFIGS = (("before", False, False), ("quantities", True, False), ("after", True, True))
+
+
+def ingest_once(path: Path, data: Path, quantities: bool, resources: bool) -> dict[str, float]:
     root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(root), "SPENDSENTRY_KEEP_QUANTITIES": str(keep).lower()}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "SPENDSENTRY_KEEP_QUANTITIES": str(quantities).lower(),
+        "SPENDSENTRY_KEEP_RESOURCES": str(resources).lower(),
+    }
     out = subprocess.run(
         [sys.executable, "-c", OURS, str(path), str(data)],
         capture_output=True,
@@ -45,7 +54,17 @@ def ingest_once(path: Path, data: Path, keep: bool) -> dict[str, float]:
     )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     result["bytes"] = float(sum(p.stat().st_size for p in (data / "facts").rglob("*.parquet")))
+    result["resource_bytes"] = float(sum(p.stat().st_size for p in (data / "resources").rglob("*.parquet")))
     return result
+
+
+def med(runs: list[dict[str, float]], key: str) -> float:
+    return float(statistics.median(r[key] for r in runs))
+
+
+def cell(runs: list[dict[str, float]]) -> str:
+    values = [r["seconds"] for r in runs]
+    return f"{med(runs, 'seconds'):.2f} ({min(values):.2f}–{max(values):.2f})"
 
 
 def incident_facts(
@@ -93,12 +112,14 @@ def main() -> None:
         "",
         f"Machine: {describe()}. Command: `.venv/bin/python -m bench.bench_price_usage` (part of `make bench`).",
         "",
-        "Ingestion of the ingestion bench's files, in fresh processes, without quantities",
-        f"(`KEEP_QUANTITIES=false`, as before) and with them, alternating, {REPEATS} times each (medians,",
-        "ranges in brackets). Fact-store size: the Parquet partitions written.",
+        "Ingestion of the ingestion bench's files (1M rows, 20,000 resources), in fresh processes: as before",
+        "(`KEEP_QUANTITIES=false KEEP_RESOURCES=false`), with quantities, and with quantities and the",
+        f"resource-day table (the default), alternating, {REPEATS} times each (medians, ranges in brackets).",
+        "Sizes: the leaf facts' Parquet partitions, then the resource-day table's.",
         "",
-        "| file | leaf facts | without s | with s | time ratio | without MiB | with MiB | size ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| file | leaf facts | before s | quantities s | both s | time ratio (both / before) "
+        "| facts MiB before | facts MiB after | resource-day MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     with tempfile.TemporaryDirectory(prefix="ss-bench-pu-") as tmp:
         work = Path(tmp)
@@ -110,22 +131,18 @@ def main() -> None:
         for label, path, per_leaf in cases:
             print(f"generating {label}...", file=sys.stderr, flush=True)
             generate(path, 1_000_000, per_leaf)
-            runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in CONFIGS}
             for attempt in range(REPEATS):
-                for keep in (False, True):
-                    data = work / f"data-{attempt}-{keep}"
-                    runs[keep].append(ingest_once(path, data, keep))
+                for name, quantities, resources in CONFIGS:
+                    data = work / f"data-{attempt}-{name}"
+                    runs[name].append(ingest_once(path, data, quantities, resources))
                     shutil.rmtree(data, ignore_errors=True)
-            secs = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
-            size = {k: statistics.median(r["bytes"] for r in v) / 2**20 for k, v in runs.items()}
-            rng_txt = {
-                k: f"{min(r['seconds'] for r in v):.2f}–{max(r['seconds'] for r in v):.2f}"
-                for k, v in runs.items()
-            }
+            before, after = runs["before"], runs["after"]
             lines.append(
-                f"| {label} | {runs[True][0]['leaves']:,.0f} | {secs[False]:.2f} ({rng_txt[False]}) | "
-                f"{secs[True]:.2f} ({rng_txt[True]}) | {secs[True] / secs[False]:.2f}x | {size[False]:.1f} | "
-                f"{size[True]:.1f} | {size[True] / size[False]:.2f}x |"
+                f"| {label} | {after[0]['leaves']:,.0f} | {cell(before)} | {cell(runs['quantities'])} | "
+                f"{cell(after)} | {med(after, 'seconds') / med(before, 'seconds'):.2f}x | "
+                f"{med(before, 'bytes') / 2**20:.1f} | {med(after, 'bytes') / 2**20:.1f} | "
+                f"{med(after, 'resource_bytes') / 2**20:.1f} |"
             )
             path.unlink()
     lines += [

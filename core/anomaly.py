@@ -37,6 +37,9 @@ class CauseRef:
     driver: str = "unknown"  # usage | price | mix | unknown
     usage_change_pct: float | None = None
     price_change_pct: float | None = None
+    # The top cause's culprit resources by excess $ (resource_id, resource_name, resource_type, actual,
+    # expected, excess), from the resource-day facts.
+    resources: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

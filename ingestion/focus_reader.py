@@ -134,6 +134,7 @@ class Plan:
     reason_sql: str  # the reject reason of a raw row (NULL when kept); needs no parameters
     from_sql: str  # the raw rows, with the parsed tags beside them
     quantities: bool = False  # the plan yields ``quantity`` and ``quantity_unit``
+    resources: bool = False  # the plan yields ``resource_id`` and ``resource_name``
 
 
 def tag_dimension_name(key: str) -> str:
@@ -142,13 +143,19 @@ def tag_dimension_name(key: str) -> str:
 
 
 def normalise(
-    columns: dict[str, str], cost_basis: str, attribution: Attribution, *, quantities: bool = True
+    columns: dict[str, str],
+    cost_basis: str,
+    attribution: Attribution,
+    *,
+    quantities: bool = True,
+    resources: bool = False,
 ) -> Plan:
     """Build ``SELECT <reason>, <leaf fact columns>, <costs> FROM src`` for a file with ``columns``.
 
     Absent optional columns read as NULL, so FOCUS 1.0–1.3 files and partial exports share one plan.
     With ``quantities`` each row also carries its quantity (``ConsumedQuantity``, else ``PricingQuantity``)
     and that quantity's unit; a row without either has a NULL quantity (its price/usage split is unknown).
+    With ``resources`` it carries its ``ResourceId`` and ``ResourceName`` (for the resource-day facts).
     """
 
     def raw(name: str) -> str:
@@ -262,6 +269,10 @@ def normalise(
             COALESCE(_ss_consumed, {num(fc.PRICING_QUANTITY)}) AS quantity,
             NULLIF(TRIM(CASE WHEN _ss_consumed IS NOT NULL THEN {col(fc.CONSUMED_UNIT)}
                              ELSE {col(fc.PRICING_UNIT)} END), '') AS quantity_unit,"""
+    if resources:
+        quantity_sql += f"""
+            NULLIF(TRIM({col(fc.RESOURCE_ID)}), '') AS resource_id,
+            NULLIF(TRIM({col(fc.RESOURCE_NAME)}), '') AS resource_name,"""
     tag_dims = attribution.dimension_tag_keys
     dims = [
         f"{first(fc.SUB_ACCOUNT_ID, fc.BILLING_ACCOUNT_ID)} AS account",
@@ -289,7 +300,13 @@ def normalise(
         FROM {from_sql}
     """
     return Plan(
-        sql, product_params, tuple(tag_dimension_name(k) for k in tag_dims), reason, from_sql, quantities
+        sql,
+        product_params,
+        tuple(tag_dimension_name(k) for k in tag_dims),
+        reason,
+        from_sql,
+        quantities,
+        resources,
     )
 
 

@@ -41,6 +41,13 @@ from ingestion.focus_reader import (
     relation,
 )
 from ingestion.report import IngestReport, RejectClass
+from ingestion.resource_facts import (
+    STAGED_ALL,
+    publish_resources,
+    resources_dir,
+    stage_with_resources,
+    staging_sql,
+)
 from ingestion.tables import fact_partitions, ingest_runs
 
 MAX_REJECT_SAMPLE = 10_000
@@ -71,6 +78,11 @@ class Ingestor:
         self.clock = clock
         self.store = store or FactStore(
             settings.facts_dir, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+        )
+        self.resource_store = FactStore(
+            resources_dir(settings.data_dir),
+            memory_limit=settings.duckdb_memory_limit,
+            threads=settings.duckdb_threads,
         )
 
     def ingest_paths(
@@ -160,26 +172,31 @@ class Ingestor:
             columns = columns_of(conn, "src", source.name)
             check_columns(columns, self.settings.cost_basis, attribution.cost_line, source.name)
             plan = normalise(
-                columns, self.settings.cost_basis, attribution, quantities=self.settings.keep_quantities
+                columns,
+                self.settings.cost_basis,
+                attribution,
+                quantities=self.settings.keep_quantities,
+                resources=self.settings.keep_resources,
             )
             tag_dims = plan.tag_dimensions
             keys = [*LEAF_KEYS, *tag_dims]
             quantity = f" {quantity_aggregates()}," if plan.quantities else ""
             # Rejected rows collapse to one group per reason: their values are not trusted.
             key_sql = ", ".join(f"CASE WHEN reason IS NULL THEN {quote(k)} END AS {quote(k)}" for k in keys)
-            agg = f"""
-                SELECT reason, {key_sql},
-                       max(period_hours) AS period_hours, sum(cost) AS cost, count(*)::BIGINT AS rows,{quantity}
-                       sum(tags_invalid::INTEGER) AS tags_invalid, {index} AS source_idx
-                FROM ({plan.sql}) GROUP BY ALL
-            """
+            aggregates = f"""max(period_hours) AS period_hours, sum(cost) AS cost, count(*)::BIGINT AS rows,{quantity}
+                       sum(tags_invalid::INTEGER) AS tags_invalid, {index} AS source_idx"""
+            agg = f"SELECT reason, {key_sql}, {aggregates} FROM ({plan.sql}) GROUP BY ALL"
             verb = "CREATE TABLE staged AS" if index == 0 else "INSERT INTO staged BY NAME"
             try:
-                conn.execute(f"{verb} {agg}", plan.params)
+                if plan.resources:  # the same scan also groups the resource-day facts
+                    stage_with_resources(conn, staging_sql(plan.sql, keys, aggregates), plan.params, index)
+                else:
+                    conn.execute(f"{verb} {agg}", plan.params)
             except duckdb.Error as exc:
                 raise InputError(source.name, f"cannot be read: {str(exc).splitlines()[0]}") from exc
             if source.path is not None and not source.path.name.lower().endswith(".parquet"):
-                self._count_malformed(conn, f"_rejects_{index}", index)
+                target = STAGED_ALL if plan.resources else "staged"
+                self._count_malformed(conn, f"_rejects_{index}", index, target)
             rejected = conn.execute(
                 "SELECT count(*) FROM staged WHERE source_idx = ? AND reason IS NOT NULL", [index]
             ).fetchall()[0]
@@ -192,10 +209,10 @@ class Ingestor:
         return tag_dims
 
     @staticmethod
-    def _count_malformed(conn: duckdb.DuckDBPyConnection, table: str, index: int) -> None:
+    def _count_malformed(conn: duckdb.DuckDBPyConnection, table: str, index: int, target: str) -> None:
         # Lines the CSV reader could not split into the header's columns: one staged group per error type.
         conn.execute(
-            f"""INSERT INTO staged BY NAME
+            f"""INSERT INTO {target} BY NAME
                 SELECT 'CSV: ' || lower(error_type) || ' (malformed line)' AS reason,
                        count(*)::BIGINT AS rows, {index} AS source_idx
                 FROM (SELECT line, min(error_type) AS error_type FROM {table} GROUP BY line)
@@ -281,6 +298,8 @@ class Ingestor:
                 FROM staged WHERE reason IS NULL {group_sql}""",
             to_write,
         )
+        if self.settings.keep_resources:
+            publish_resources(conn, self.resource_store, to_write)
         for write in writes:
             key = (write.billing_account, write.billing_period)
             kept_parts.add(key)

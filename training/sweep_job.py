@@ -35,6 +35,7 @@ from ingestion.fact_store import SERIES_COLUMNS, FactStore, SeriesInfo
 from models.base import Baseline, forecast_arrays
 from models.registry import ModelRegistry, load_artifact
 from models.seasonal import BatchedSeasonalBaseline
+from training.culprits import with_culprits
 from training.fanout import fan_out
 
 log = logging.getLogger(__name__)
@@ -428,6 +429,9 @@ class Sweeper:
                     continue
                 leaves = leaves.drop(columns=list(SERIES_COLUMNS))
                 anomalies = [self._with_causes(a, leaves, job) for a in job.evaluation.anomalies]
+                anomalies = with_culprits(
+                    self.settings, (job.key.product, job.key.cost_line, job.key.currency), anomalies, job.step
+                )
                 out[id(job.evaluation)] = dataclasses.replace(job.evaluation, anomalies=anomalies)
         return out
 

@@ -53,6 +53,12 @@ def render_text(n: Notification, *, markdown: bool = True) -> str:
                     f" {cause.get('driver')})"
                 )
             lines.append(line)
+            for res in (cause.get("resources") or [])[:5]:
+                what = " ".join(str(res[k]) for k in ("resource_name", "resource_type") if res.get(k))
+                lines.append(
+                    f"    - {res.get('resource_id')}{f' ({what})' if what else ''}: "
+                    f"{_money(res.get('excess'), n.currency)} over its baseline"
+                )
     if n.link:
         lines += ["", f"Dashboard: {n.link}"]
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Price or usage end to end: real facts with quantities, training on schedule, daily sweeps and a local
 ticket receiver. One usage type's unit price rises 2.5x on flat usage (CDN data transfer); another's usage
-jumps 2.5x at a flat price (compute hours). Each is one ticket whose top cause is that usage type, with the
-driver that moved it, and the price rise is named as such in the summary line."""
+jumps 2.5x at a flat price (compute hours, on one new resource). Each is one ticket whose top cause is that
+usage type, with the driver that moved it and its culprit resources; the price rise is named as such in the
+summary line."""
 
 from __future__ import annotations
 
@@ -44,18 +45,25 @@ def export(path: Path) -> Path:
                 price *= 2.5  # the contract's rate, not the traffic
             if change == "usage" and d >= CHANGE:
                 qty *= 2.5  # a fleet left scaled out
-            rows.append(
-                row(
-                    start=day,
-                    hours=24,
-                    cost=round(qty * price, 4),
-                    product=product,
-                    service=service,
-                    SkuId=sku,
-                    ConsumedQuantity=round(qty, 4),
-                    ConsumedUnit=unit,
+            # Three resources share the usage type; a usage spike is one new resource, left running.
+            parts = [(f"{sku}-{n}", qty / 3) for n in range(3)]
+            if change == "usage" and d >= CHANGE:
+                parts = [(f"{sku}-{n}", qty / 2.5 / 3) for n in range(3)] + [("i-runaway", qty * 1.5 / 2.5)]
+            for resource, units_of in parts:
+                rows.append(
+                    row(
+                        start=day,
+                        hours=24,
+                        cost=round(units_of * price, 4),
+                        product=product,
+                        service=service,
+                        SkuId=sku,
+                        ConsumedQuantity=round(units_of, 4),
+                        ConsumedUnit=unit,
+                        ResourceId=resource,
+                        ResourceName=f"name of {resource}",
+                    )
                 )
-            )
     return write_csv(path, rows)
 
 
@@ -99,3 +107,12 @@ def test_a_price_rise_and_a_usage_spike_are_told_apart(engine: Engine, tmp_path:
     assert top["dimensions"] == {"sku": "m6i-hours"} and top["driver"] == "usage"
     assert abs(top["price_change_pct"]) < 5 and top["usage_change_pct"] == pytest.approx(150, abs=15)
     assert "usage flat" not in compute["summary"]
+
+    # Culprit resources of the top cause, by excess $: the runaway instance first, then nothing else rose.
+    culprits = top["resources"]
+    assert culprits[0]["resource_id"] == "i-runaway" and culprits[0]["resource_name"] == "name of i-runaway"
+    assert culprits[0]["resource_type"] == "Instance" and culprits[0]["expected"] == 0
+    assert culprits[0]["excess"] == pytest.approx(top["contribution"], rel=0.15)
+    # Every CDN resource got dearer: all three are named, each with about a third of the excess.
+    cdn_culprits = cdn["details"]["root_causes"][0]["resources"]
+    assert sorted(r["resource_id"] for r in cdn_culprits) == ["cf-dto-0", "cf-dto-1", "cf-dto-2"]
