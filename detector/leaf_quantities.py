@@ -16,13 +16,6 @@ import pandas as pd
 from detector.leaf_expectation import Season, reference_periods
 
 
-def _sum_known(frame: pd.DataFrame, dims: list[str], column: str) -> pd.Series:
-    """Sum of ``column`` per leaf; NaN when any of the leaf's rows has none."""
-    grouped = frame.groupby(dims, dropna=False, observed=True)[column]
-    total = grouped.sum()
-    return total.where(grouped.count() == grouped.size())
-
-
 def add_quantities(
     table: pd.DataFrame,
     facts: pd.DataFrame,
@@ -44,25 +37,35 @@ def add_quantities(
     times = pd.DatetimeIndex(pd.to_datetime(facts[timestamp]))
     when = pd.Timestamp(at)
     refs, _ = reference_periods(times, when, season=season, count=count)
-    rows = facts.assign(**{quantity: pd.to_numeric(facts[quantity], errors="coerce").astype(float)})
-    now = rows[(times == when)]
-    before = rows[times.isin(refs)]
+    mask = np.asarray(times.isin([*refs, when]))
+    rows = facts.loc[mask, dims]
+    qty = pd.to_numeric(facts.loc[mask, quantity], errors="coerce").to_numpy(dtype=np.float64)
+    # One group-by for both sides: per leaf and side (the period itself, or its reference periods), the
+    # cost, the quantity, and how many rows had one (a leaf's quantity is known only if all of them did).
+    stats = (
+        rows.assign(
+            __now=np.asarray(times[mask] == when),
+            __cost=facts.loc[mask, value].to_numpy(dtype=np.float64),
+            __qty=np.nan_to_num(qty),
+            __known=~np.isnan(qty),
+        )
+        .groupby([*dims, "__now"], dropna=False, observed=True)
+        .agg(cost=("__cost", "sum"), qty=("__qty", "sum"), known=("__known", "sum"), n=("__cost", "size"))
+    )
+    stats["qty"] = stats["qty"].where(stats["known"] == stats["n"])
     index = pd.MultiIndex.from_frame(table[dims]) if len(dims) > 1 else pd.Index(table[dims[0]])
 
-    actual_q = _sum_known(now, dims, quantity).reindex(index) if len(now) else pd.Series(np.nan, index=index)
-    # A leaf with no row in the period used nothing.
-    absent = ~index.isin(now.set_index(dims).index) if len(now) else np.ones(len(index), dtype=bool)
-    actual_quantity = np.where(absent, 0.0, actual_q.to_numpy(dtype=np.float64))
+    def side(now: bool) -> pd.DataFrame:
+        part = stats[stats.index.get_level_values("__now") == now].droplevel("__now")
+        return part.reindex(index)
 
+    current, before = side(True), side(False)
+    # A leaf with no row in the period used nothing.
+    actual_quantity = np.where(current["n"].isna(), 0.0, current["qty"].to_numpy(dtype=np.float64))
     expected = table["expected"].to_numpy(dtype=np.float64)
-    if len(before):
-        ref_cost = before.groupby(dims, dropna=False, observed=True)[value].sum().reindex(index)
-        ref_qty = _sum_known(before, dims, quantity).reindex(index)
-        cost, qty = ref_cost.to_numpy(dtype=np.float64), ref_qty.to_numpy(dtype=np.float64)
-    else:
-        cost = qty = np.full(len(index), np.nan)
+    cost, ref_qty = before["cost"].to_numpy(dtype=np.float64), before["qty"].to_numpy(dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        price = np.where(qty != 0, cost / qty, np.nan)
-        expected_quantity = np.where(qty == 0, 0.0, expected / price)  # a fee with no quantity stays at 0
+        price = np.where(ref_qty != 0, cost / ref_qty, np.nan)
+        expected_quantity = np.where(ref_qty == 0, 0.0, expected / price)  # a fee with no quantity stays at 0
     expected_quantity = np.where(expected == 0, 0.0, expected_quantity)  # nothing expected, nothing used
     return table.assign(actual_quantity=actual_quantity, expected_quantity=expected_quantity)
