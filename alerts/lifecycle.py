@@ -107,6 +107,12 @@ def _absorb(state: IncidentState, evaluation: SeriesEvaluation, decision: Severi
                 "expected": c.expected,
                 "contribution": c.contribution,
                 "share": c.share,
+                "usage_effect": c.usage_effect,
+                "price_effect": c.price_effect,
+                "driver": c.driver,
+                "usage_change_pct": c.usage_change_pct,
+                "price_change_pct": c.price_change_pct,
+                "resources": list(c.resources),
             }
             for c in newest.root_causes
         ]

@@ -10,6 +10,9 @@ from alerts.lifecycle import NEW_NORMAL, IncidentState
 from alerts.notification import Action, Notification
 from alerts.routing import routing_labels
 
+# A usage change under this % is "flat" (the detector's price_usage.FLAT_PCT; alerts may not import it).
+FLAT_PCT = 5.0
+
 
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
@@ -33,6 +36,41 @@ def incident_labels(state: IncidentState) -> dict[str, str]:
     )
 
 
+def _round(value: object, digits: int) -> float | None:
+    return round(float(value), digits) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def cause_details(cause: dict[str, Any]) -> dict[str, Any]:
+    """One root cause as notifications carry it: its $, and how much of it is usage or unit price."""
+    return {
+        "dimensions": cause["dimensions"],
+        "contribution": round(float(cause["contribution"]), 2),
+        "share": cause.get("share"),
+        "usage_effect": _round(cause.get("usage_effect"), 2),
+        "price_effect": _round(cause.get("price_effect"), 2),
+        # Incidents stored before the split was made have none: unknown.
+        "driver": cause.get("driver") or "unknown",
+        "usage_change_pct": _round(cause.get("usage_change_pct"), 1),
+        "price_change_pct": _round(cause.get("price_change_pct"), 1),
+        # The top cause's culprit resources by excess $ (top 5): what to look at first.
+        "resources": list(cause.get("resources") or [])[:5],
+    }
+
+
+def price_change_text(cause: dict[str, Any]) -> str | None:
+    """``+150% price, usage flat`` when the cause is a unit-price change on flat usage (see price_usage)."""
+    usage, price = cause.get("usage_change_pct"), cause.get("price_change_pct")
+    if (
+        cause.get("driver") != "price"
+        or not isinstance(usage, int | float)
+        or not isinstance(price, int | float)
+    ):
+        return None
+    if abs(usage) >= FLAT_PCT:
+        return None
+    return f"{price:+.0f}% price, usage flat"
+
+
 def new_normal_text(state: IncidentState) -> str | None:
     """What a new-normal resolve tells: the new level, since when, and the $ a month it adds."""
     shift = state.level_shift
@@ -54,7 +92,11 @@ def summary_line(state: IncidentState, action: Action, change: str | None = None
     )
     cause = top_cause(state)
     dims = " & ".join(f"{k}={v}" for k, v in cause["dimensions"].items()) if cause else ""
-    if cause:
+    priced = price_change_text(cause) if cause else None
+    if cause and priced:
+        # The unit price moved, not usage: a contract or SKU matter, for a different owner than a runaway job.
+        text += f"; top cause {dims}: {priced} ({float(cause['contribution']):,.2f} {state.currency})"
+    elif cause:
         text += f"; top cause {dims} ({float(cause['contribution']):,.2f} {state.currency})"
     if state.linked:
         text += f"; +{len(state.linked)} linked series"
@@ -85,14 +127,7 @@ def incident_details(
         "month_to_date": round(month_to_date, 2),
         "month_projection": round(month_projection, 2),
         "budget": budget,
-        "root_causes": [
-            {
-                "dimensions": c["dimensions"],
-                "contribution": round(float(c["contribution"]), 2),
-                "share": c.get("share"),
-            }
-            for c in state.root_causes
-        ],
+        "root_causes": [cause_details(c) for c in state.root_causes],
         "reasons": list(state.reasons),
         "resolution": state.resolution,
         "new_normal": dict(state.level_shift)

@@ -296,7 +296,14 @@ def cmd_rca(args: argparse.Namespace, settings: Settings) -> int:
         if col not in frame.columns:
             raise InputError(col, "column not found in the leaf table")
         frame[col] = pd.to_numeric(frame[col], errors="coerce")
-    result = rank_root_causes(frame, actual=args.actual, expected=args.expected, top_k=args.top)
+    result = rank_root_causes(
+        frame,
+        actual=args.actual,
+        expected=args.expected,
+        top_k=args.top,
+        actual_quantity=args.actual_quantity,
+        expected_quantity=args.expected_quantity,
+    )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
@@ -308,7 +315,13 @@ def cmd_rca(args: argparse.Namespace, settings: Settings) -> int:
     )
     for cause in result.root_causes:
         name = " & ".join(f"{k}={v}" for k, v in cause.dimensions.items())
-        print(f"{cause.contribution:+14,.2f}  {cause.share:7.1%}  {name}")
+        split = cause.split
+        driver = (
+            ""
+            if split.usage_effect is None
+            else f"  ({split.driver}: usage {split.usage_effect:+,.2f}, price {split.price_effect:+,.2f})"
+        )
+        print(f"{cause.contribution:+14,.2f}  {cause.share:7.1%}  {name}{driver}")
     return 0
 
 
@@ -485,6 +498,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--actual", required=True, help="column of actual values")
     p.add_argument("--expected", required=True, help="column of expected values")
     p.add_argument("--top", type=int, default=10, help="how many causes to list")
+    p.add_argument(
+        "--actual-quantity", help="column of actual quantities: split each cause into usage and price"
+    )
+    p.add_argument("--expected-quantity", help="column of expected quantities (with --actual-quantity)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_rca)
 

@@ -34,6 +34,11 @@ class BreakdownIn(BaseModel):
     timestamp: datetime
     dimensions: dict[str, str] = Field(..., min_length=1, description='e.g. {"region": "eu-west-1"}')
     value: float
+    quantity: float | None = Field(
+        None,
+        description="the leaf's quantity in this period (one unit per leaf: e.g. GB or hours); with it, "
+        "root causes split their $ into usage and unit price",
+    )
 
 
 class ScoreRequest(BaseModel):
@@ -72,6 +77,18 @@ class RootCauseOut(BaseModel):
     expected: float
     contribution: float
     share: float
+    usage_effect: float | None = Field(
+        None, description="$ of the contribution due to quantity used (midpoint rule); null when unknown"
+    )
+    price_effect: float | None = Field(
+        None,
+        description="$ of the contribution due to unit price; usage_effect + price_effect = contribution",
+    )
+    driver: Literal["usage", "price", "mix", "unknown"] = Field(
+        "unknown", description="the effect that carries at least 75% of the change, else mix"
+    )
+    usage_change_pct: float | None = Field(None, description="how much more was used, in %")
+    price_change_pct: float | None = Field(None, description="how much dearer each unit got, in %")
 
 
 class AnomalyOut(BaseModel):

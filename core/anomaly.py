@@ -21,13 +21,25 @@ HOURS_PER_MONTH = 730.0  # 365 × 24 / 12: what "a month" of a run rate means
 
 @dataclass(frozen=True)
 class CauseRef:
-    """One root-cause element: dimension values it fixes and the $ it explains."""
+    """One root-cause element: dimension values it fixes and the $ it explains.
+
+    ``usage_effect`` + ``price_effect`` = ``contribution`` (midpoint rule, ``detector.price_usage``);
+    both are ``None`` and ``driver`` is ``unknown`` when the facts have no quantities.
+    """
 
     dimensions: dict[str, str]
     actual: float
     expected: float
     contribution: float
     share: float
+    usage_effect: float | None = None
+    price_effect: float | None = None
+    driver: str = "unknown"  # usage | price | mix | unknown
+    usage_change_pct: float | None = None
+    price_change_pct: float | None = None
+    # The top cause's culprit resources by excess $ (resource_id, resource_name, resource_type, actual,
+    # expected, excess), from the resource-day facts.
+    resources: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # Monitors beside product × cost line (core.monitors); without a file, product totals.
     monitors_file: Path | None = None
     duckdb_memory_limit: str = "1GB"
+    # Facts keep each leaf's quantity and unit (to split a change into usage and unit price).
+    keep_quantities: bool = True
+    # A compact resource-day table beside the facts, to name the resources behind a root cause.
+    keep_resources: bool = True
     duckdb_threads: int | None = None
 
     # Notifications (later issues use these; secrets stay SecretStr so they never print).

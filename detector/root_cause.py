@@ -17,18 +17,24 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from detector.price_usage import UNKNOWN, PriceUsageSplit, split_change
 from detector.root_cause_search import Element, LeafSearch, SearchParams
 
 
 @dataclass(frozen=True)
 class RootCause:
-    """One element and its spend; ``contribution`` = actual - expected, ``share`` = its part of the total."""
+    """One element and its spend; ``contribution`` = actual - expected, ``share`` = its part of the total.
+
+    ``split`` divides the contribution into usage and unit price (:mod:`detector.price_usage`); it is
+    unknown when the leaf table has no quantities.
+    """
 
     dimensions: dict[str, str]
     actual: float
     expected: float
     contribution: float
     share: float
+    split: PriceUsageSplit = UNKNOWN
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +43,11 @@ class RootCause:
             "expected": self.expected,
             "contribution": self.contribution,
             "share": self.share,
+            "usage_effect": self.split.usage_effect,
+            "price_effect": self.split.price_effect,
+            "driver": self.split.driver,
+            "usage_change_pct": self.split.usage_change_pct,
+            "price_change_pct": self.split.price_change_pct,
         }
 
 
@@ -62,6 +73,8 @@ def rank_root_causes(
     expected: str = "expected",
     top_k: int = 10,
     params: SearchParams | None = None,
+    actual_quantity: str | None = None,
+    expected_quantity: str | None = None,
 ) -> RootCauseResult:
     """Rank the elements that explain ``sum(actual) - sum(expected)`` in a leaf table.
 
@@ -69,12 +82,17 @@ def rank_root_causes(
     dimension values are summed. ``selected`` is the smallest set of elements the search judges to
     explain the deviation (increases and decreases alike); ``root_causes`` lists them first, largest
     contribution first, then up to ``top_k`` in all with the runners-up the search also found risky.
+    With ``actual_quantity`` and ``expected_quantity`` (columns of each leaf's quantity; empty where unknown)
+    every cause also splits its contribution into usage and unit price.
     Raises :class:`InputError` for a missing column, a non-numeric or non-finite amount, or no dimension.
     """
     if top_k < 1:
         raise InputError("top_k", "must be at least 1")
-    dims = _dimension_columns(leaves, dimensions, actual, expected)
-    table = _aggregate(leaves, dims, actual, expected)
+    if (actual_quantity is None) != (expected_quantity is None):
+        raise InputError("expected_quantity", "actual and expected quantity columns go together")
+    quantities = [q for q in (actual_quantity, expected_quantity) if q is not None]
+    dims = _dimension_columns(leaves, dimensions, actual, expected, quantities)
+    table = _aggregate(leaves, dims, actual, expected, quantities)
     if table.empty:
         return RootCauseResult(root_causes=[], selected=[])
 
@@ -86,6 +104,8 @@ def rank_root_causes(
         labels.append(["" if pd.isna(u) else str(u) for u in uniques])
     a = table["__actual"].to_numpy(dtype=np.float64)
     e = table["__expected"].to_numpy(dtype=np.float64)
+    qa = table["__qa"].to_numpy(dtype=np.float64) if quantities else np.full(len(table), np.nan)
+    qe = table["__qe"].to_numpy(dtype=np.float64) if quantities else np.full(len(table), np.nan)
 
     search = LeafSearch(codes, [len(u) for u in labels], a, e, params or SearchParams())
     outcome = search.run()
@@ -105,6 +125,7 @@ def rank_root_causes(
             expected=el_expected,
             contribution=contribution,
             share=contribution / total if total != 0 else 0.0,
+            split=split_change(a[mask], e[mask], qa[mask], qe[mask]) if quantities else UNKNOWN,
         )
 
     chosen = sorted((describe(el) for el in outcome.selected), key=lambda c: -abs(c.contribution))
@@ -132,22 +153,29 @@ def _name(element: Element, dims: list[str], labels: list[list[str]]) -> dict[st
 
 
 def _dimension_columns(
-    leaves: pd.DataFrame, dimensions: Sequence[str] | None, actual: str, expected: str
+    leaves: pd.DataFrame,
+    dimensions: Sequence[str] | None,
+    actual: str,
+    expected: str,
+    quantities: Sequence[str] = (),
 ) -> list[str]:
-    for column in (actual, expected):
+    for column in (actual, expected, *quantities):
         if column not in leaves.columns:
             raise InputError(column, "column not found in the leaf table")
     if actual == expected:
         raise InputError("expected", "must name a different column than actual")
+    amounts = (actual, expected, *quantities)
+    if len(set(amounts)) != len(amounts):
+        raise InputError("actual_quantity", "amount and quantity columns must all be different")
     if dimensions is None:
-        dims = [str(c) for c in leaves.columns if c not in (actual, expected)]
+        dims = [str(c) for c in leaves.columns if c not in amounts]
     else:
         dims = list(dimensions)
         for dim in dims:
             if dim not in leaves.columns:
                 raise InputError(dim, "dimension column not found in the leaf table")
-            if dim in (actual, expected):
-                raise InputError(dim, "a dimension cannot also be the actual or expected column")
+            if dim in amounts:
+                raise InputError(dim, "a dimension cannot also be an amount or quantity column")
         if len(set(dims)) != len(dims):
             raise InputError("dimensions", "a dimension is named twice")
     if not dims:
@@ -155,7 +183,9 @@ def _dimension_columns(
     return dims
 
 
-def _aggregate(leaves: pd.DataFrame, dims: list[str], actual: str, expected: str) -> pd.DataFrame:
+def _aggregate(
+    leaves: pd.DataFrame, dims: list[str], actual: str, expected: str, quantities: Sequence[str] = ()
+) -> pd.DataFrame:
     amounts = {}
     for column, name in ((actual, "__actual"), (expected, "__expected")):
         values = pd.to_numeric(leaves[column], errors="coerce").to_numpy(dtype=np.float64)
@@ -164,7 +194,22 @@ def _aggregate(leaves: pd.DataFrame, dims: list[str], actual: str, expected: str
             row = int(np.flatnonzero(bad)[0])
             raise InputError(column, f"non-numeric or non-finite value in row {row}")
         amounts[name] = values
+    for column, name in zip(quantities, ("__qa", "__qe"), strict=False):
+        # Empty or null is an unknown quantity; anything else that is not a finite number is an error.
+        text = leaves[column].astype("string").fillna("").str.strip()
+        present = (text != "").to_numpy(dtype=np.bool_)
+        values = pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(dtype=np.float64)
+        bad = present & ~np.isfinite(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(column, f"non-numeric or non-finite quantity in row {row}")
+        amounts[name] = values
     table = leaves[dims].reset_index(drop=True).assign(**amounts)
     if table.duplicated(subset=dims).any():
-        table = table.groupby(dims, dropna=False, sort=False, observed=True).sum().reset_index()
+        # A quantity unknown in any duplicate stays unknown in their sum.
+        grouped = table.groupby(dims, dropna=False, sort=False, observed=True)
+        summed = grouped.sum()
+        for name in ("__qa", "__qe")[: len(quantities)]:
+            summed.loc[grouped[name].apply(lambda s: bool(s.isna().any())), name] = np.nan
+        table = summed.reset_index()
     return table

@@ -1,7 +1,8 @@
 """The spend fact store: leaf facts in Parquet, one file per billing account and billing period.
 
 A leaf fact is the spend of one period (hour) × product × cost line × attributed dimensions, per charge
-category and currency. ``cost`` is in the configured cost basis only: the other FOCUS cost columns are not
+category and currency, with its ``quantity`` and ``quantity_unit`` (NULL when unknown; absent from
+partitions written before they were kept, which read as NULL). ``cost`` is in the configured cost basis only: the other FOCUS cost columns are not
 kept (storing them cost an eighth of the ingestion time), so a new basis means re-ingesting. Files are
 replaced whole and atomically (write aside, then ``os.replace``), so a reader sees either the old period or
 the new one, a failed write (disk full, crash) leaves the previous facts readable, and re-ingesting an
@@ -219,11 +220,15 @@ class FactStore:
             except duckdb.Error as exc:
                 raise StoreError(f"fact store query failed: {str(exc).splitlines()[0]}") from exc
 
+    def columns(self) -> list[str]:
+        """Every column of the stored facts (the union over partitions); none for an empty store."""
+        if not self.has_facts():
+            return []
+        return [str(c) for c in self.query("SELECT * FROM facts LIMIT 0").columns]
+
     def dimensions(self) -> list[str]:
         """The root-cause dimensions present in the store: the base ones and every tag dimension."""
-        if not self.has_facts():
-            return list(BASE_DIMENSIONS)
-        cols = self.query("SELECT * FROM facts LIMIT 0").columns
+        cols = self.columns()
         return [*BASE_DIMENSIONS, *sorted(c for c in cols if str(c).startswith("tag_"))]
 
     def last_period(self) -> datetime | None:
@@ -336,13 +341,20 @@ class FactStore:
         end: datetime,
         dimensions: Sequence[str] | None = None,
         by_period: Granularity | None = None,
+        quantity: bool = False,
     ) -> pd.DataFrame:
         """Spend per combination of ``dimensions`` over [start, end): the cube root causes are ranked on.
 
-        With ``by_period`` the cube keeps a ``t`` column at that granularity (for per-leaf history).
+        With ``by_period`` the cube keeps a ``t`` column at that granularity (for per-leaf history), with
+        ``quantity`` the leaves' quantities (see :meth:`leaf_tables`).
         """
         frame = self.leaf_tables(
-            [(product, cost_line, currency)], start=start, end=end, dimensions=dimensions, by_period=by_period
+            [(product, cost_line, currency)],
+            start=start,
+            end=end,
+            dimensions=dimensions,
+            by_period=by_period,
+            quantity=quantity,
         )
         return frame.drop(columns=list(SERIES_COLUMNS), errors="ignore")
 
@@ -354,10 +366,16 @@ class FactStore:
         end: datetime,
         dimensions: Sequence[str] | None = None,
         by_period: Granularity | None = None,
+        quantity: bool = False,
     ) -> pd.DataFrame:
         """:meth:`leaf_table` for several ``(product, cost_line, currency)`` series in one scan, with those
-        three columns first: a sweep explains all its anomalies at once instead of scanning per anomaly."""
-        present = self.dimensions()
+        three columns first: a sweep explains all its anomalies at once instead of scanning per anomaly.
+
+        With ``quantity`` a ``quantity`` column follows ``actual``: the leaf's quantity, NaN where it is unknown
+        (a fact without one, mixed units, or partitions written before quantities were kept).
+        """
+        stored = self.columns()
+        present = [*BASE_DIMENSIONS, *sorted(c for c in stored if c.startswith("tag_"))]
         dims = list(dimensions) if dimensions is not None else present
         for dim in dims:
             if not _DIMENSION.match(dim):
@@ -371,17 +389,31 @@ class FactStore:
             cols.insert(0, f"date_trunc('{unit}', period_start) AS t")
         where, params = self._window(start, end)
         keys = list(dict.fromkeys(series))
+        extra = ["quantity"] if quantity else []
         if not keys:
-            return pd.DataFrame(columns=[*SERIES_COLUMNS, *(["t"] if by_period else []), *dims, "actual"])
+            return pd.DataFrame(
+                columns=[*SERIES_COLUMNS, *(["t"] if by_period else []), *dims, "actual", *extra]
+            )
+        quantity_sql = ""
+        if quantity and "quantity" in stored:
+            same_unit = "min(quantity_unit) IS NOT DISTINCT FROM max(quantity_unit)"
+            quantity_sql = (
+                f", CASE WHEN count(quantity) = count(*) AND {same_unit} THEN sum(quantity) END AS quantity"
+            )
+        elif quantity:
+            quantity_sql = ", CAST(NULL AS DOUBLE) AS quantity"
         wanted = ", ".join("(?, ?, ?)" for _ in keys)
-        return self.query(
+        frame = self.query(
             f"""
-            SELECT product, cost_line, currency, {", ".join(cols)}, sum(cost) AS actual FROM facts
+            SELECT product, cost_line, currency, {", ".join(cols)}, sum(cost) AS actual{quantity_sql} FROM facts
             WHERE charge_category = ? AND (product, cost_line, currency) IN ({wanted}) {where}
             GROUP BY ALL ORDER BY ALL
             """,
             [USAGE, *(v for key in keys for v in key), *params],
         )
+        if quantity and "quantity" in frame.columns:
+            frame["quantity"] = frame["quantity"].astype(float)  # NULL -> NaN
+        return frame
 
     def coverage(self, granularity: Granularity = Granularity.DAY) -> pd.DataFrame:
         """Attribution coverage per period and currency: the share of usage spend that has a product."""

@@ -29,6 +29,13 @@ REGION_ID: Final = "RegionId"
 REGION_NAME: Final = "RegionName"
 RESOURCE_ID: Final = "ResourceId"
 RESOURCE_TYPE: Final = "ResourceType"
+RESOURCE_NAME: Final = "ResourceName"
+# Quantities split a change of spend into usage and unit price. ConsumedQuantity measures what was used;
+# PricingQuantity (what the price applies to) stands in for rows without it. Each goes with its own unit.
+CONSUMED_QUANTITY: Final = "ConsumedQuantity"
+CONSUMED_UNIT: Final = "ConsumedUnit"
+PRICING_QUANTITY: Final = "PricingQuantity"
+PRICING_UNIT: Final = "PricingUnit"
 SKU_ID: Final = "SkuId"
 CHARGE_DESCRIPTION: Final = "ChargeDescription"
 TAGS: Final = "Tags"
@@ -66,6 +73,11 @@ KNOWN: Final = frozenset(
         REGION_NAME,
         RESOURCE_ID,
         RESOURCE_TYPE,
+        RESOURCE_NAME,
+        CONSUMED_QUANTITY,
+        CONSUMED_UNIT,
+        PRICING_QUANTITY,
+        PRICING_UNIT,
         SKU_ID,
         CHARGE_DESCRIPTION,
         TAGS,

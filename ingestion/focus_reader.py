@@ -133,6 +133,8 @@ class Plan:
     tag_dimensions: tuple[str, ...]
     reason_sql: str  # the reject reason of a raw row (NULL when kept); needs no parameters
     from_sql: str  # the raw rows, with the parsed tags beside them
+    quantities: bool = False  # the plan yields ``quantity`` and ``quantity_unit``
+    resources: bool = False  # the plan yields ``resource_id`` and ``resource_name``
 
 
 def tag_dimension_name(key: str) -> str:
@@ -140,10 +142,20 @@ def tag_dimension_name(key: str) -> str:
     return f"tag_{cleaned}"
 
 
-def normalise(columns: dict[str, str], cost_basis: str, attribution: Attribution) -> Plan:
+def normalise(
+    columns: dict[str, str],
+    cost_basis: str,
+    attribution: Attribution,
+    *,
+    quantities: bool = True,
+    resources: bool = False,
+) -> Plan:
     """Build ``SELECT <reason>, <leaf fact columns>, <costs> FROM src`` for a file with ``columns``.
 
     Absent optional columns read as NULL, so FOCUS 1.0–1.3 files and partial exports share one plan.
+    With ``quantities`` each row also carries its quantity (``ConsumedQuantity``, else ``PricingQuantity``)
+    and that quantity's unit; a row without either has a NULL quantity (its price/usage split is unknown).
+    With ``resources`` it carries its ``ResourceId`` and ``ResourceName`` (for the resource-day facts).
     """
 
     def raw(name: str) -> str:
@@ -225,6 +237,7 @@ def normalise(columns: dict[str, str], cost_basis: str, attribution: Attribution
             {ts(fc.CHARGE_PERIOD_END)} AS _ss_end,
             {ts(fc.BILLING_PERIOD_START)} AS _ss_billing_period,
             {num(cost_basis)} AS _ss_cost,
+            {num(fc.CONSUMED_QUANTITY) if quantities else "NULL"} AS _ss_consumed,
             TRIM({col(fc.BILLING_ACCOUNT_ID)}) AS _ss_billing_account,
             TRIM({col(fc.BILLING_CURRENCY)}) AS _ss_currency,
             TRIM({col(fc.CHARGE_CATEGORY)}) AS _ss_charge_category
@@ -249,6 +262,17 @@ def normalise(columns: dict[str, str], cost_basis: str, attribution: Attribution
     reason_cases.append(f"WHEN _ss_cost IS NULL THEN {literal(cost_basis + ': missing or not a number')}")
     reason = f"CASE {' '.join(reason_cases)} END"
 
+    quantity_sql = ""
+    if quantities:
+        # The unit goes with the quantity it measures, so a leaf mixing both kinds shows two units.
+        quantity_sql = f"""
+            COALESCE(_ss_consumed, {num(fc.PRICING_QUANTITY)}) AS quantity,
+            NULLIF(TRIM(CASE WHEN _ss_consumed IS NOT NULL THEN {col(fc.CONSUMED_UNIT)}
+                             ELSE {col(fc.PRICING_UNIT)} END), '') AS quantity_unit,"""
+    if resources:
+        quantity_sql += f"""
+            NULLIF(TRIM({col(fc.RESOURCE_ID)}), '') AS resource_id,
+            NULLIF(TRIM({col(fc.RESOURCE_NAME)}), '') AS resource_name,"""
     tag_dims = attribution.dimension_tag_keys
     dims = [
         f"{first(fc.SUB_ACCOUNT_ID, fc.BILLING_ACCOUNT_ID)} AS account",
@@ -271,11 +295,33 @@ def normalise(columns: dict[str, str], cost_basis: str, attribution: Attribution
             {product_sql} AS product,
             {cost_line_sql} AS cost_line,
             {", ".join(dims)},
-            _ss_cost AS cost,
+            _ss_cost AS cost,{quantity_sql}
             {tags_invalid} AS tags_invalid
         FROM {from_sql}
     """
-    return Plan(sql, product_params, tuple(tag_dimension_name(k) for k in tag_dims), reason, from_sql)
+    return Plan(
+        sql,
+        product_params,
+        tuple(tag_dimension_name(k) for k in tag_dims),
+        reason,
+        from_sql,
+        quantities,
+        resources,
+    )
+
+
+def quantity_aggregates(sql_type: str = "") -> str:
+    """SQL aggregates of ``quantity`` and ``quantity_unit`` over a group of rows (or of partial sums).
+
+    A group's quantity is known only when every row has one and they share one unit: summing hours with
+    gigabytes, or a part of the rows, would make a unit price that means nothing.
+    ``sql_type`` (e.g. ``DOUBLE``) casts the sum.
+    """
+    same_unit = "min(quantity_unit) IS NOT DISTINCT FROM max(quantity_unit)"
+    return (
+        f"CASE WHEN count(quantity) = count(*) AND {same_unit} THEN sum(quantity) END{'::' + sql_type if sql_type else ''} AS quantity, "
+        f"CASE WHEN {same_unit} THEN min(quantity_unit) END AS quantity_unit"
+    )
 
 
 LEAF_KEYS: Sequence[str] = (

@@ -36,10 +36,18 @@ from ingestion.focus_reader import (
     discover_files,
     literal,
     normalise,
+    quantity_aggregates,
     quote,
     relation,
 )
 from ingestion.report import IngestReport, RejectClass
+from ingestion.resource_facts import (
+    STAGED_ALL,
+    publish_resources,
+    resources_dir,
+    stage_with_resources,
+    staging_sql,
+)
 from ingestion.tables import fact_partitions, ingest_runs
 
 MAX_REJECT_SAMPLE = 10_000
@@ -70,6 +78,11 @@ class Ingestor:
         self.clock = clock
         self.store = store or FactStore(
             settings.facts_dir, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+        )
+        self.resource_store = FactStore(
+            resources_dir(settings.data_dir),
+            memory_limit=settings.duckdb_memory_limit,
+            threads=settings.duckdb_threads,
         )
 
     def ingest_paths(
@@ -158,24 +171,32 @@ class Ingestor:
             conn.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {rel}")
             columns = columns_of(conn, "src", source.name)
             check_columns(columns, self.settings.cost_basis, attribution.cost_line, source.name)
-            plan = normalise(columns, self.settings.cost_basis, attribution)
+            plan = normalise(
+                columns,
+                self.settings.cost_basis,
+                attribution,
+                quantities=self.settings.keep_quantities,
+                resources=self.settings.keep_resources,
+            )
             tag_dims = plan.tag_dimensions
             keys = [*LEAF_KEYS, *tag_dims]
+            quantity = f" {quantity_aggregates()}," if plan.quantities else ""
             # Rejected rows collapse to one group per reason: their values are not trusted.
             key_sql = ", ".join(f"CASE WHEN reason IS NULL THEN {quote(k)} END AS {quote(k)}" for k in keys)
-            agg = f"""
-                SELECT reason, {key_sql},
-                       max(period_hours) AS period_hours, sum(cost) AS cost, count(*)::BIGINT AS rows,
-                       sum(tags_invalid::INTEGER) AS tags_invalid, {index} AS source_idx
-                FROM ({plan.sql}) GROUP BY ALL
-            """
+            aggregates = f"""max(period_hours) AS period_hours, sum(cost) AS cost, count(*)::BIGINT AS rows,{quantity}
+                       sum(tags_invalid::INTEGER) AS tags_invalid, {index} AS source_idx"""
+            agg = f"SELECT reason, {key_sql}, {aggregates} FROM ({plan.sql}) GROUP BY ALL"
             verb = "CREATE TABLE staged AS" if index == 0 else "INSERT INTO staged BY NAME"
             try:
-                conn.execute(f"{verb} {agg}", plan.params)
+                if plan.resources:  # the same scan also groups the resource-day facts
+                    stage_with_resources(conn, staging_sql(plan.sql, keys, aggregates), plan.params, index)
+                else:
+                    conn.execute(f"{verb} {agg}", plan.params)
             except duckdb.Error as exc:
                 raise InputError(source.name, f"cannot be read: {str(exc).splitlines()[0]}") from exc
             if source.path is not None and not source.path.name.lower().endswith(".parquet"):
-                self._count_malformed(conn, f"_rejects_{index}", index)
+                target = STAGED_ALL if plan.resources else "staged"
+                self._count_malformed(conn, f"_rejects_{index}", index, target)
             rejected = conn.execute(
                 "SELECT count(*) FROM staged WHERE source_idx = ? AND reason IS NOT NULL", [index]
             ).fetchall()[0]
@@ -188,10 +209,10 @@ class Ingestor:
         return tag_dims
 
     @staticmethod
-    def _count_malformed(conn: duckdb.DuckDBPyConnection, table: str, index: int) -> None:
+    def _count_malformed(conn: duckdb.DuckDBPyConnection, table: str, index: int, target: str) -> None:
         # Lines the CSV reader could not split into the header's columns: one staged group per error type.
         conn.execute(
-            f"""INSERT INTO staged BY NAME
+            f"""INSERT INTO {target} BY NAME
                 SELECT 'CSV: ' || lower(error_type) || ' (malformed line)' AS reason,
                        count(*)::BIGINT AS rows, {index} AS source_idx
                 FROM (SELECT line, min(error_type) AS error_type FROM {table} GROUP BY line)
@@ -266,13 +287,19 @@ class Ingestor:
         # Rows of one leaf can come from several files of the same export: sum them.
         group_sql = "GROUP BY ALL" if len(sources) > 1 else ""
         aggregate = "sum" if group_sql else ""
+        quantity = ""
+        if self.settings.keep_quantities:  # DOUBLE in the facts, like cost
+            single = ", quantity::DOUBLE AS quantity, quantity_unit"
+            quantity = f", {quantity_aggregates('DOUBLE')}" if group_sql else single
         writes = self.store.replace_partitions(
             conn,
             f"""SELECT {key_sql}, {"max" if group_sql else ""}(period_hours) AS period_hours,
-                       {aggregate}(cost)::DOUBLE AS cost, {aggregate}(rows)::BIGINT AS rows
+                       {aggregate}(cost)::DOUBLE AS cost, {aggregate}(rows)::BIGINT AS rows{quantity}
                 FROM staged WHERE reason IS NULL {group_sql}""",
             to_write,
         )
+        if self.settings.keep_resources:
+            publish_resources(conn, self.resource_store, to_write)
         for write in writes:
             key = (write.billing_account, write.billing_period)
             kept_parts.add(key)

@@ -36,6 +36,7 @@ from ingestion.monitor_facts import monitor_leaf_tables
 from models.base import Baseline, forecast_arrays
 from models.registry import ModelRegistry, load_artifact
 from models.seasonal import BatchedSeasonalBaseline
+from training.culprits import with_culprits
 from training.fanout import fan_out
 from training.monitors import evaluation_fields, join_frames, monitor_frame, monitor_series
 from training.planned_periods import Interval, ended_windows, excused_values, planned_spans
@@ -457,6 +458,7 @@ class Sweeper:
                     start=start,
                     end=stop,
                     by_period=gran,
+                    quantity=True,
                 )
                 # A monitor's series is ranked over what it does not fix: a product total over its cost
                 # lines and the usual dimensions, an account over products, cost lines and the rest.
@@ -482,6 +484,9 @@ class Sweeper:
                 if leaves is None:
                     continue
                 anomalies = [self._with_causes(a, leaves, job) for a in job.evaluation.anomalies]
+                anomalies = with_culprits(
+                    self.settings, (job.key.product, job.key.cost_line, job.key.currency), anomalies, job.step
+                )
                 out[id(job.evaluation)] = dataclasses.replace(job.evaluation, anomalies=anomalies)
         return out
 
@@ -493,12 +498,12 @@ class Sweeper:
         if facts.empty:
             return anomaly
         facts = facts.rename(columns={"t": "timestamp", "actual": "value"})
-        dims = [c for c in facts.columns if c not in ("timestamp", "value")]
+        dims = [c for c in facts.columns if c not in ("timestamp", "value", "quantity")]
         periods = [p for p in pd.date_range(start, end, freq=job.step)][-MAX_CAUSE_PERIODS:]
         positions = job.index.get_indexer(pd.DatetimeIndex(periods))
         totals = [(p, float(job.expected[i])) for p, i in zip(periods, positions, strict=True) if i >= 0]
         causes = [
-            CauseRef(c.dimensions, c.actual, c.expected, c.contribution, c.share)
+            CauseRef(**c.to_dict())
             for c in explain_anomaly(facts, totals, dimensions=dims, shares_before=start)
         ]
         return dataclasses.replace(anomaly, root_causes=causes)

@@ -45,7 +45,20 @@ def render_text(n: Notification, *, markdown: bool = True) -> str:
         lines += ["", "Root causes:"]
         for cause in causes[:10]:
             dims = " & ".join(f"{k}={v}" for k, v in cause.get("dimensions", {}).items())
-            lines.append(f"{bullet}{dims}: {_money(cause.get('contribution'), n.currency)}")
+            line = f"{bullet}{dims}: {_money(cause.get('contribution'), n.currency)}"
+            usage, price = cause.get("usage_effect"), cause.get("price_effect")
+            if isinstance(usage, int | float) and isinstance(price, int | float):
+                line += (
+                    f" (usage {_money(usage, n.currency)}, price {_money(price, n.currency)}:"
+                    f" {cause.get('driver')})"
+                )
+            lines.append(line)
+            for res in (cause.get("resources") or [])[:5]:
+                what = " ".join(str(res[k]) for k in ("resource_name", "resource_type") if res.get(k))
+                lines.append(
+                    f"    - {res.get('resource_id')}{f' ({what})' if what else ''}: "
+                    f"{_money(res.get('excess'), n.currency)} over its baseline"
+                )
     if n.link:
         lines += ["", f"Dashboard: {n.link}"]
     return "\n".join(lines)

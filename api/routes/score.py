@@ -265,6 +265,9 @@ def _root_causes(a: Anomaly, req: ScoreRequest, detection: Detection) -> list[Ro
         for b in req.breakdown
     ]
     facts = pd.DataFrame(rows)
+    if any(b.quantity is not None for b in req.breakdown):
+        # A leaf without a quantity in some period has an unknown split (NaN), not a zero one.
+        facts["quantity"] = [float("nan") if b.quantity is None else b.quantity for b in req.breakdown]
     dims = sorted({k for b in req.breakdown for k in b.dimensions})
     facts[dims] = facts[dims].fillna("")
     span = detection.points.loc[pd.Timestamp(a.start) : pd.Timestamp(a.end)]

@@ -211,16 +211,20 @@ def cause_label(dimensions: dict[str, Any]) -> str:
     return " & ".join(f"{k}={v}" for k, v in dimensions.items()) or "(whole series)"
 
 
+def cause_bar(cause: dict[str, Any]) -> Bar:
+    """A root cause's bar: stacked usage and price parts when the split is known."""
+    note = f"({float(cause.get('share', 0.0)):.0%} of the excess)"
+    usage, price = cause.get("usage_effect"), cause.get("price_effect")
+    parts: tuple[tuple[str, float], ...] = ()
+    if isinstance(usage, int | float) and isinstance(price, int | float):
+        parts = (("usage", float(usage)), ("price", float(price)))
+        note = f"(usage {usage:+,.0f}, price {price:+,.0f}: {cause.get('driver')}; {note[1:]}"
+    return Bar(cause_label(cause.get("dimensions", {})), float(cause.get("contribution", 0.0)), note, parts)
+
+
 def incident_page(settings: Settings, engine: Engine, store: FactStore, incident_id: str) -> IncidentPage:
     inc = get_incident(engine, incident_id)
-    causes = [
-        Bar(
-            cause_label(c.get("dimensions", {})),
-            float(c.get("contribution", 0.0)),
-            f"({float(c.get('share', 0.0)):.0%} of the excess)",
-        )
-        for c in inc["root_causes"]
-    ]
+    causes = [cause_bar(c) for c in inc["root_causes"]]
     infos = [
         i
         for i in store.list_series()

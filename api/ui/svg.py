@@ -300,6 +300,8 @@ class Bar:
     label: str
     value: float
     note: str = ""
+    # Stacked parts of the bar (e.g. ("usage", $), ("price", $)): drawn end to end, each by its size.
+    parts: tuple[tuple[str, float], ...] = ()
 
 
 def bar_chart(bars: Sequence[Bar], *, currency: str, title: str) -> Markup:
@@ -313,10 +315,23 @@ def bar_chart(bars: Sequence[Bar], *, currency: str, title: str) -> Markup:
         length = round(max(abs(bar.value) / top * 100, 0.5), 2)
         cls = "bar" if bar.value >= 0 else "bar negative"
         amount = escape(money(bar.value, currency, signed=True))
+        rects = f'<rect class="{cls}" x="0" y="0" width="{length}" height="10"/>'
+        if bar.parts and sum(abs(v) for _, v in bar.parts) > 0:
+            # Parts share the bar's length in proportion to their size; a negative part is hatched by class.
+            rects, x, scale = "", 0.0, length / sum(abs(v) for _, v in bar.parts)
+            for name, value in bar.parts:
+                width = round(abs(value) * scale, 2)
+                kind = f"bar part {escape(name)}" + (" negative" if value < 0 else "")
+                rects += (
+                    f'<rect class="{kind}" data-role="bar-{escape(name)}" x="{round(x, 2)}" y="0" '
+                    f'width="{width}" height="10"><title>{escape(name)} '
+                    f"{escape(money(value, currency, signed=True))}</title></rect>"
+                )
+                x += width
         out.append(
             f'<li class="bar-row" data-role="bar"><span class="bar-label">{escape(bar.label)}</span>'
             f'<svg class="bar-track" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true">'
-            f'<rect class="{cls}" x="0" y="0" width="{length}" height="10"/></svg>'
+            f"{rects}</svg>"
             f'<span class="bar-value">{amount} <small>{escape(bar.note)}</small></span></li>'
         )
     out.append("</ol></figure>")

@@ -157,7 +157,10 @@ def test_to_dict_is_the_contract_json_and_top_k_caps_the_list() -> None:
     payload = result.to_dict()
     assert set(payload) == {"root_causes", "selected"}
     assert len(payload["root_causes"]) == 1
-    assert set(payload["root_causes"][0]) == {"dimensions", "actual", "expected", "contribution", "share"}
+    # The contract's keys, plus the price/usage split (additive; unknown without quantities).
+    contract = {"dimensions", "actual", "expected", "contribution", "share"}
+    split = {"usage_effect", "price_effect", "driver", "usage_change_pct", "price_change_pct"}
+    assert set(payload["root_causes"][0]) == contract | split
     assert len(payload["selected"]) == 2
     assert all(set(item) == {"dimensions"} for item in payload["selected"])
     # The selected causes come first, largest contribution first.
