@@ -135,3 +135,15 @@ def test_generated_export_is_reproducible_and_its_manifest_round_trips(tmp_path:
     assert all(i.windows and i.windows[0][0] >= a.replay_start for i in real)
     shift = next(i for i in real if i.kind == "level_shift")
     assert shift.windows[0][1] is None and shift.resolution == "new_normal"
+
+
+@pytest.mark.slow
+def test_the_price_rise_is_told_from_usage_spikes(card: Scorecard) -> None:
+    def top_driver(change_id: str) -> object:
+        outcome = next(o for o in card.outcomes if o.injected.id == change_id)
+        first = min(outcome.notified, key=lambda a: a.notified_at or a.opened_at)
+        return first.root_causes[0].get("driver")
+
+    assert top_driver("price-rise-checkout-rds") == "price"
+    assert top_driver("spike-media-cdn") == "usage"
+    assert top_driver("spike-reco-sagemaker") == "usage"
