@@ -73,10 +73,18 @@ class Rebaseline:
         }
 
 
-def is_due(state: IncidentState, policy: RebaselinePolicy) -> bool:
-    """An open incident whose level shift has lasted the policy's time is learned as the new normal."""
+def is_due(state: IncidentState, policy: RebaselinePolicy, now: datetime | None = None) -> bool:
+    """An open incident whose level shift has lasted the policy's time is learned as the new normal.
+
+    With ``now``, the incident itself must also have been open that long: a step read as long-lasting can
+    sit under an incident that has just opened (a product total that crossed a rule only when its line's
+    drift grew, long after the drift began), and resolving it as the new normal at once would open, learn
+    and reopen it sweep after sweep while the spend still grows.
+    """
     shift = state.level_shift
     if policy.after is None or not state.is_open or shift is None:
+        return False
+    if now is not None and now - state.opened_at < policy.after:
         return False
     return float(shift["hours"]) >= policy.after / timedelta(hours=1)
 

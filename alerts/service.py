@@ -184,7 +184,7 @@ class AlertService:
         now = ev.as_of
         kinds = step.events
         new_normal: dict[str, object] = {}
-        if is_due(state, self.rebaseline_policy):
+        if is_due(state, self.rebaseline_policy, now):
             # The step has lasted: its level is learned and the incident ends, saying so (not "back in band").
             state = resolve_as_new_normal(state, now)
             learned = record_rebaseline(conn, state, reason="persisted", now=now)

@@ -38,6 +38,7 @@ from tests.alerts.factories import T0, evaluation
 
 H, D = timedelta(hours=1), timedelta(days=1)
 WEEK = RebaselinePolicy(after=7 * D)
+WEEK_HOURS = 7 * 24.0
 SINCE = T0 - 3 * D
 
 
@@ -86,6 +87,19 @@ def test_when_a_step_is_learned(
     name: str, hours: float | None, status: str, policy: RebaselinePolicy, due: bool
 ) -> None:
     assert is_due(open_state(hours, status), policy) is due, name
+
+
+@pytest.mark.parametrize(
+    ("name", "open_for", "due"),
+    [
+        ("a week-old step under an incident open a week", WEEK_HOURS, True),
+        ("a week-old step under an incident opened a day ago", 24.0, False),
+        ("a week-old step under an incident opened just now", 0.0, False),
+    ],
+)
+def test_the_incident_itself_must_have_lasted(name: str, open_for: float, due: bool) -> None:
+    state = open_state(500.0, "open")
+    assert is_due(state, WEEK, T0 + timedelta(hours=open_for)) is due, name
 
 
 def record(since: datetime, ratio: float, applied_at: datetime | None = None) -> Rebaseline:
@@ -193,7 +207,9 @@ def test_a_step_that_lasts_a_week_resolves_as_the_new_normal(engine: Engine) -> 
     [incident] = list_incidents(engine)
     assert incident["status"] == "open" and incident["level_shift"]["hours"] == 144.0
     assert list_rebaselines(engine) == []
-    out = svc.process([shifted(T0 + 6 * D, 168.0, **ticket)])
+    # The step is a week old, but the incident has been open six days: it must last the week too.
+    assert svc.process([shifted(T0 + 6 * D, 168.0, **ticket)]).resolved == []
+    out = svc.process([shifted(T0 + 7 * D, 192.0, **ticket)])
     assert out.resolved == [incident["id"]]
     detail = get_incident(engine, incident["id"])
     assert detail["status"] == "resolved" and detail["resolution"] == NEW_NORMAL
@@ -203,7 +219,7 @@ def test_a_step_that_lasts_a_week_resolves_as_the_new_normal(engine: Engine) -> 
     )
     [learned] = list_rebaselines(engine)
     assert (learned.incident_id, learned.reason, learned.ratio) == (incident["id"], "persisted", 1.37)
-    assert learned.since == T0 + 6 * D - 168 * H and learned.applied_at is None
+    assert learned.since == T0 + 7 * D - 192 * H and learned.applied_at is None
     resolves = [p for p in payloads(engine) if p["action"] == "resolve"]
     assert {p["seq"] for p in resolves} == {2} and len(resolves) == 1  # the ticket receiver only was told
     summary = str(resolves[0]["summary"])
@@ -213,7 +229,7 @@ def test_a_step_that_lasts_a_week_resolves_as_the_new_normal(engine: Engine) -> 
     assert isinstance(details, dict) and details["resolution"] == NEW_NORMAL
     assert details["new_normal"]["month_impact"] == 9600.0
     # The next sweep (the step now expected) opens nothing.
-    assert svc.process([evaluation(T0 + 7 * D)]).opened == []
+    assert svc.process([evaluation(T0 + 8 * D)]).opened == []
 
 
 def test_feedback_expected_learns_a_step_at_once(engine: Engine) -> None:

@@ -95,8 +95,9 @@ def test_a_step_learned_as_the_new_normal_says_so_on_the_incident_and_series_pag
 
     def shifted(hours: float) -> SeriesEvaluation:
         shift = LevelShift(since=T0 - 40 * H, hours=hours, ratio=1.37, month_impact=9600.0)
+        at = T0 - 40 * H + hours * H  # the step's age at the sweep
         return replace(
-            evaluation(T0 + H, burn=(4.0, 4.0), impact=900.0, cost_line="Amazon EC2"), level_shift=shift
+            evaluation(at, burn=(4.0, 4.0), impact=900.0, cost_line="Amazon EC2"), level_shift=shift
         )
 
     svc.process([shifted(41.0)])
@@ -104,7 +105,7 @@ def test_a_step_learned_as_the_new_normal_says_so_on_the_incident_and_series_pag
     with TestClient(create_app(settings, clock=FixedClock(T0 + 2 * H))) as client:
         html = client.get(f"/ui/incidents/{incident['id']}").text
         assert "41 h so far" in text_of(html, "level-shift") and "48 h" in text_of(html, "level-shift")
-        svc.process([shifted(49.0)])
+        svc.process([shifted(89.0)])  # the incident, opened at 41 h, has lasted the 48 h too
         html = client.get(f"/ui/incidents/{incident['id']}").text
         note = text_of(html, "new-normal")
         assert note.startswith("✓ Resolved as the new normal: 1.37×") and "9,600" in note
