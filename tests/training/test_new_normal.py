@@ -7,20 +7,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from sqlalchemy import Engine
 
 from alerts.rebaseline import list_rebaselines
-from alerts.wiring import alerting_from_settings, exclusions_from
-from core.clock import FixedClock
 from core.settings import Settings
-from ingestion.ingest import Ingestor
-from tests.alerts.receiver_server import Receiver, running
 from tests.ingestion.focus_rows import row, write_csv
-from training.replay_job import replay
+from tests.training.daily_replay import replay_into_tickets
 
 START, DAYS, STEP, SPIKE = datetime(2026, 6, 1), 104, 80, 98  # the step on day 80, the spike on day 98
 EU, US = 210.0, 640.0  # a weekday's spend per region; eu-west-1 goes to 2.5x: +315 a day, about 9.6k a month
@@ -50,24 +45,9 @@ def day(n: int, hour: int = 6) -> datetime:
 
 @pytest.mark.slow
 def test_a_permanent_step_is_one_ticket_resolved_as_the_new_normal(engine: Engine, tmp_path: Path) -> None:
-    with running(Receiver()) as receiver:
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            ticket_kind="webhook",
-            ticket_url=f"{receiver.url}/webhook",
-            _env_file=None,  # type: ignore[call-arg]
-        )
-        Ingestor(settings, engine, FixedClock(day(DAYS))).ingest_paths([export(tmp_path / "export.csv")])
-        replay(
-            settings,
-            engine,
-            start=day(STEP - 3),
-            end=day(DAYS - 1),
-            every=timedelta(days=1),
-            alerting_factory=alerting_from_settings,
-            exclusions=exclusions_from,
-        )
-    tickets: list[dict[str, Any]] = [b for p, b in receiver.accepted if p.startswith("/webhook")]
+    tickets = replay_into_tickets(
+        engine, tmp_path, export(tmp_path / "export.csv"), start=day(STEP - 3), end=day(DAYS - 1)
+    )
     compute = [b for b in tickets if b["cost_line"] == "Amazon EC2"]
     assert [b for b in tickets if b not in compute] == []
     opens = [i for i, b in enumerate(compute) if b["action"] == "open"]
@@ -84,7 +64,7 @@ def test_a_permanent_step_is_one_ticket_resolved_as_the_new_normal(engine: Engin
     assert learned["since"].startswith((START + timedelta(days=STEP)).date().isoformat())
     month = (EU * 1.5) * (5 + 0.8 * 2) / 7 * 730 / 24
     assert learned["month_impact"] == pytest.approx(month, rel=0.15)
-    assert learned["hours"] >= settings.rebaseline_after_hours
+    assert learned["hours"] >= Settings.model_fields["rebaseline_after_hours"].default
     # The spike on top of the new level is noticed on its own, and named.
     assert spike_open["details"]["period_start"].startswith(
         (START + timedelta(days=SPIKE)).date().isoformat()

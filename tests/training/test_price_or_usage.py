@@ -8,19 +8,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from sqlalchemy import Engine
 
-from alerts.wiring import alerting_from_settings, exclusions_from
-from core.clock import FixedClock
-from core.settings import Settings
-from ingestion.ingest import Ingestor
-from tests.alerts.receiver_server import Receiver, running
 from tests.ingestion.focus_rows import row, write_csv
-from training.replay_job import replay
+from tests.training.daily_replay import replay_into_tickets
 
 START, DAYS, CHANGE = datetime(2026, 6, 1), 88, 80
 
@@ -73,24 +67,9 @@ def day(n: int, hour: int = 6) -> datetime:
 
 @pytest.mark.slow
 def test_a_price_rise_and_a_usage_spike_are_told_apart(engine: Engine, tmp_path: Path) -> None:
-    with running(Receiver()) as receiver:
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            ticket_kind="webhook",
-            ticket_url=f"{receiver.url}/webhook",
-            _env_file=None,  # type: ignore[call-arg]
-        )
-        Ingestor(settings, engine, FixedClock(day(DAYS))).ingest_paths([export(tmp_path / "export.csv")])
-        replay(
-            settings,
-            engine,
-            start=day(CHANGE - 2),
-            end=day(DAYS - 1),
-            every=timedelta(days=1),
-            alerting_factory=alerting_from_settings,
-            exclusions=exclusions_from,
-        )
-    tickets: list[dict[str, Any]] = [b for p, b in receiver.accepted if p.startswith("/webhook")]
+    tickets = replay_into_tickets(
+        engine, tmp_path, export(tmp_path / "export.csv"), start=day(CHANGE - 2), end=day(DAYS - 1)
+    )
     opened = {b["cost_line"]: b for b in reversed(tickets) if b["action"] == "open"}
     assert set(opened) == {"Amazon CloudFront", "Amazon EC2"}, [b["summary"] for b in tickets]
     assert all(b["severity"] == "ticket" for b in opened.values())
