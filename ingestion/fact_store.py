@@ -72,6 +72,18 @@ def fingerprint_sql(relation: str) -> str:
     return f"SELECT count(*), COALESCE(sum(hash(_r)::HUGEINT), 0) FROM {relation} AS _r"
 
 
+def spend_grid(frame: pd.DataFrame, column: str, granularity: Granularity) -> pd.DataFrame:
+    """Long ``(t, <column>, spend)`` rows as one column per ``column`` value on a gap-free period grid: 0
+    where a series spent nothing after its first period, NaN before it (it did not exist yet)."""
+    if frame.empty:
+        return pd.DataFrame()
+    wide = frame.pivot_table(index="t", columns=column, values="spend", aggfunc="sum")
+    grid = pd.date_range(wide.index.min(), wide.index.max(), freq=granularity.pandas_freq, name="t")
+    wide = wide.reindex(grid)
+    started = wide.notna().cumsum() > 0
+    return wide.fillna(0.0).where(started)
+
+
 class FactStore:
     """Parquet leaf facts under ``root``, queried with DuckDB."""
 
@@ -323,13 +335,7 @@ class FactStore:
             """,
             [USAGE, *params],
         )
-        if frame.empty:
-            return pd.DataFrame()
-        wide = frame.pivot_table(index="t", columns="series", values="spend", aggfunc="sum")
-        grid = pd.date_range(wide.index.min(), wide.index.max(), freq=granularity.pandas_freq, name="t")
-        wide = wide.reindex(grid)
-        started = wide.notna().cumsum() > 0
-        return wide.fillna(0.0).where(started)
+        return spend_grid(frame, "series", granularity)
 
     def leaf_table(
         self,

@@ -19,7 +19,7 @@ import pandas as pd
 
 from core.monitors import Monitor
 from core.types import Granularity, SeriesKey
-from ingestion.fact_store import FactStore, SeriesInfo
+from ingestion.fact_store import FactStore, SeriesInfo, spend_grid
 from ingestion.focus_columns import USAGE
 
 SEP = "\x1f"  # the ASCII unit separator: never part of a product, account or tag value
@@ -129,13 +129,7 @@ def wide_monitor_series(
         """,
         [USAGE, *params],
     )
-    if frame.empty:
-        return pd.DataFrame()
-    wide = frame.pivot_table(index="t", columns="token", values="spend", aggfunc="sum")
-    grid = pd.date_range(wide.index.min(), wide.index.max(), freq=granularity.pandas_freq, name="t")
-    wide = wide.reindex(grid)
-    started = wide.notna().cumsum() > 0
-    return wide.fillna(0.0).where(started)
+    return spend_grid(frame, "token", granularity)
 
 
 def monitor_leaf_tables(
