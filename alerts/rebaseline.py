@@ -159,6 +159,11 @@ def spend_rebaselines(engine: Engine) -> dict[SeriesRef, list[Rebaseline]]:
     return dict(out)
 
 
+def spend_rebaselines_of(engine: Engine, product: str, cost_line: str) -> list[Rebaseline]:
+    """Rebaselines of one spend series (the default monitor scope), in every currency, oldest first."""
+    return [r for r in list_rebaselines(engine, product=product, cost_line=cost_line) if r.scope == "default"]
+
+
 def mark_applied(engine: Engine, ids: Iterable[int], at: datetime) -> None:
     """Record that the training of ``at`` learned these rebaselines (the first training only)."""
     wanted = sorted(set(ids))

@@ -11,10 +11,12 @@ import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from alerts.rebaseline import spend_rebaselines_of
 from api import metrics, ui
 from api.auth import Authenticator, guarded, install_docs, parse_token_setting
 from api.errors import install_error_handlers
@@ -105,7 +107,9 @@ def create_app(
         app.state.clock = clock or SystemClock()
         app.state.store = store
         app.state.registry = metrics.build_registry(store, engine)
-        app.state.stored_models = StoredModels(ModelRegistry(engine, settings.models_path))
+        app.state.stored_models = StoredModels(
+            ModelRegistry(engine, settings.models_path), rebaselines=partial(spend_rebaselines_of, engine)
+        )
         jobs = build_scheduler(_scheduled_jobs(settings, engine, app.state.clock)) if scheduler else None
         stop_dispatcher = _start_dispatcher(settings, engine, app.state.clock) if scheduler else None
         if jobs is not None:

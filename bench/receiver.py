@@ -22,7 +22,8 @@ class Recorder:
         self.url = ""
 
     def pages(self) -> list[dict[str, Any]]:
-        return [b for p, b in self.accepted if p.startswith("/pagerduty")]
+        """Events v2 bodies (trigger, resolve), without the change events that follow a new normal."""
+        return [b for p, b in self.accepted if p.startswith("/pagerduty") and "/change/" not in p]
 
     def tickets(self) -> list[dict[str, Any]]:
         return [b for p, b in self.accepted if p.startswith("/webhook")]

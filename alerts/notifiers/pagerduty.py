@@ -1,6 +1,10 @@
 """PagerDuty Events API v2: ``trigger`` on open and update, ``resolve`` on resolve, ``dedup_key`` = the
 incident fingerprint, so PagerDuty itself folds repeats and redeliveries into one alert.
 
+A resolve carries no text in Events v2, so a resolve because the level is the *new normal* is followed by
+a change event (``/v2/change/enqueue``, shown beside the service's incidents, notifying nobody) that says
+so, with the $ a month the new level adds: the responder sees why the alert went away.
+
 Events above 512 KB are rejected by PagerDuty; ``pagerduty_event`` trims the custom details (root
 causes first, then the largest fields) until the event fits.
 """
@@ -15,6 +19,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from alerts.lifecycle import NEW_NORMAL
 from alerts.notification import Notification
 from alerts.notifiers.http import request
 
@@ -50,6 +55,34 @@ def _fit(event: dict[str, Any], limit: int) -> dict[str, Any]:
         largest = max(droppable, key=lambda k: len(json.dumps(details[k], default=str)))
         details.pop(largest)
         details["trimmed"] = True
+    return event
+
+
+def change_url(url: str) -> str:
+    """The Change Events endpoint beside an Events v2 endpoint (``.../v2/enqueue`` → ``.../v2/change/enqueue``)."""
+    base = url.rstrip("/")
+    base = base[: -len("/enqueue")] if base.endswith("/enqueue") else base
+    return base + "/change/enqueue"
+
+
+def pagerduty_change_event(n: Notification, routing_key: str) -> dict[str, Any] | None:
+    """The change event that tells a resolve was a new normal (None for any other notification)."""
+    if n.action != "resolve" or n.details.get("resolution") != NEW_NORMAL:
+        return None
+    payload: dict[str, Any] = {
+        "summary": n.summary[:SUMMARY_MAX],
+        "source": "spendsentry",
+        "custom_details": {
+            k: n.details[k]
+            for k in ("product", "cost_line", "currency", "incident_id", "new_normal")
+            if k in n.details
+        },
+    }
+    if n.at:
+        payload["timestamp"] = n.at
+    event: dict[str, Any] = {"routing_key": routing_key, "payload": payload}
+    if n.link:
+        event["links"] = [{"href": n.link, "text": "Incident in spendsentry"}]
     return event
 
 
@@ -102,3 +135,7 @@ class PagerDutyNotifier:
     def send(self, n: Notification) -> None:
         key = self._key.get_secret_value()
         request(self._client, "POST", self._url, "pagerduty", body=pagerduty_event(n, key), secrets=[key])
+        change = pagerduty_change_event(n, key)
+        if change is not None:
+            # After the resolve: should this fail, the outbox retries both, and a second resolve is a no-op.
+            request(self._client, "POST", change_url(self._url), "pagerduty", body=change, secrets=[key])

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from alerts.expected_changes import list_expected_changes
 from alerts.incidents import get_incident, list_incidents
 from alerts.rebaseline import spend_rebaselines
+from api.rebaselined_model import RebaselinedModel
 from core.settings import Settings
 from core.types import Granularity, SeriesKey
 from detector.detector import Detector
@@ -27,7 +28,7 @@ from models.seasonal import BatchedSeasonalBaseline
 from training.sweep_job import LOOKBACK
 
 from .queries import utc
-from .rebaselined import RebaselinedModel, rebaseline_notes
+from .rebaselined import rebaseline_notes
 from .svg import Bar, SeriesData, Span
 
 DEFAULT_DAYS = {Granularity.DAY: 90, Granularity.HOUR: 14}

@@ -85,3 +85,18 @@ def pagerduty_schema_errors(event: Any) -> list[str]:
             if set(cause) < {"dimensions", "contribution"}:
                 errors.append("root_causes item")
     return errors
+
+
+def change_event_schema_errors(event: Any) -> list[str]:
+    """What is wrong with a Change Events body (``/v2/change/enqueue``; empty when it is valid)."""
+    if not isinstance(event, dict):
+        return ["not an object"]
+    errors = [] if isinstance(event.get("routing_key"), str) and event["routing_key"] else ["routing_key"]
+    payload = event.get("payload")
+    if not isinstance(payload, dict):
+        return [*errors, "payload"]
+    if not isinstance(payload.get("summary"), str) or not 0 < len(payload["summary"]) <= 1024:
+        errors.append("payload.summary")
+    if "event_action" in event:
+        errors.append("event_action (a change event has none)")
+    return errors

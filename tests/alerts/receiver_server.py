@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.alerts.notifications import pagerduty_schema_errors
+from tests.alerts.notifications import change_event_schema_errors, pagerduty_schema_errors
 
 
 class Receiver:
@@ -40,7 +40,8 @@ class Receiver:
                 except ValueError:
                     body, status = None, 400
                 if body is not None and path.startswith("/pagerduty"):
-                    errors = pagerduty_schema_errors(body)
+                    change = "/change/" in path
+                    errors = change_event_schema_errors(body) if change else pagerduty_schema_errors(body)
                     status = 400 if errors else 202
                     if errors:
                         body = {"status": "invalid event", "errors": errors}

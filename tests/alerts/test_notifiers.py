@@ -6,19 +6,21 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from dataclasses import replace
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from alerts.notification import DeliveryError
+from alerts.notification import DeliveryError, Notification
 from alerts.notifiers.alertmanager import AlertmanagerNotifier
 from alerts.notifiers.github import GitHubNotifier, marker
 from alerts.notifiers.jira import JiraNotifier
-from alerts.notifiers.pagerduty import MAX_EVENT_BYTES, PagerDutyNotifier, pagerduty_event
+from alerts.notifiers.pagerduty import MAX_EVENT_BYTES, PagerDutyNotifier, change_url, pagerduty_event
 from alerts.notifiers.slack import SlackNotifier
 from alerts.notifiers.webhook import SIGNATURE_HEADER, WebhookNotifier
 from tests.alerts.notifications import pagerduty_schema_errors, sample
+from tests.alerts.receiver_server import Receiver, running
 
 KEY = "R0UT1NGKEY-secret-value-xyz"
 
@@ -45,6 +47,40 @@ def test_pagerduty_trigger_and_resolve() -> None:
     assert "shop" in summary and "Compute" in summary and "1,234" in summary and "EC2" in summary
     assert trigger["links"][0]["href"].endswith("/incidents/inc-1")
     assert KEY not in repr(pd) and KEY not in pd.rate_key
+
+
+def new_normal_resolve() -> Notification:
+    n = sample("resolve", seq=3)
+    shift = {"since": "2026-11-01T00:00:00+00:00", "ratio": 2.5, "hours": 200.0, "month_impact": 9600.0}
+    return replace(
+        n,
+        summary="Resolved (new normal): shop / Compute runs at 2.50x its old baseline (+150%) since "
+        "2026-11-01, adding 9,600.00 USD a month; the new level is learned and no longer alerts",
+        details={**n.details, "resolution": "new normal", "new_normal": shift, "incident_id": "inc-1"},
+    )
+
+
+def test_pagerduty_new_normal_resolve_is_followed_by_a_change_event() -> None:
+    """Events v2 resolves carry no text: the new normal is told by a change event beside the service."""
+    with running(Receiver()) as receiver:
+        http = httpx.Client(timeout=5.0)
+        pd = PagerDutyNotifier("pd", SecretStr(KEY), http, url=f"{receiver.url}/pagerduty/v2/enqueue")
+        pd.send(sample("resolve", seq=2))  # an ordinary resolve: no change event
+        pd.send(new_normal_resolve())
+    assert [(path, status) for path, status in receiver.requests] == [
+        ("/pagerduty/v2/enqueue", 202),
+        ("/pagerduty/v2/enqueue", 202),
+        ("/pagerduty/v2/change/enqueue", 202),
+    ]
+    change = receiver.accepted[-1][1]
+    assert change["routing_key"] == KEY and "new normal" in change["payload"]["summary"]
+    assert "9,600.00 USD a month" in change["payload"]["summary"]
+    assert change["payload"]["custom_details"]["new_normal"]["ratio"] == 2.5
+    assert change["links"][0]["href"].endswith("/incidents/inc-1")
+    assert (
+        change_url("https://events.pagerduty.com/v2/enqueue")
+        == "https://events.pagerduty.com/v2/change/enqueue"
+    )
 
 
 def test_pagerduty_event_fits_512kb() -> None:

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import insert
 
+from alerts.tables import rebaselines
 from api.app import create_app
 from core.clock import FixedClock
 from core.db import make_engine, migrate
@@ -54,3 +56,40 @@ def test_known_series_uses_the_stored_model(client: TestClient) -> None:
 def test_unknown_series_is_fitted_on_the_request(client: TestClient) -> None:
     res = client.post("/v1/score", json={"series": series(), "product": "nope", "cost_line": "x"})
     assert res.status_code == 200 and res.json()["model"]["source"] == "fitted_on_request"
+
+
+def test_a_new_normal_scales_the_stored_model_as_the_sweep_does(
+    client: TestClient, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A rebaseline recorded after the model was trained scales its forecast from ``since`` on, as the
+    sweep does (``alerts.rebaseline.forecast_factors``): /v1/score must not judge the new level against
+    the old one."""
+    body = {"series": series(), "product": "checkout", "cost_line": "Amazon Elastic Compute Cloud"}
+    before = client.post("/v1/score", json=body).json()["points"]
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    engine = make_engine(settings.database_url)
+    since = datetime(2026, 7, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(rebaselines).values(
+                product="checkout",
+                cost_line="Amazon Elastic Compute Cloud",
+                currency="USD",
+                scope="default",
+                since=since,
+                ratio=2.0,
+                month_impact=1000.0,
+                incident_id="inc-test",
+                reason="feedback",
+                created_at=CLOCK.now(),
+                applied_at=None,
+            )
+        )
+    # A new app: the running one remembers its registry look-ups (and rebaselines) for 30 s.
+    with TestClient(create_app(settings, clock=CLOCK)) as fresh:
+        after = fresh.post("/v1/score", json=body).json()["points"]
+    assert len(before) == len(after) == 60
+    for old, new in zip(before, after, strict=True):
+        stamp = datetime.fromisoformat(old["timestamp"])
+        want = old["expected"] * (2.0 if stamp >= since else 1.0)
+        assert new["expected"] == pytest.approx(want, rel=1e-9), stamp
