@@ -21,6 +21,7 @@ from core.anomaly import HOURS_PER_MONTH, LevelShift
 BUCKET = pd.Timedelta(hours=24)
 MAX_DIPS = 1  # calm buckets tolerated inside a run, one at a time (a weekend, a holiday)
 SETTLED = 0.25  # a level holds when its trend moves it by less than this share of its excess over the span
+GROWING_T = 2.0  # ... and its rise is not clearly more than noise (the t-statistic of its slope)
 
 
 def _buckets(values: np.ndarray, expected: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -48,13 +49,37 @@ def _run_length(shifted: np.ndarray) -> int:
     return length
 
 
+def _growing(span: np.ndarray, slope: float, intercept: float) -> bool:
+    """Whether ``span`` (oldest first) still rises beyond doubt: its slope over ``GROWING_T`` standard errors.
+
+    A trend small beside the excess is not enough: a slow drift is small over any few days of it, and read
+    so it would be learned as a level a week later, while it still grows. Its slope is steady, though, and
+    a week of it stands out of the day-to-day noise where a step's does not.
+    """
+    k = len(span)
+    if k < 4 or slope <= 0:
+        return False
+    x = np.arange(k, dtype=np.float64)
+    residual = span - (intercept + slope * x)
+    noise = float(np.sqrt(residual @ residual / (k - 2)))
+    spread = float(np.sqrt(((x - x.mean()) ** 2).sum()))
+    return slope * spread > GROWING_T * max(noise, 1e-9)
+
+
 def _settled(ratios: np.ndarray) -> int:
     """The newest buckets (``ratios`` newest first) whose level holds: the longest trailing span whose
-    linear trend moves the ratio by at most ``SETTLED`` of the span's mean excess (a drift's does more)."""
+    linear trend moves the ratio by at most ``SETTLED`` of the span's mean excess and does not clearly rise
+    (a drift's does one or the other). The rise is judged with half as many buckets again from before the
+    span, where the run has them: a level a drift reached must also stand out of the drift's own tail."""
     for k in range(len(ratios), 1, -1):
         span = ratios[:k][::-1]
-        slope = float(np.polyfit(np.arange(k, dtype=np.float64), span, 1)[0])
-        if abs(slope) * (k - 1) <= SETTLED * (float(span.mean()) - 1.0):
+        slope, intercept = (float(c) for c in np.polyfit(np.arange(k, dtype=np.float64), span, 1))
+        if abs(slope) * (k - 1) > SETTLED * (float(span.mean()) - 1.0):
+            continue
+        wide = ratios[: min(len(ratios), k + k // 2)][::-1]
+        if len(wide) > k:
+            slope, intercept = (float(c) for c in np.polyfit(np.arange(len(wide), dtype=np.float64), wide, 1))
+        if not _growing(wide, slope, intercept):
             return k
     return 1
 
@@ -100,7 +125,10 @@ def find_level_shift(
     settled = _settled(v[:run] / x[:run])
     first = n - settled * size  # first period of the settled span's oldest bucket
     rough = float(v[:settled].sum() / x[:settled].sum())
-    since = _change_point(vals - exp, exp, max(first - size, 0), min(first + size, n), rough)
+    # A step is dated to its period, up to a bucket either side; a level a drift reached only counts from
+    # the settled span on, never earlier, so a drift still growing is not read as older than it is.
+    lo = max(first - size, 0) if settled >= run - 1 else first
+    since = _change_point(vals - exp, exp, lo, min(first + size, n), rough)
     actual, baseline = float(vals[since:].sum()), float(exp[since:].sum())
     excess = actual - baseline
     if baseline <= 0 or actual < factor * baseline or excess < floor:

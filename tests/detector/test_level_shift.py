@@ -83,7 +83,31 @@ def test_a_drift_still_growing_has_not_settled() -> None:
     index = pd.date_range("2026-08-01", periods=len(values), freq="D")
     shift = find_level_shift(values, expected, index, DAY, factor=FACTOR, floor=FLOOR)
     assert shift is not None and shift.hours < 7 * 24 and shift.ratio > 1.8
-    # The same excess as a step, held for the last week, is a week-long level.
-    values, expected = daily({**ramp, **step(33, 2.2)})
-    shift = find_level_shift(values, expected, index, DAY, factor=FACTOR, floor=FLOOR)
-    assert shift is not None and shift.hours >= 7 * 24 and shift.ratio == pytest.approx(2.2, rel=0.05)
+    # A drift that levelled off at 2.2x: once the level has held half as long again as a week (a level a
+    # drift reached must stand out of the drift's own tail), it is a week-long level.
+    for top, settled in ((33, False), (29, True)):
+        values, expected = daily({**ramp, **step(top, 2.2)})
+        shift = find_level_shift(values, expected, index, DAY, factor=FACTOR, floor=FLOOR)
+        assert shift is not None and shift.ratio == pytest.approx(2.2, rel=0.05)
+        assert (shift.hours >= 7 * 24) is settled, (top, shift)
+
+
+@pytest.mark.parametrize("seed", [3, 11, 29])
+def test_a_slow_drift_never_reads_as_a_week_long_level(seed: int) -> None:
+    """A drift to 1.8x over five weeks (a lifecycle rule that stopped expiring objects), in 2% noise: on
+    every day of it, the level read is younger than a week, so it is never learned as a new normal while
+    it grows."""
+    days = 60
+    index = pd.date_range("2026-08-01", periods=days, freq="D")
+    expected = 850.0 * np.where(index.day_of_week < 5, 1.0, 0.8)
+    noise = 1 + 0.02 * np.random.default_rng(seed).standard_normal(days)
+    ramp = np.array([1.0 + 0.8 * min(max(d - 10, 0), 35) / 35 for d in range(days)])
+    values = expected * noise * ramp
+    seen, old = 0, []
+    for end in range(20, 46):  # the ramp's days, until it tops out at day 45
+        shift = find_level_shift(values[:end], expected[:end], index[:end], DAY, factor=FACTOR, floor=FLOOR)
+        if shift is not None:
+            seen += 1
+            if shift.hours >= 7 * 24:
+                old.append((end, shift.hours))
+    assert old == []  # the drift is read (its incident stays open), only never as settled
