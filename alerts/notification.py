@@ -29,6 +29,8 @@ class Notification:
     link: str = ""
     at: str = ""  # ISO-8601 time of the sweep that produced it
     started_at: str = ""  # ISO-8601 start of the incident
+    # On an update that escalates: the severity receivers were last told (Alertmanager ends that alert).
+    escalated_from: str = ""
 
     @property
     def event_key(self) -> str:

@@ -179,4 +179,11 @@ def build_notification(
         link=link,
         at=state.updated_at.isoformat(),
         started_at=state.opened_at.isoformat(),
+        escalated_from=(
+            state.notified_severity.value
+            if action == "update"
+            and state.notified_severity is not None
+            and state.peak_severity > state.notified_severity
+            else ""
+        ),
     )

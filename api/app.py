@@ -106,7 +106,7 @@ def create_app(
         app.state.auth = Authenticator(configured_tokens, engine)
         app.state.clock = clock or SystemClock()
         app.state.store = store
-        app.state.registry = metrics.build_registry(store, engine)
+        app.state.registry = metrics.build_registry(store, engine, coverage_slo_pct=settings.coverage_slo)
         app.state.stored_models = StoredModels(
             ModelRegistry(engine, settings.models_path), rebaselines=partial(spend_rebaselines_of, engine)
         )

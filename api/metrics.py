@@ -26,9 +26,10 @@ router = APIRouter(tags=["metrics"])
 class StoreCollector(Collector):
     """Series count, newest fact, attribution coverage and ingestion runs, computed per scrape."""
 
-    def __init__(self, store: FactStore, engine: Engine) -> None:
+    def __init__(self, store: FactStore, engine: Engine, coverage_objective: float | None = None) -> None:
         self.store = store
         self.engine = engine
+        self.coverage_objective = coverage_objective
 
     def collect(self) -> Iterator[Metric]:
         series = GaugeMetricFamily("spendsentry_series", "Stored usage series", labels=["granularity"])
@@ -49,6 +50,13 @@ class StoreCollector(Collector):
                 attributed = 0.0 if row.attributed != row.attributed else float(row.attributed)
                 coverage.add_metric([str(row.currency)], attributed / spend if spend else 1.0)
         yield coverage
+        if self.coverage_objective is not None:
+            # The SLO's target beside the ratio, so alerting rules compute its burn rate without a copy of it.
+            yield GaugeMetricFamily(
+                "spendsentry_attribution_coverage_objective_ratio",
+                "Attribution coverage SLO target (COVERAGE_SLO as a ratio)",
+                value=self.coverage_objective,
+            )
         last = self.store.last_period()
         newest_fact = GaugeMetricFamily(
             "spendsentry_newest_fact_timestamp_seconds", "Start of the newest usage period"
@@ -121,10 +129,18 @@ class StoreCollector(Collector):
         age = GaugeMetricFamily(
             "spendsentry_model_age_seconds", "Age of the current models (oldest and newest)", labels=["which"]
         )
+        # Current models only (each series' newest successful version): superseded versions stay in the
+        # registry as history and would pin "oldest" to the first training ever.
+        current = (
+            select(func.max(model_versions.c.id).label("id"))
+            .where(model_versions.c.status == "ok")
+            .group_by(model_versions.c.series_id)
+            .subquery()
+        )
         with self.engine.connect() as conn:
             oldest, newest = conn.execute(
                 select(func.min(model_versions.c.trained_at), func.max(model_versions.c.trained_at)).where(
-                    model_versions.c.status == "ok"
+                    model_versions.c.id.in_(select(current.c.id))
                 )
             ).one()
         now = time.time()
@@ -135,9 +151,12 @@ class StoreCollector(Collector):
         yield age
 
 
-def build_registry(store: FactStore, engine: Engine) -> CollectorRegistry:
+def build_registry(
+    store: FactStore, engine: Engine, *, coverage_slo_pct: float | None = None
+) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(StoreCollector(store, engine))
+    objective = coverage_slo_pct / 100.0 if coverage_slo_pct is not None else None
+    registry.register(StoreCollector(store, engine, objective))
     return registry
 
 

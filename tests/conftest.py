@@ -16,6 +16,8 @@ from core.settings import Settings
 REPO = Path(__file__).resolve().parents[1]
 # The reference data sits beside the project's folder (as in CI's fresh clone); overridable for other layouts.
 SHARED_DATA = Path(os.environ.get("SPENDSENTRY_SHARED_DATA", REPO.parent / "shared" / "data"))
+# The vendors' published API specifications sit beside it (PagerDuty Events v2 OpenAPI).
+SHARED_SPECS = Path(os.environ.get("SPENDSENTRY_SHARED_SPECS", REPO.parent / "shared" / "specs"))
 PG_URL = os.environ.get("SPENDSENTRY_TEST_DATABASE_URL")
 
 
@@ -24,6 +26,13 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"reference data not found at {SHARED_DATA} (set SPENDSENTRY_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_specs() -> Path:
+    if not SHARED_SPECS.is_dir():
+        pytest.skip(f"vendor API specifications not found at {SHARED_SPECS} (set SPENDSENTRY_SHARED_SPECS)")
+    return SHARED_SPECS
 
 
 def _postgres_schema_engine(base_url: str) -> Iterator[Engine]:

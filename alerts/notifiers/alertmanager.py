@@ -4,6 +4,10 @@ Alertmanager resolves an alert that is not re-sent before its ``endsAt``; spends
 change only, so a firing alert carries an ``endsAt`` far enough ahead (``ttl``) and a resolve sets
 ``endsAt`` to the resolve time. Labels identify the alert: the same fingerprint always maps to the
 same Alertmanager alert, so redeliveries are harmless.
+
+``severity`` is a label (Alertmanager routes on it), so an escalation changes the label set and, for
+Alertmanager, starts a new alert. The escalating update therefore also ends the alert at the severity it
+escalated from: the ticket-level alert of an incident now paging does not stay active for a week.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ def alertmanager_alerts(n: Notification, ttl: timedelta) -> list[dict[str, Any]]
     }
     if n.link:
         alert["generatorURL"] = n.link
+    if n.escalated_from and n.escalated_from != n.severity:
+        ended = {**alert, "labels": {**labels, "severity": n.escalated_from}, "endsAt": at.isoformat()}
+        return [alert, ended]
     return [alert]
 
 

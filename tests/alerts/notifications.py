@@ -1,10 +1,22 @@
-"""A sample notification, and a PagerDuty Events v2 schema check shared by unit and end-to-end tests."""
+"""A sample notification, and a PagerDuty Events v2 schema check shared by unit and end-to-end tests.
+
+The check is PagerDuty's published OpenAPI schema when the shared specifications are there (so the real
+local receiver of the end-to-end tests answers 400 to anything PagerDuty would refuse), plus the
+contract's own rules (``custom_details`` keys) that no vendor schema knows about.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from alerts.notification import Notification
+from tests.alerts.vendor_schemas import (
+    PAGERDUTY_SPEC,
+    errors,
+    pagerduty_change_validator,
+    pagerduty_validator,
+)
+from tests.conftest import SHARED_SPECS
 
 CONTRACT_DETAILS = {
     "product",
@@ -55,48 +67,54 @@ def sample(action: str = "open", *, seq: int = 1, causes: int = 1) -> Notificati
 
 def pagerduty_schema_errors(event: Any) -> list[str]:
     """What is wrong with an Events API v2 body (empty when it is valid)."""
-    errors: list[str] = []
     if not isinstance(event, dict):
         return ["not an object"]
+    problems: list[str] = []
+    if (SHARED_SPECS / PAGERDUTY_SPEC).is_file():
+        problems = errors(pagerduty_validator(SHARED_SPECS), event)
     if not isinstance(event.get("routing_key"), str) or len(event["routing_key"]) == 0:
-        errors.append("routing_key")
+        problems.append("routing_key")
     if event.get("event_action") not in ("trigger", "acknowledge", "resolve"):
-        errors.append("event_action")
+        problems.append("event_action")
     dedup = event.get("dedup_key")
     if event.get("event_action") != "trigger" and not dedup:
-        errors.append("dedup_key required")
+        problems.append("dedup_key required")
     if dedup is not None and (not isinstance(dedup, str) or len(dedup) > 255):
-        errors.append("dedup_key")
+        problems.append("dedup_key")
     if event.get("event_action") == "trigger":
         payload = event.get("payload")
         if not isinstance(payload, dict):
-            return [*errors, "payload"]
+            return [*problems, "payload"]
         if not isinstance(payload.get("summary"), str) or not 0 < len(payload["summary"]) <= 1024:
-            errors.append("payload.summary")
+            problems.append("payload.summary")
         if not isinstance(payload.get("source"), str) or not payload["source"]:
-            errors.append("payload.source")
+            problems.append("payload.source")
         if payload.get("severity") not in ("critical", "error", "warning", "info"):
-            errors.append("payload.severity")
+            problems.append("payload.severity")
         details = payload.get("custom_details", {})
         missing = CONTRACT_DETAILS - set(details)
         if missing:
-            errors.append(f"custom_details missing {sorted(missing)}")
+            problems.append(f"custom_details missing {sorted(missing)}")
         for cause in details.get("root_causes", []):
             if set(cause) < {"dimensions", "contribution"}:
-                errors.append("root_causes item")
-    return errors
+                problems.append("root_causes item")
+    return problems
 
 
 def change_event_schema_errors(event: Any) -> list[str]:
     """What is wrong with a Change Events body (``/v2/change/enqueue``; empty when it is valid)."""
     if not isinstance(event, dict):
         return ["not an object"]
-    errors = [] if isinstance(event.get("routing_key"), str) and event["routing_key"] else ["routing_key"]
+    problems: list[str] = []
+    if (SHARED_SPECS / PAGERDUTY_SPEC).is_file():
+        problems = errors(pagerduty_change_validator(SHARED_SPECS), event)
+    if not isinstance(event.get("routing_key"), str) or not event["routing_key"]:
+        problems.append("routing_key")
     payload = event.get("payload")
     if not isinstance(payload, dict):
-        return [*errors, "payload"]
+        return [*problems, "payload"]
     if not isinstance(payload.get("summary"), str) or not 0 < len(payload["summary"]) <= 1024:
-        errors.append("payload.summary")
+        problems.append("payload.summary")
     if "event_action" in event:
-        errors.append("event_action (a change event has none)")
-    return errors
+        problems.append("event_action (a change event has none)")
+    return problems

@@ -226,3 +226,18 @@ def test_alertmanager_firing_and_resolved() -> None:
     assert firing["labels"]["fingerprint"] == "f" * 32 and firing["labels"]["alertname"] == "SpendAnomaly"
     assert "cause.service" not in firing["labels"] and "cause_service" not in firing["labels"]
     assert firing["endsAt"] > firing["startsAt"] and resolved["endsAt"] == "2026-11-10T05:00:00+00:00"
+
+
+def test_alertmanager_escalation_ends_the_lower_severity_alert() -> None:
+    seen: list[httpx.Request] = []
+    am = AlertmanagerNotifier("am", "http://am.invalid:9093", client(lambda r: httpx.Response(200), seen))
+    am.send(replace(sample("update", seq=2), escalated_from="ticket"))
+    am.send(sample("update", seq=3))  # growth only: one alert
+    escalation, growth = (json.loads(r.content) for r in seen)
+    assert [a["labels"]["severity"] for a in escalation] == ["page", "ticket"]
+    page, ticket = escalation
+    assert {k: v for k, v in ticket["labels"].items() if k != "severity"} == {
+        k: v for k, v in page["labels"].items() if k != "severity"
+    }
+    assert ticket["endsAt"] == "2026-11-10T05:00:00+00:00" and page["endsAt"] > ticket["endsAt"]
+    assert len(growth) == 1
