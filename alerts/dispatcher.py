@@ -7,7 +7,9 @@ unfinished, so a resolve never overtakes its trigger) → dedup (over the notifi
 
 Failures: 429, 5xx and network errors are retried with exponential backoff and jitter (honouring
 ``Retry-After``) up to ``max_attempts``; any other failure is recorded as failed with its reason and
-never retried. A crash after a send but before the record redelivers once; receivers are idempotent by
+never retried. A row given up for good opens (or extends) its receiver's delivery incident in the same
+transaction, and the next success to that receiver resolves it (``alerts.delivery``): nothing fails
+silently. A crash after a send but before the record redelivers once; receivers are idempotent by
 fingerprint (PagerDuty's ``dedup_key``), so a page is never duplicated, and nothing is ever lost.
 """
 
@@ -28,6 +30,7 @@ from sqlalchemy import ColumnElement, Engine, Row, and_, exists, insert, or_, se
 from sqlalchemy.exc import IntegrityError
 
 from alerts.dedup import LogEntry, dedup
+from alerts.delivery import DeliveryAlarm, Failure
 from alerts.notification import DeliveryError, Notification, Notifier
 from alerts.outbox import DELIVERED, FAILED, PENDING, SENDING, SKIPPED
 from alerts.rate_limit import TokenBuckets
@@ -76,6 +79,7 @@ class Dispatcher:
         retry: RetryPolicy | None = None,
         per_minute: float = 120.0,
         rng: random.Random | None = None,
+        alarm: DeliveryAlarm | None = None,
     ) -> None:
         self.engine = engine
         self.notifiers = dict(notifiers)
@@ -85,6 +89,7 @@ class Dispatcher:
         self.retry = retry or RetryPolicy()
         self.buckets = TokenBuckets(per_minute)
         self.rng = rng or random.Random()
+        self.alarm = alarm or DeliveryAlarm()
 
     def __repr__(self) -> str:
         return f"Dispatcher(owner={self.owner!r}, receivers={sorted(self.notifiers)!r})"
@@ -155,7 +160,9 @@ class Dispatcher:
             return
         notifier = self.notifiers.get(row.receiver)
         if notifier is None:
-            self._finish(entry_id, FAILED, f"no receiver named {row.receiver!r} is configured")
+            self._give_up(
+                row, notification, f"no receiver named {row.receiver!r} is configured", attempts=None
+            )
             report.failed += 1
             return
         if notifier.rate_key is not None:
@@ -185,7 +192,7 @@ class Dispatcher:
         report.errors.append(exc.reason)
         if not exc.retryable or attempts >= self.retry.max_attempts:
             reason = exc.reason if not exc.retryable else f"gave up after {attempts} attempts: {exc.reason}"
-            self._finish(entry_id, FAILED, reason, attempts=attempts)
+            self._give_up(row, Notification.from_dict(json.loads(row.payload)), reason, attempts=attempts)
             report.failed += 1
             log.warning("notification %s to %s failed: %s", row.event_key, row.receiver, reason)
             return
@@ -201,6 +208,35 @@ class Dispatcher:
             delay,
             exc.reason,
         )
+
+    def _give_up(self, row: Row[Any], n: Notification, reason: str, *, attempts: int | None) -> None:
+        """Mark the row failed and raise its receiver's delivery alarm, in one transaction."""
+        now = self.clock.now()
+        values: dict[str, object] = {
+            "status": FAILED,
+            "last_error": reason,
+            "finished_at": now,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if attempts is not None:
+            values["attempts"] = attempts
+        failure = Failure(outbox_id=int(row.id), receiver=str(row.receiver), notification=n, reason=reason)
+        for attempt in range(2):
+            try:
+                with self.engine.begin() as conn:
+                    done = conn.execute(
+                        update(outbox)
+                        .where(outbox.c.id == row.id, outbox.c.lease_owner == self.owner)
+                        .values(**values)
+                    )
+                    if done.rowcount == 1:  # still ours: a dispatcher whose lease ran out raises nothing
+                        self.alarm.gave_up(conn, failure, now)
+                return
+            except IntegrityError:
+                # Another dispatcher opened this receiver's delivery incident first: the retry extends it.
+                if attempt == 1:
+                    raise
 
     def _release(self, entry_id: int, at: datetime, attempts: int, error: str | None) -> None:
         with self.engine.begin() as conn:
@@ -275,6 +311,8 @@ class Dispatcher:
                             attempts=row.attempts + 1,
                         )
                     )
+                    # A success shows the receiver works again: its delivery incident, if any, resolves.
+                    self.alarm.recovered(conn, receiver, now)
                 return
             except IntegrityError:
                 continue  # another dispatcher inserted the log row first: update it on the second pass

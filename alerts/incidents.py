@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from alerts import incident_store
+from alerts.delivery import DELIVERY_SCOPE
 from alerts.lifecycle import IncidentState
 from alerts.outbox import list_outbox
 from alerts.tables import aware, feedback, incident_events, incidents
@@ -36,6 +37,8 @@ def incident_view(state: IncidentState) -> dict[str, Any]:
         "cost_line": state.cost_line,
         "currency": state.currency,
         "scope": state.scope,
+        # "delivery": a receiver's notifications failing for good (alerts.delivery); "spend" otherwise.
+        "kind": "delivery" if state.scope == DELIVERY_SCOPE else "spend",
         "status": state.status,
         "severity": state.severity.value,
         "peak_severity": state.peak_severity.value,

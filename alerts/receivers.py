@@ -1,8 +1,9 @@
 """Receiver configuration: the routing YAML's ``receivers`` list (or the settings' defaults) turned into
 notifiers, and the ``Routing`` object that the service and the dispatcher share.
 
-Secrets are read from the file (``routing_key``, ``token``, ``secret``, ``url`` for Slack) or, better,
-from the environment (``routing_key_env``, ``token_env``, ``secret_env``, ``url_env``), and held only
+Secrets are read from the file (``routing_key``, ``token``, ``secret``, ``url`` for Slack and Teams,
+``password`` for e-mail) or, better, from the environment (``routing_key_env``, ``token_env``,
+``secret_env``, ``url_env``, ``password_env``), and held only
 as ``SecretStr`` inside notifiers: ``Routing`` and its receivers print without them.
 """
 
@@ -24,14 +25,17 @@ from alerts.notification import Notifier
 from alerts.notifiers.alertmanager import AlertmanagerNotifier
 from alerts.notifiers.github import GitHubNotifier
 from alerts.notifiers.jira import JiraNotifier
+from alerts.notifiers.mail import EmailNotifier
 from alerts.notifiers.pagerduty import DEFAULT_URL, PagerDutyNotifier
 from alerts.notifiers.slack import SlackNotifier
+from alerts.notifiers.smtp import smtp_settings
+from alerts.notifiers.teams import TeamsNotifier
 from alerts.notifiers.webhook import WebhookNotifier
 from alerts.routing import Route, parse_route, receiver_names
 from core.errors import InputError
 from core.yaml_limits import safe_load_file
 
-KINDS = ("pagerduty", "webhook", "jira", "github", "slack", "alertmanager")
+KINDS = ("pagerduty", "webhook", "jira", "github", "slack", "alertmanager", "teams", "email")
 PAGER = "pagerduty"
 TICKETS = "tickets"
 
@@ -66,6 +70,10 @@ class ReceiverSpec:
         if self.kind == "alertmanager":
             ttl = timedelta(hours=float(o.get("ttl_hours", 168)))
             return AlertmanagerNotifier(self.name, o["url"], client, ttl=ttl)
+        if self.kind == "teams":
+            return TeamsNotifier(self.name, o["url"], client)
+        if self.kind == "email":
+            return EmailNotifier(self.name, smtp_settings(o, f"receivers.{self.name}.email"))
         raise InputError(f"receivers.{self.name}", f"unknown kind {self.kind!r}")
 
 
@@ -75,6 +83,8 @@ _SECRET_KEYS = {
     "jira": "token",
     "github": "token",
     "slack": "url",
+    "teams": "url",
+    "email": "password",
 }
 _REQUIRED = {
     "pagerduty": ("routing_key",),
@@ -83,6 +93,8 @@ _REQUIRED = {
     "github": ("repo_url",),
     "slack": ("url",),
     "alertmanager": ("url",),
+    "teams": ("url",),
+    "email": ("host", "from", "to"),
 }
 
 
@@ -114,6 +126,10 @@ def _parse_receiver(data: Any, where: str, env: Mapping[str, str]) -> ReceiverSp
     missing = [k for k in _REQUIRED[kind] if not options.get(k)]
     if missing:
         raise InputError(f"{where}.{name}.{kind}", f"missing {', '.join(missing)}")
+    if kind == "email":
+        smtp_settings(
+            options, f"{where}.{name}.{kind}"
+        )  # bad options fail when the file is read, not at 3 am
     return ReceiverSpec(name=name, kind=kind, options=options)
 
 

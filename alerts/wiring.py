@@ -14,8 +14,10 @@ import httpx
 from sqlalchemy import Engine
 
 from alerts.burn_rate import BurnRatePolicy, BurnRule
+from alerts.delivery import DeliveryAlarm
 from alerts.dispatcher import Dispatcher, RetryPolicy
 from alerts.exclusions import training_exclusions
+from alerts.heartbeat import HEARTBEAT_KINDS
 from alerts.lifecycle import IncidentPolicy
 from alerts.open_periods import open_incident_periods
 from alerts.rebaseline import RebaselinePolicy
@@ -23,6 +25,7 @@ from alerts.receivers import Routing, default_routing, load_routing
 from alerts.renotify import RenotifyPolicy
 from alerts.service import AlertService
 from core.clock import Clock
+from core.errors import InputError
 from core.settings import Settings
 from core.types import DEFAULT_SCOPE, Granularity, SeriesKey
 
@@ -46,6 +49,25 @@ class Alerting:
     routing: Routing
     service: AlertService
     dispatcher: Dispatcher
+    heartbeat: str | None = None  # the receiver that hears from every successful sweep
+
+
+def check_receivers(settings: Settings, routing: Routing) -> None:
+    """The fallback and heartbeat receivers must be configured, and a heartbeat must not page."""
+    for field, name in (
+        ("delivery_fallback_receiver", settings.delivery_fallback_receiver),
+        ("heartbeat_receiver", settings.heartbeat_receiver),
+    ):
+        if name is not None and name not in routing.receivers:
+            known = ", ".join(sorted(routing.receivers)) or "none"
+            raise InputError(field, f"names no configured receiver {name!r} (configured: {known})")
+    beat = settings.heartbeat_receiver
+    if beat is not None and routing.receivers[beat].kind not in HEARTBEAT_KINDS:
+        raise InputError(
+            "heartbeat_receiver",
+            f"receiver {beat!r} is a {routing.receivers[beat].kind} receiver; a heartbeat goes to "
+            + " | ".join(HEARTBEAT_KINDS),
+        )
 
 
 def build_alerting(
@@ -63,6 +85,7 @@ def build_alerting(
     client: httpx.Client | None = None,
 ) -> Alerting:
     routing = routing_from_settings(settings, ticket_project=ticket_project)
+    check_receivers(settings, routing)
     service = AlertService(
         engine,
         clock,
@@ -74,9 +97,16 @@ def build_alerting(
         public_url=settings.public_url,
     )
     dispatcher = Dispatcher(
-        engine, routing.notifiers(client), clock, retry=retry, per_minute=pagerduty_per_minute
+        engine,
+        routing.notifiers(client),
+        clock,
+        retry=retry,
+        per_minute=pagerduty_per_minute,
+        alarm=DeliveryAlarm(settings.delivery_fallback_receiver, settings.public_url),
     )
-    return Alerting(routing=routing, service=service, dispatcher=dispatcher)
+    return Alerting(
+        routing=routing, service=service, dispatcher=dispatcher, heartbeat=settings.heartbeat_receiver
+    )
 
 
 def alerting_from_settings(

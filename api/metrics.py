@@ -12,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
+from alerts.delivery import DELIVERY_SCOPE, failed_by_receiver, open_delivery_incidents
 from alerts.outbox import outbox_counts
 from alerts.tables import incidents
 from core.types import Granularity
@@ -92,14 +93,20 @@ class StoreCollector(Collector):
         anomalies = GaugeMetricFamily(
             "spendsentry_sweep_open_anomalies", "Open anomalies in the newest sweep"
         )
+        heartbeat = GaugeMetricFamily(
+            "spendsentry_sweep_heartbeat_sent",
+            "1 when the newest sweep's heartbeat was accepted, 0 when it failed (absent: no HEARTBEAT_RECEIVER)",
+        )
         for job, run in last_runs(self.engine).items():
+            if job == "sweep" and "heartbeat" in run["summary"]:
+                heartbeat.add_metric([], 1.0 if run["summary"]["heartbeat"] == "sent" else 0.0)
             if run["finished_at"] is not None and run["started_at"] is not None:
                 duration.add_metric([job], (run["finished_at"] - run["started_at"]).total_seconds())
                 finished.add_metric([job, run["status"]], run["finished_at"].timestamp())
             if job == "sweep":
                 evaluated.add_metric([], float(run["summary"].get("evaluated", 0)))
                 anomalies.add_metric([], float(run["summary"].get("anomalies", 0)))
-        yield from (duration, finished, evaluated, anomalies)
+        yield from (duration, finished, evaluated, anomalies, heartbeat)
 
     def _alerts(self) -> Iterator[Metric]:
         open_incidents = GaugeMetricFamily(
@@ -110,7 +117,7 @@ class StoreCollector(Collector):
                 str(severity): int(n)
                 for severity, n in conn.execute(
                     select(incidents.c.severity, func.count())
-                    .where(incidents.c.status == "open")
+                    .where(incidents.c.status == "open", incidents.c.scope != DELIVERY_SCOPE)
                     .group_by(incidents.c.severity)
                 )
             }
@@ -124,6 +131,26 @@ class StoreCollector(Collector):
         for status in ("pending", "sending", "delivered", "failed", "skipped"):
             notifications.add_metric([status], float(outbox.get(status, 0)))
         yield notifications
+        yield from self._delivery()
+
+    def _delivery(self) -> Iterator[Metric]:
+        # No silent failure (alerts.delivery): what was given up for good, and which receivers are down.
+        failed = GaugeMetricFamily(
+            "spendsentry_notifications_failed",
+            "Notifications given up for good, by receiver",
+            labels=["receiver"],
+        )
+        for receiver, n in sorted(failed_by_receiver(self.engine).items()):
+            failed.add_metric([receiver], float(n))
+        yield failed
+        down = GaugeMetricFamily(
+            "spendsentry_delivery_incidents_open",
+            "Open delivery incidents (a receiver whose notifications fail for good), by receiver",
+            labels=["receiver"],
+        )
+        for receiver, n in sorted(open_delivery_incidents(self.engine).items()):
+            down.add_metric([receiver], float(n))
+        yield down
 
     def _models(self) -> Iterator[Metric]:
         age = GaugeMetricFamily(

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     ticket_project: str | None = None  # Jira project key (TICKET_KIND=jira)
     routes_file: Path | None = None
     budgets_file: Path | None = None
+    # No silent failure: a notification given up for good opens a delivery incident notified to this
+    # receiver (a name from the routes file, or `pagerduty` / `tickets` without one).
+    delivery_fallback_receiver: str | None = None
+    # A dead man's switch: this receiver hears from every successful sweep (webhook, slack, teams, email).
+    heartbeat_receiver: str | None = None
 
     # Alert policy: burn-rate severity, incident lifecycle and re-notification.
     page_burn_factor: float = 3.0

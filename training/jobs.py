@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from alerts.wiring import alerting_from_settings, exclusions_from
+from alerts.heartbeat import Heartbeat, send_heartbeat
+from alerts.wiring import Alerting, alerting_from_settings, exclusions_from
 from core.clock import Clock
 from core.logs import job_context
 from core.settings import Settings
@@ -36,7 +37,23 @@ def _sweep_summary(report: SweepReport) -> dict[str, Any]:
         "incidents": report.incidents,
         "notifications": report.delivered,
         "seconds": round(report.seconds, 3),
+        **({"heartbeat": report.heartbeat} if report.heartbeat is not None else {}),
     }
+
+
+def _heartbeat(settings: Settings, alerting: Alerting, report: SweepReport) -> None:
+    """After a successful sweep, tell the heartbeat receiver (its silence is the alarm)."""
+    if alerting.heartbeat is None:
+        return
+    summary = {
+        "series": report.series,
+        "evaluated": report.evaluated,
+        "anomalies": report.anomalies,
+        **{f"incidents_{k}": v for k, v in report.incidents.items()},
+        **{f"notifications_{k}": v for k, v in report.delivered.items()},
+    }
+    beat = Heartbeat(at=report.as_of, summary=summary, link=settings.public_url)
+    report.heartbeat = send_heartbeat(alerting.dispatcher.notifiers, alerting.heartbeat, beat)
 
 
 def _train_summary(report: TrainReport) -> dict[str, Any]:
@@ -65,6 +82,7 @@ def sweep_job(
         with job_context("sweep"):
             started = time.perf_counter()
             report = run_sweep(settings, engine, clock, at=as_of, alerting=alerting, progress=progress)
+            _heartbeat(settings, alerting, report)
             log.info(
                 "sweep done",
                 extra={"summary": _sweep_summary(report), "seconds": time.perf_counter() - started},

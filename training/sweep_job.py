@@ -63,6 +63,7 @@ class SweepReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     incidents: dict[str, int] = field(default_factory=dict)
     delivered: dict[str, int] = field(default_factory=dict)
+    heartbeat: str | None = None  # "sent" or "failed: <reason>" when a heartbeat receiver is configured
     seconds: float = 0.0
     evaluations: list[SeriesEvaluation] = field(default_factory=list)
 

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from alerts.heartbeat import Heartbeat, heartbeat_text
 from alerts.notification import Notification
 from alerts.notifiers.http import request
 from alerts.notifiers.text import render_text
@@ -35,3 +36,14 @@ class SlackNotifier:
     def send(self, n: Notification) -> None:
         url = self._url.get_secret_value()
         request(self._client, "POST", url, "slack", body=slack_message(n), secrets=[url])
+
+    def heartbeat(self, beat: Heartbeat) -> None:
+        url = self._url.get_secret_value()
+        request(
+            self._client,
+            "POST",
+            url,
+            "slack",
+            body={"text": f":heartbeat: {heartbeat_text(beat)}"},
+            secrets=[url],
+        )

@@ -9,7 +9,7 @@ from alerts.notification import Notification
 _HEADLINE = {"open": "Opened", "update": "Updated", "resolve": "Resolved"}
 
 
-def _money(value: Any, currency: str) -> str:
+def money(value: Any, currency: str) -> str:
     try:
         return f"{float(value):,.2f} {currency}"
     except (TypeError, ValueError):
@@ -26,16 +26,16 @@ def render_text(n: Notification, *, markdown: bool = True) -> str:
         f"{bullet}Product: {n.product}",
         f"{bullet}Cost line: {n.cost_line}",
         f"{bullet}Severity: {n.severity}",
-        f"{bullet}Actual: {_money(d.get('actual'), n.currency)}",
-        f"{bullet}Expected: {_money(d.get('expected'), n.currency)}",
-        f"{bullet}Impact: {_money(d.get('impact'), n.currency)}",
-        f"{bullet}Projected month impact: {_money(d.get('projected_month_impact'), n.currency)}",
+        f"{bullet}Actual: {money(d.get('actual'), n.currency)}",
+        f"{bullet}Expected: {money(d.get('expected'), n.currency)}",
+        f"{bullet}Impact: {money(d.get('impact'), n.currency)}",
+        f"{bullet}Projected month impact: {money(d.get('projected_month_impact'), n.currency)}",
     ]
     settled = d.get("new_normal")
     if isinstance(settled, dict):
         lines.append(
             f"{bullet}New normal: {float(settled['ratio']):.2f}x since {str(settled['since'])[:10]}, adding "
-            f"{_money(settled.get('month_impact'), n.currency)} a month (learned: it no longer alerts)"
+            f"{money(settled.get('month_impact'), n.currency)} a month (learned: it no longer alerts)"
         )
     burn = d.get("burn_rate")
     if isinstance(burn, int | float):
@@ -45,11 +45,11 @@ def render_text(n: Notification, *, markdown: bool = True) -> str:
         lines += ["", "Root causes:"]
         for cause in causes[:10]:
             dims = " & ".join(f"{k}={v}" for k, v in cause.get("dimensions", {}).items())
-            line = f"{bullet}{dims}: {_money(cause.get('contribution'), n.currency)}"
+            line = f"{bullet}{dims}: {money(cause.get('contribution'), n.currency)}"
             usage, price = cause.get("usage_effect"), cause.get("price_effect")
             if isinstance(usage, int | float) and isinstance(price, int | float):
                 line += (
-                    f" (usage {_money(usage, n.currency)}, price {_money(price, n.currency)}:"
+                    f" (usage {money(usage, n.currency)}, price {money(price, n.currency)}:"
                     f" {cause.get('driver')})"
                 )
             lines.append(line)
@@ -57,7 +57,7 @@ def render_text(n: Notification, *, markdown: bool = True) -> str:
                 what = " ".join(str(res[k]) for k in ("resource_name", "resource_type") if res.get(k))
                 lines.append(
                     f"    - {res.get('resource_id')}{f' ({what})' if what else ''}: "
-                    f"{_money(res.get('excess'), n.currency)} over its baseline"
+                    f"{money(res.get('excess'), n.currency)} over its baseline"
                 )
     if n.link:
         lines += ["", f"Dashboard: {n.link}"]

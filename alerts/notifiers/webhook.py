@@ -3,6 +3,9 @@
 
 Headers: ``X-SpendSentry-Signature: sha256=<hex>`` and ``X-SpendSentry-Event`` (unique per
 notification: receivers use it, or the fingerprint with the action, to ignore redeliveries).
+
+As a heartbeat receiver (``alerts.heartbeat``) it POSTs ``{"action": "heartbeat", "at", "summary", "link"}``
+after every successful sweep: a dead man's switch such as Healthchecks takes any POST to its ping URL.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from alerts.heartbeat import Heartbeat
 from alerts.notification import Notification
 from alerts.notifiers.http import request
 
@@ -53,8 +57,20 @@ class WebhookNotifier:
         return None
 
     def send(self, n: Notification) -> None:
-        content = json.dumps(webhook_body(n), separators=(",", ":"), default=str).encode("utf-8")
-        headers = {"Content-Type": "application/json", EVENT_HEADER: f"{n.event_key}:{n.action}"}
+        self._post(webhook_body(n), f"{n.event_key}:{n.action}")
+
+    def heartbeat(self, beat: Heartbeat) -> None:
+        body = {
+            "action": "heartbeat",
+            "at": beat.at.isoformat(),
+            "summary": dict(beat.summary),
+            "link": beat.link,
+        }
+        self._post(body, f"heartbeat:{beat.at.isoformat()}")
+
+    def _post(self, body: dict[str, Any], event: str) -> None:
+        content = json.dumps(body, separators=(",", ":"), default=str).encode("utf-8")
+        headers = {"Content-Type": "application/json", EVENT_HEADER: event}
         secrets: list[str] = []
         if self._secret is not None:
             secret = self._secret.get_secret_value()

@@ -118,3 +118,47 @@ def change_event_schema_errors(event: Any) -> list[str]:
     if "event_action" in event:
         problems.append("event_action (a change event has none)")
     return problems
+
+
+CARD_ELEMENTS = {"TextBlock", "FactSet", "ColumnSet", "Container", "Image", "RichTextBlock"}
+
+
+def teams_schema_errors(message: Any) -> list[str]:
+    """What a Teams Workflows webhook ("When a Teams webhook request is received", then "Post card in a
+    chat or channel" with ``attachments[0].content``) would reject in ``message`` (empty when valid)."""
+    if not isinstance(message, dict) or message.get("type") != "message":
+        return ["type must be 'message'"]
+    attachments = message.get("attachments")
+    if not isinstance(attachments, list) or not attachments:
+        return ["attachments must be a non-empty list"]
+    first = attachments[0]
+    if not isinstance(first, dict) or first.get("contentType") != "application/vnd.microsoft.card.adaptive":
+        return ["attachments[0].contentType must be application/vnd.microsoft.card.adaptive"]
+    card = first.get("content")
+    if not isinstance(card, dict) or card.get("type") != "AdaptiveCard":
+        return ["attachments[0].content.type must be AdaptiveCard"]
+    errors: list[str] = []
+    if card.get("version") not in ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5"):
+        errors.append("content.version")
+    body = card.get("body")
+    if not isinstance(body, list) or not body:
+        return [*errors, "content.body must be a non-empty list"]
+    for i, element in enumerate(body):
+        kind = element.get("type") if isinstance(element, dict) else None
+        if kind not in CARD_ELEMENTS:
+            errors.append(f"body[{i}].type")
+        elif kind == "TextBlock" and not isinstance(element.get("text"), str):
+            errors.append(f"body[{i}].text")
+        elif kind == "FactSet":
+            facts = element.get("facts")
+            if not isinstance(facts, list) or not all(
+                isinstance(f, dict) and isinstance(f.get("title"), str) and isinstance(f.get("value"), str)
+                for f in facts
+            ):
+                errors.append(f"body[{i}].facts must be title/value strings")
+    for i, action in enumerate(card.get("actions") or []):
+        if action.get("type") != "Action.OpenUrl" or not str(action.get("url", "")).startswith(
+            ("http://", "https://")
+        ):
+            errors.append(f"actions[{i}]")
+    return errors

@@ -1,6 +1,8 @@
 """A real local HTTP receiver for the end-to-end tests: a threaded ``http.server`` that validates
-PagerDuty Events v2 bodies (answering 400 as PagerDuty does), checks webhook signatures, can be told to
-fail the next requests, and records what it accepted."""
+PagerDuty Events v2 bodies (answering 400 as PagerDuty does) and Teams Workflows Adaptive Card messages
+(under ``/teams``, answering 202 as Workflows does), checks webhook signatures, answers 404 under
+``/gone`` (a receiver deleted at the other end), can be told to fail the next requests, and records what
+it accepted."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.alerts.notifications import change_event_schema_errors, pagerduty_schema_errors
+from tests.alerts.notifications import change_event_schema_errors, pagerduty_schema_errors, teams_schema_errors
 
 
 class Receiver:
@@ -34,6 +36,8 @@ class Receiver:
                 status = self.fail_next.pop(0)
             else:
                 status = 0
+            if status == 0 and path.startswith("/gone"):
+                status = 404
             if status == 0:
                 try:
                     body = json.loads(raw)
@@ -45,6 +49,11 @@ class Receiver:
                     status = 400 if errors else 202
                     if errors:
                         body = {"status": "invalid event", "errors": errors}
+                elif body is not None and path.startswith("/teams"):
+                    errors = teams_schema_errors(body)
+                    status = 400 if errors else 202
+                    if errors:
+                        body = {"error": {"code": "InvalidRequestContent", "message": "; ".join(errors)}}
                 elif body is not None and path.startswith("/webhook"):
                     status = 200
                     if self.webhook_secret is not None:
@@ -62,6 +71,10 @@ class Receiver:
 
     def pagerduty_events(self) -> list[tuple[str, str]]:
         return [(b["event_action"], b["dedup_key"]) for p, b in self.accepted if p.startswith("/pagerduty")]
+
+    def teams_cards(self) -> list[dict[str, Any]]:
+        """The Adaptive Cards accepted under ``/teams``, in order."""
+        return [b["attachments"][0]["content"] for p, b in self.accepted if p.startswith("/teams")]
 
     def webhook_actions(self) -> list[str]:
         return [b["action"] for p, b in self.accepted if p.startswith("/webhook")]
