@@ -441,6 +441,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
+    """The MCP server over stdio; imported here so the SDK never slows down the other commands."""
+    from api.mcp_server.server import serve_stdio
+
+    return serve_stdio(settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spendsentry", description="Product FinOps anomaly detection.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
@@ -515,13 +522,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=1, help="server processes (one per core serves the most requests)"
     )
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", help="MCP server for AI assistants over stdio (token: SPENDSENTRY_MCP_TOKEN)")
+    p.set_defaults(func=cmd_mcp)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.INFO if args.command == "serve" else logging.WARNING
+    # Servers log what they do (on stderr: stdout is the MCP wire); one-shot commands only print results.
+    level = (
+        logging.DEBUG
+        if args.verbose
+        else logging.INFO
+        if args.command in ("serve", "mcp")
+        else logging.WARNING
+    )
     try:
         settings = get_settings()
         configure_logging(settings.log_format, level)

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # % of usage spend that must have a product (e.g. 95); the coverage SLO is off when unset.
     coverage_slo: float | None = Field(default=None, gt=0, lt=100)
     api_tokens: SecretStr | None = None
+    # The token `spendsentry mcp` acts with (one of API_TOKENS or from POST /v1/tokens); its scopes gate
+    # the MCP tools. Unset: the MCP server starts only while the API is open (no token anywhere).
+    mcp_token: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
     # Which pages stay open when tokens are configured (health and readiness always are).
     metrics_public: bool = False  # true: Prometheus scrapes /metrics without a token
