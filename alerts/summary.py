@@ -40,10 +40,28 @@ def _round(value: object, digits: int) -> float | None:
     return round(float(value), digits) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
+# Dimensions in the order a person reads a cost line: the service before what of it was used.
+_LABEL_ORDER = ("service", "sku", "resource_type", "region", "account")
+
+
+def cause_label(cause: dict[str, Any]) -> str:
+    """A readable name of a cause: its ``label`` when one was built from the export's descriptions, else
+    its dimension values (not ``key=value``), service first: ``Amazon CloudFront cf-dto``."""
+    label = cause.get("label")
+    if isinstance(label, str) and label.strip():
+        return label.strip()
+    dims: dict[str, Any] = cause.get("dimensions") or {}
+    ordered = sorted(
+        dims, key=lambda d: (_LABEL_ORDER.index(d) if d in _LABEL_ORDER else len(_LABEL_ORDER), d)
+    )
+    return " ".join(str(dims[d]) for d in ordered)
+
+
 def cause_details(cause: dict[str, Any]) -> dict[str, Any]:
     """One root cause as notifications carry it: its $, and how much of it is usage or unit price."""
     return {
         "dimensions": cause["dimensions"],
+        "label": cause_label(cause),
         "contribution": round(float(cause["contribution"]), 2),
         "share": cause.get("share"),
         "usage_effect": _round(cause.get("usage_effect"), 2),
@@ -95,7 +113,8 @@ def summary_line(state: IncidentState, action: Action, change: str | None = None
     priced = price_change_text(cause) if cause else None
     if cause and priced:
         # The unit price moved, not usage: a contract or SKU matter, for a different owner than a runaway job.
-        text += f"; top cause {dims}: {priced} ({float(cause['contribution']):,.2f} {state.currency})"
+        # Named as a person would name the line item, not as dimension pairs.
+        text += f"; top cause {cause_label(cause)}: {priced} ({float(cause['contribution']):,.2f} {state.currency})"
     elif cause:
         text += f"; top cause {dims} ({float(cause['contribution']):,.2f} {state.currency})"
     if state.linked:

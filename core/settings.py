@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     keep_quantities: bool = True
     # A compact resource-day table beside the facts, to name the resources behind a root cause.
     keep_resources: bool = True
+    # Resources kept by name per leaf-day (day × series × base dimensions); the rest is one "other" row.
+    # 0 keeps every resource.
+    resources_per_leaf_day: int = Field(default=10, ge=0)
     duckdb_threads: int | None = None
 
     # Notifications (later issues use these; secrets stay SecretStr so they never print).

@@ -189,7 +189,12 @@ class Ingestor:
             verb = "CREATE TABLE staged AS" if index == 0 else "INSERT INTO staged BY NAME"
             try:
                 if plan.resources:  # the same scan also groups the resource-day facts
-                    stage_with_resources(conn, staging_sql(plan.sql, keys, aggregates), plan.params, index)
+                    stage_with_resources(
+                        conn,
+                        staging_sql(plan.sql, keys, aggregates, names=fc.RESOURCE_NAME in columns),
+                        plan.params,
+                        index,
+                    )
                 else:
                     conn.execute(f"{verb} {agg}", plan.params)
             except duckdb.Error as exc:
@@ -299,7 +304,13 @@ class Ingestor:
             to_write,
         )
         if self.settings.keep_resources:
-            publish_resources(conn, self.resource_store, to_write)
+            publish_resources(
+                conn,
+                self.resource_store,
+                to_write,
+                per_leaf_day=self.settings.resources_per_leaf_day,
+                sources=len(sources),
+            )
         for write in writes:
             key = (write.billing_account, write.billing_period)
             kept_parts.add(key)

@@ -56,7 +56,7 @@ def state(causes: list[dict[str, Any]]) -> IncidentState:
     [
         (
             cause("price", 1.2, 147.6),
-            "top cause service=Amazon CloudFront & sku=cf-dto: +148% price, usage flat",
+            "top cause Amazon CloudFront cf-dto: +148% price, usage flat",
         ),
         (cause("price", 12.0, 120.0), None),  # usage moved too: not "flat"
         (cause("usage", 140.0, 0.0), None),
@@ -80,3 +80,30 @@ def test_details_carry_the_split_of_every_cause_and_old_incidents_read_as_unknow
     assert (old_c["driver"], old_c["usage_effect"], old_c["price_effect"]) == ("unknown", None, None)
     text = render_text(n)
     assert "usage 2.00 USD, price 148.00 USD: price" in text
+
+
+@pytest.mark.parametrize(
+    ("dimensions", "label", "named"),
+    [
+        # No description kept: the values, service first, never key=value.
+        (
+            {"sku": "DataTransfer-Out-Bytes", "service": "Amazon CloudFront"},
+            None,
+            "Amazon CloudFront DataTransfer-Out-Bytes",
+        ),
+        ({"tag_team": "web", "region": "eu-west-1"}, None, "eu-west-1 web"),
+        # A readable label (service and description) wins over the values.
+        ({"sku": "cf-dto"}, "Amazon CloudFront data transfer out", "Amazon CloudFront data transfer out"),
+        ({"sku": "cf-dto"}, "  ", "cf-dto"),  # a blank label is no label
+    ],
+)
+def test_a_price_change_is_named_by_a_readable_label(
+    dimensions: dict[str, str], label: str | None, named: str
+) -> None:
+    top = {**cause("price", 1.2, 147.6), "dimensions": dimensions}
+    if label is not None:
+        top["label"] = label
+    n = build_notification(state([top]), "open", seq=1, link="", labels={})
+    assert f"top cause {named}: +148% price, usage flat" in n.summary
+    assert n.details["root_causes"][0]["label"] == named
+    assert n.details["root_causes"][0]["dimensions"] == dimensions  # the pairs stay, as before

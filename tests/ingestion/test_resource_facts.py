@@ -98,3 +98,60 @@ def test_top_resources_rank_by_excess_over_their_own_baseline_within_the_cause(
     # k caps the list; a cause in another product or value names nothing.
     assert len(top_resources(resources(ing), SERIES, {"sku": "m6i"}, start=start, end=end, k=1)) == 1
     assert top_resources(resources(ing), ("other", "Amazon EC2", "USD"), {}, start=start, end=end) == []
+
+
+def test_each_leaf_day_keeps_its_dearest_resources_by_name_and_sums_the_rest(
+    tmp_path: Path, engine: Engine
+) -> None:
+    # One leaf-day (m6i, day 0) with five resources, another (r6g) with two: a bound of 3 names the three
+    # dearest of the first (a tie broken by id) and sums the other two into one row without an id.
+    rows = [
+        *hours(0, 2, cost=5.0, ResourceId="i-e", SkuId="m6i"),
+        *hours(0, 2, cost=4.0, ResourceId="i-d", SkuId="m6i"),
+        *hours(0, 1, cost=3.0, ResourceId="i-c", SkuId="m6i"),
+        *hours(0, 1, cost=3.0, ResourceId="i-b", SkuId="m6i"),
+        *hours(0, 1, cost=1.0, ResourceId="i-a", SkuId="m6i"),
+        *hours(0, 1, cost=7.0, ResourceId="db-1", SkuId="r6g"),
+        *hours(0, 1, cost=2.0, ResourceId="db-2", SkuId="r6g"),
+    ]
+    ing = make_ingestor(tmp_path, engine, resources_per_leaf_day=3)
+    ing.ingest_paths([write_csv(tmp_path / "x.csv", rows)])
+    frame = resources(ing).query(
+        "SELECT sku, resource_id, cost FROM facts ORDER BY sku, cost DESC, resource_id"
+    )
+    got = [(r.sku, None if pd.isna(r.resource_id) else r.resource_id, r.cost) for r in frame.itertuples()]
+    assert got == [
+        ("m6i", "i-e", 10.0),
+        ("m6i", "i-d", 8.0),
+        ("m6i", None, 4.0),  # i-b (3, loses the tie to i-c) and i-a (1)
+        ("m6i", "i-c", 3.0),
+        ("r6g", "db-1", 7.0),
+        ("r6g", "db-2", 2.0),
+    ]
+    # The table still adds up to the leaf facts' usage spend, and the "other" row is never a culprit.
+    assert frame["cost"].sum() == ing.store.query("SELECT sum(cost) AS c FROM facts")["c"][0] == 34.0
+    # No ResourceName column in this export: the table has no name column, culprits have no name.
+    assert "resource_name" not in resources(ing).columns()
+    culprits = top_resources(
+        resources(ing), SERIES, {"sku": "m6i"}, start=datetime(2026, 8, 1), end=datetime(2026, 9, 2)
+    )
+    assert [c.resource_id for c in culprits] == ["i-e", "i-d", "i-c"] and culprits[0].resource_name is None
+
+
+def test_the_bound_leaves_the_top_five_culprits_as_they_were(tmp_path: Path, engine: Engine) -> None:
+    # Twelve resources under one usage type for three weeks, six of them rising in the last two days by
+    # different amounts: the five largest rises are the culprits, bounded (10 per leaf-day) or not.
+    rows = []
+    for day in range(21):
+        for i in range(12):
+            rise = (i + 1) * 4.0 if day >= 19 and i % 2 == 0 else 0.0
+            rows += hours(day, 1, cost=10.0 + i + rise, ResourceId=f"i-{i:02d}", SkuId="m6i")
+    start, end = datetime(2026, 9, 20), datetime(2026, 9, 22)
+    ranked = {}
+    for bound in (0, 10):
+        ing = make_ingestor(tmp_path / str(bound), engine, resources_per_leaf_day=bound)
+        ing.ingest_paths([write_csv(tmp_path / f"{bound}.csv", rows)])
+        culprits = top_resources(resources(ing), SERIES, {"sku": "m6i"}, start=start, end=end, k=5)
+        ranked[bound] = [(c.resource_id, round(c.excess, 6)) for c in culprits]
+    assert ranked[0] == [("i-10", 88.0), ("i-08", 72.0), ("i-06", 56.0), ("i-04", 40.0), ("i-02", 24.0)]
+    assert ranked[10] == ranked[0]

@@ -79,7 +79,7 @@ def test_a_price_rise_and_a_usage_spike_are_told_apart(engine: Engine, tmp_path:
     assert top["dimensions"] == {"sku": "cf-dto"} and top["driver"] == "price"
     assert top["usage_effect"] + top["price_effect"] == pytest.approx(top["contribution"], abs=0.02)
     assert abs(top["usage_change_pct"]) < 5 and top["price_change_pct"] == pytest.approx(150, abs=10)
-    assert "top cause sku=cf-dto: +1" in cdn["summary"] and "% price, usage flat" in cdn["summary"]
+    assert "top cause cf-dto: +1" in cdn["summary"] and "% price, usage flat" in cdn["summary"]
 
     compute = opened["Amazon EC2"]
     top = compute["details"]["root_causes"][0]
