@@ -17,7 +17,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from alerts.rebaseline import spend_rebaselines_of
 from api.mcp_server.context import ToolContext, cleaned
+from api.rebaselined_model import RebaselinedModel
 from core.errors import InputError, NotFoundError
 from core.types import Granularity
 from detector.detector import Detector
@@ -116,6 +118,10 @@ def _baseline(ctx: ToolContext, info: SeriesInfo) -> tuple[Baseline, dict[str, A
         except Exception:  # an unreadable artifact: fit on the spot, as /v1/score does
             model = None
         if model is not None:
+            # Scaled by the series' new normals, as sweeps and POST /v1/score scale it.
+            learned = spend_rebaselines_of(ctx.engine, info.product, info.cost_line)
+            if learned:
+                model = RebaselinedModel(model, learned, entry.trained_at)
             about = {
                 "source": "stored",
                 "version": entry.version,
