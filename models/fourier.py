@@ -43,18 +43,23 @@ class DesignSpec:
     seasonalities: tuple[Seasonality, ...]
     month_start: bool
     month_end: bool = False
+    calendar_by_hour: bool = False  # intraday: one calendar column per hour of the day, not per day
 
     @property
     def n_trend(self) -> int:
         return 2 + len(self.changepoints)
 
     @property
+    def n_calendar(self) -> int:
+        """Columns of each calendar effect: the whole day, or each of its 24 hours."""
+        return 24 if self.calendar_by_hour else 1
+
+    @property
     def n_columns(self) -> int:
         return (
             self.n_trend
             + sum(2 * s.order for s in self.seasonalities)
-            + int(self.month_start)
-            + int(self.month_end)
+            + (int(self.month_start) + int(self.month_end)) * self.n_calendar
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,6 +70,7 @@ class DesignSpec:
             "seasonalities": [[s.name, s.period_days, s.order] for s in self.seasonalities],
             "month_start": self.month_start,
             "month_end": self.month_end,
+            "calendar_by_hour": self.calendar_by_hour,
         }
 
     @classmethod
@@ -77,6 +83,7 @@ class DesignSpec:
             month_start=bool(d["month_start"]),
             # Specs written before the month-end effect existed have none.
             month_end=bool(d.get("month_end", False)),
+            calendar_by_hour=bool(d.get("calendar_by_hour", False)),
         )
 
 
@@ -148,11 +155,19 @@ def make_spec(
     n_cp = min(n_changepoints, int(span * changepoint_range // cycle))
     changepoints = tuple(changepoint_range * (j + 1) / (n_cp + 1) for j in range(n_cp))
     # Calendar effects of billing (charges on the 1st, month-end closing jobs) need two months of a daily
-    # series to be seen, three of an hourly one, where they lift the whole day: an hourly metric's two
-    # month-ends are too few to tell a habit from chance.
-    calendar = span >= (60.0 if granularity is Granularity.DAY else 90.0)
+    # series to be told from chance. An intraday series learns them hour by hour: a batch job on the 1st
+    # runs at its own hours, which a whole-day lift cannot follow, and one previous month shows them (its
+    # hours are many points, where a daily series' month holds one).
+    hourly = granularity is Granularity.HOUR
+    calendar = span >= (32.0 if hourly else 60.0)
     return DesignSpec(
-        origin, span, changepoints, tuple(blocks), month_start and calendar, month_end and calendar
+        origin,
+        span,
+        changepoints,
+        tuple(blocks),
+        month_start and calendar,
+        month_end and calendar,
+        calendar_by_hour=hourly and calendar and (month_start or month_end),
     )
 
 
@@ -195,10 +210,17 @@ def _build_design(index: pd.DatetimeIndex, spec: DesignSpec) -> np.ndarray:
         angle = 2.0 * np.pi * np.outer(phase, k)
         cols.extend(np.sin(angle).T)
         cols.extend(np.cos(angle).T)
+    days: list[np.ndarray] = []
     if spec.month_start:
-        cols.append((np.asarray(index.day) == 1).astype(np.float64))
+        days.append(np.asarray(index.day) == 1)
     if spec.month_end:
-        cols.append(np.asarray(index.day == index.days_in_month, dtype=np.float64))
+        days.append(np.asarray(index.day == index.days_in_month))
+    hours = np.asarray(index.hour)
+    for on in days:
+        if spec.calendar_by_hour:
+            cols.extend((on & (hours == h)).astype(np.float64) for h in range(24))
+        else:
+            cols.append(on.astype(np.float64))
     return np.column_stack(cols)
 
 

@@ -33,6 +33,10 @@ from models.robust_fit import fit_complete, fit_masked
 
 # Ridge on seasonal coefficients only keeps barely identified blocks (a month seen twice) finite.
 _SEASONAL_PENALTY = 1e-4
+# Hour-by-hour calendar columns each hold one point a month: under the Huber loss a single point cannot
+# pull its coefficient further than about c·s/λ, so the seasonal ridge would cap a month-start batch job
+# at a few noise widths. A token ridge keeps a column with no observed point finite, nothing more.
+_CALENDAR_HOUR_PENALTY = 1e-9
 
 
 class BatchedSeasonalBaseline(BaseEstimator):  # type: ignore[misc]
@@ -45,7 +49,8 @@ class BatchedSeasonalBaseline(BaseEstimator):  # type: ignore[misc]
     n_changepoints, changepoint_range : trend hinges, evenly spaced over the first share of history.
     trend_penalty : ridge weight per observation on each change of slope (larger = stiffer trend).
     daily_order, weekly_order, monthly_order, yearly_order : Fourier pairs per seasonality (0 = off).
-    month_start : add a first-of-the-month effect (from two months of history, three for hourly data).
+    month_start : add a first-of-the-month effect (from two months of history; intraday data from one
+        month, hour by hour).
     month_end : add a last-day-of-the-month effect (month-end closing jobs, reports), as ``month_start``.
     huber_c : Huber threshold in robust standard deviations; residuals beyond it count linearly.
     min_history : observed points below which the cold-start model is used (None: by granularity).
@@ -151,6 +156,10 @@ class BatchedSeasonalBaseline(BaseEstimator):  # type: ignore[misc]
         per_obs = np.full(spec.n_columns, _SEASONAL_PENALTY)
         per_obs[:2] = 0.0
         per_obs[2 : spec.n_trend] = self.trend_penalty
+        if spec.calendar_by_hour:  # the calendar columns come last
+            per_obs[spec.n_columns - (int(spec.month_start) + int(spec.month_end)) * 24 :] = (
+                _CALENDAR_HOUR_PENALTY
+            )
         alpha = 1.0 - self.interval_width
         options: dict[str, Any] = {
             "huber_c": self.huber_c,

@@ -56,6 +56,26 @@ def test_month_end_closing_jobs_are_learned_for_daily_series(month_end: bool, le
     assert bool(lift > 200.0) is learned
 
 
+@pytest.mark.parametrize("n_days", [40, 20])
+def test_an_hourly_month_start_batch_is_learned_hour_by_hour_from_one_month(n_days: int) -> None:
+    """A batch job on the 1st from 00:00 to 03:59 (20x the hour's spend): with one month seen, the next
+    1st expects it at those hours and no others; with under a month seen, nothing is learned."""
+    y = hourly(n_days)  # from 2024-03-04: holds 2024-04-01 when 40 days long
+    batch = (y.index.day == 1) & (y.index.hour < 4)
+    y[batch] += 1000.0
+    model = BatchedSeasonalBaseline().fit(y)
+    first = pd.date_range("2024-05-01", periods=24, freq="h")
+    lift = (
+        model.predict(first)["expected"].to_numpy()
+        - model.predict(first - pd.Timedelta(days=1))["expected"].to_numpy()
+    )
+    if n_days < 32:
+        assert np.abs(lift).max() < 50.0
+        return
+    assert (lift[:4] > 800.0).all(), lift[:4]
+    assert np.abs(lift[4:]).max() < 50.0, lift[4:]
+
+
 def test_a_design_spec_written_before_the_month_end_effect_has_none() -> None:
     spec = make_spec(
         pd.date_range("2024-01-01", periods=120, freq="D"),
@@ -70,7 +90,7 @@ def test_a_design_spec_written_before_the_month_end_effect_has_none() -> None:
         month_end=True,
     )
     assert spec.month_end and DesignSpec.from_dict(spec.to_dict()) == spec
-    old = {k: v for k, v in spec.to_dict().items() if k != "month_end"}
+    old = {k: v for k, v in spec.to_dict().items() if k not in ("month_end", "calendar_by_hour")}
     assert DesignSpec.from_dict(old).n_columns == spec.n_columns - 1
 
 
