@@ -18,7 +18,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, EngineDep, SettingsDep, StoreDep
 from core.errors import InputError, NotFoundError
-from core.types import Granularity
+from core.monitors import ALL
+from core.types import DEFAULT_SCOPE, Granularity
+from ingestion.fact_store import SeriesInfo
 from training.monitors import describe_monitors
 
 from . import queries, series_queries, svg
@@ -97,18 +99,45 @@ async def series(
     currency: str | None = Query(None, pattern="^[A-Za-z]{3}$"),
     granularity: Granularity | None = None,
     days: int | None = Query(None, ge=1, le=series_queries.MAX_DAYS),
+    scope: str | None = Query(None, max_length=128),
 ) -> HTMLResponse:
     infos = await run_in_threadpool(store.list_series)
-    info = series_queries.pick_series(infos, product, cost_line, currency.upper() if currency else None)
+    monitor = None
+    info: SeriesInfo | None
+    if scope and scope != DEFAULT_SCOPE:
+        # Another monitor's series (a product total, an account): found among the monitors' series.
+        monitor = await run_in_threadpool(
+            series_queries.find_monitor_series,
+            settings,
+            store,
+            scope,
+            product or "",
+            cost_line or "",
+            currency,
+        )
+        if monitor is None:
+            return render("empty.html", page="series", title="No such monitor series", status_code=404)
+        info = monitor.info
+    else:
+        info = series_queries.pick_series(infos, product, cost_line, currency.upper() if currency else None)
     if info is None:
         return render("empty.html", page="series", title="No spend yet", status_code=200)
     gran = granularity or info.granularity
     view = await run_in_threadpool(
-        lambda: series_queries.series_view(settings, engine, store, info, gran, days=days)
+        lambda: series_queries.series_view(settings, engine, store, info, gran, days=days, monitor=monitor)
     )
     products = sorted({i.product for i in infos})
     lines = sorted((i for i in infos if i.product == info.product), key=lambda i: (i.cost_line, i.currency))
-    title = f"{info.product} / {info.cost_line} ({info.currency}, per {view.granularity.value})"
+    where = f" [{monitor.key.scope}]" if monitor is not None else ""
+    # The product's total is watched too (the default monitors): one click from any of its lines.
+    total = (
+        await run_in_threadpool(
+            series_queries.find_monitor_series, settings, store, "product", info.product, ALL, info.currency
+        )
+        if monitor is None
+        else None
+    )
+    title = f"{info.product} / {info.cost_line}{where} ({info.currency}, per {view.granularity.value})"
     return render(
         "series.html",
         page="series",
@@ -119,6 +148,8 @@ async def series(
         chart=svg.spend_chart(view.data, currency=info.currency, title=title),
         parts=svg.parts_chart(view.data.times, view.trend, view.seasonal),
         title=title,
+        scope=monitor.key.scope if monitor is not None else DEFAULT_SCOPE,
+        total=total,
     )
 
 

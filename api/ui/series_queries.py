@@ -16,15 +16,17 @@ from sqlalchemy import Engine
 
 from alerts.expected_changes import list_expected_changes
 from alerts.incidents import get_incident, list_incidents
-from alerts.rebaseline import spend_rebaselines
+from alerts.rebaseline import list_rebaselines
 from api.rebaselined_model import RebaselinedModel
 from core.settings import Settings
 from core.types import Granularity, SeriesKey
 from detector.detector import Detector
 from detector.post_rules import DetectorConfig
 from ingestion.fact_store import FactStore, SeriesInfo
+from ingestion.monitor_facts import MonitorSeries
 from models.registry import ModelRegistry
 from models.seasonal import BatchedSeasonalBaseline
+from training.monitors import evaluation_fields, monitor_frame, monitor_series
 from training.sweep_job import LOOKBACK
 
 from .queries import utc
@@ -82,8 +84,12 @@ def series_view(
     start: datetime | None = None,
     end: datetime | None = None,
     days: int | None = None,
+    monitor: MonitorSeries | None = None,
 ) -> SeriesView:
-    """One series over a window: actual, expected band, detector verdicts, expected changes, incidents."""
+    """One series over a window: actual, expected band, detector verdicts, expected changes, incidents.
+
+    ``monitor`` names a series of another monitor (a product total, an account): its spend is summed
+    from the facts as the sweep sums it, and its own model, new normals and incidents are shown."""
     notes: list[str] = []
     gran = granularity
     if gran is Granularity.HOUR and info.granularity is Granularity.DAY:
@@ -99,15 +105,26 @@ def series_view(
         begin = pd.Timestamp(start).tz_localize(None).floor(gran.pandas_freq)
     # The scorer needs history before the window for its residual scale, as in a sweep.
     history_start = begin - pd.Timedelta(LOOKBACK[gran])
-    y = store.series(
-        info.product,
-        info.cost_line,
-        info.currency,
-        gran,
-        start=history_start.to_pydatetime(),
-        end=stop.to_pydatetime(),
-    )
-    key = SeriesKey(info.product, info.cost_line, info.currency, gran)
+    if monitor is None:
+        y = store.series(
+            info.product,
+            info.cost_line,
+            info.currency,
+            gran,
+            start=history_start.to_pydatetime(),
+            end=stop.to_pydatetime(),
+        )
+        key = SeriesKey(info.product, info.cost_line, info.currency, gran)
+    else:
+        key = SeriesKey(
+            info.product, info.cost_line, info.currency, gran, monitor.key.scope, monitor.key.filters
+        )
+        # The monitor's series at the shown granularity (a product total of daily lines is daily).
+        at = MonitorSeries(monitor.monitor, monitor.token, key, monitor.info)
+        frame, _ = monitor_frame(
+            store, [at], gran, start=history_start.to_pydatetime(), end=stop.to_pydatetime()
+        )
+        y = frame[key.id].dropna() if key.id in frame else pd.Series(dtype=float)
     registry = ModelRegistry(engine, settings.models_path)
     entry = registry.current([key]).get(key.id)
     model: Any
@@ -118,7 +135,11 @@ def series_view(
     else:
         model, fit = BatchedSeasonalBaseline(granularity=gran.value), True
         described = "no stored model at this granularity: a seasonal model fitted on the spot"
-    learned = spend_rebaselines(engine).get((info.product, info.cost_line, info.currency.upper()), [])
+    learned = [
+        r
+        for r in list_rebaselines(engine, product=info.product, cost_line=info.cost_line)
+        if r.scope == key.scope and r.currency.upper() == info.currency.upper()
+    ]
     notes += rebaseline_notes(learned, entry.trained_at if entry is not None else None)
     if learned and entry is not None:
         model = RebaselinedModel(model, learned, entry.trained_at)
@@ -135,7 +156,8 @@ def series_view(
         "product": info.product,
         "cost_line": info.cost_line,
         "currency": info.currency,
-        "scope": "default",
+        "scope": key.scope,
+        **evaluation_fields(key).get("labels", {}),
     }
     t_first = times[0] if times else None
     t_end = times[-1] + step.to_pytimedelta() if times else None
@@ -151,7 +173,10 @@ def series_view(
     related = [
         i
         for i in list_incidents(engine, product=info.product, cost_line=info.cost_line, limit=200)
-        if i["currency"] == info.currency and i["period_start"] and i["period_end"]
+        if i["currency"] == info.currency
+        and i.get("scope", "default") == key.scope
+        and i["period_start"]
+        and i["period_end"]
     ]
     shown = [
         i
@@ -199,6 +224,19 @@ def series_view(
     )
 
 
+def find_monitor_series(
+    settings: Settings, store: FactStore, scope: str, product: str, cost_line: str, currency: str | None
+) -> MonitorSeries | None:
+    """The series of a monitor other than product × cost line (scope ``product``, ``account:account=1``)."""
+    for m in monitor_series(settings, store):
+        key = m.key
+        if (key.scope, key.product, key.cost_line) == (scope, product, cost_line) and (
+            currency is None or key.currency.upper() == currency.upper()
+        ):
+            return m
+    return None
+
+
 @dataclass
 class IncidentPage:
     incident: dict[str, Any]
@@ -226,18 +264,33 @@ def cause_bar(cause: dict[str, Any]) -> Bar:
 def incident_page(settings: Settings, engine: Engine, store: FactStore, incident_id: str) -> IncidentPage:
     inc = get_incident(engine, incident_id)
     causes = [cause_bar(c) for c in inc["root_causes"]]
-    infos = [
-        i
-        for i in store.list_series()
-        if (i.product, i.cost_line, i.currency) == (inc["product"], inc["cost_line"], inc["currency"])
-    ]
+    scope = inc.get("scope", "default")
+    monitor = None
+    if scope == "default":
+        infos = [
+            i
+            for i in store.list_series()
+            if (i.product, i.cost_line, i.currency) == (inc["product"], inc["cost_line"], inc["currency"])
+        ]
+    else:  # a product total's or an account's incident: that series' own chart
+        monitor = find_monitor_series(
+            settings, store, scope, inc["product"], inc["cost_line"], inc["currency"]
+        )
+        infos = [monitor.info] if monitor is not None else []
     view: SeriesView | None = None
     start, end = utc(inc["period_start"]), utc(inc["period_end"])
     if infos and start is not None and end is not None:
         info = infos[0]
         step = timedelta(hours=1) if info.granularity is Granularity.HOUR else timedelta(days=1)
         view = series_view(
-            settings, engine, store, info, info.granularity, start=start - step * 28, end=end + step * 10
+            settings,
+            engine,
+            store,
+            info,
+            info.granularity,
+            start=start - step * 28,
+            end=end + step * 10,
+            monitor=monitor,
         )
     # The form's default window: the incident's periods, to its last period's end.
     if start is not None and end is not None:
