@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from alerts.grouping import GroupItem, group_anomalies
+from alerts.lifecycle import IncidentState
 from core.anomaly import SeriesEvaluation
+from core.monitors import ALL, BASE_KEYS, column_of
 from core.types import DEFAULT_SCOPE
+
+DORMANT_REACH = timedelta(days=1)  # how long after its last anomalous period a quiet incident still owns
 
 # Per open incident (by fingerprint): its id, whether it has notified, the incident owning it if linked.
 OpenLinks = Mapping[str, tuple[str, bool, str | None]]
@@ -55,7 +60,8 @@ def item_of(ev: SeriesEvaluation, fingerprint: str, links: OpenLinks) -> GroupIt
         id=fingerprint,
         fixed=fixed_values(ev),
         start=min(a.start for a in ev.anomalies),
-        end=max(a.end for a in ev.anomalies),
+        # To the end of the last period: a daily product total's day holds its hourly lines' hours.
+        end=max(a.end for a in ev.anomalies) + ev.granularity.step,
         impact=sum(a.impact for a in ev.anomalies),
         direction=newest.direction,
         cause=dict(top.dimensions) if top is not None else {},
@@ -64,17 +70,66 @@ def item_of(ev: SeriesEvaluation, fingerprint: str, links: OpenLinks) -> GroupIt
     )
 
 
+def fixed_of_incident(state: IncidentState) -> dict[str, str] | None:
+    """The dimension values an incident's series fixes, read back from its product, cost line and scope
+    (``account:account=123&team=core``); None for a scope shortened to a digest."""
+    if state.scope == DEFAULT_SCOPE:
+        return {"product": state.product, "cost_line": state.cost_line}
+    _name, _, rest = state.scope.partition(":")
+    if "~" in rest:
+        return None
+    out = {k: v for k, v in (("product", state.product), ("cost_line", state.cost_line)) if v != ALL}
+    for pair in rest.split("&") if rest else []:
+        key, _, value = pair.partition("=")
+        out[key if key in BASE_KEYS else column_of(f"tag:{key}")] = value
+    return out
+
+
+def dormant_item(state: IncidentState, links: OpenLinks) -> GroupItem | None:
+    """An open incident whose series is quiet this sweep (in band, waiting to resolve), as a group member:
+    a problem told a few hours ago that now shows in an overlapping scope (a product total whose day
+    closes after its line's spike) is still that problem. Its periods count to a day after its last."""
+    fixed = fixed_of_incident(state)
+    known = links.get(state.fingerprint)
+    if fixed is None or state.period_start is None or state.period_end is None:
+        return None
+    if known is not None and known[2] is not None:
+        return None  # linked itself: its owner speaks for the problem
+    top = state.root_causes[0] if state.root_causes else None
+    return GroupItem(
+        id=state.fingerprint,
+        fixed=fixed,
+        start=state.period_start,
+        end=state.period_end + DORMANT_REACH,
+        impact=state.impact,
+        direction="up" if state.impact >= 0 else "down",
+        cause={str(k): str(v) for k, v in top["dimensions"].items()} if top else {},
+        cause_share=float(top.get("share", 0.0)) if top else 0.0,
+        incumbent=known is not None and known[1] and known[2] is None,
+    )
+
+
 def plan_roles(
-    evaluations: Sequence[SeriesEvaluation], fp: Callable[[SeriesEvaluation], str], links: OpenLinks
+    evaluations: Sequence[SeriesEvaluation],
+    fp: Callable[[SeriesEvaluation], str],
+    links: OpenLinks,
+    dormant: Sequence[IncidentState] = (),
 ) -> Roles:
-    """Group this sweep's anomalous spend series; keep the links of open incidents whose owner is open."""
+    """Group this sweep's anomalous spend series, and the open incidents of quiet ones (``dormant``);
+    keep the links of open incidents whose owner is open."""
     anomalous = {fp(ev): ev for ev in evaluations if ev.anomalies and is_spend_series(ev)}
+    items = [item_of(ev, key, links) for key, ev in anomalous.items()]
+    items += [d for d in (dormant_item(s, links) for s in dormant if s.fingerprint not in anomalous) if d]
     roles = Roles()
-    for group in group_anomalies([item_of(ev, key, links) for key, ev in anomalous.items()]):
-        if not group.linked:
+    for group in group_anomalies(items):
+        members = [m for m in group.linked if m in anomalous]
+        if group.owner not in anomalous and group.owner not in links:
             continue
-        roles.owners[group.owner] = [anomalous[m] for m in group.linked]
-        roles.owner_of.update({m: group.owner for m in group.linked})
+        if not members:
+            continue
+        # A quiet series is never linked afresh: only this sweep's anomalies join an owner.
+        roles.owners[group.owner] = [anomalous[m] for m in members]
+        roles.owner_of.update({m: group.owner for m in members})
     open_ids = {entry[0] for entry in links.values()}
     for key, (_id, _notified, owner_id) in links.items():
         if owner_id is not None and owner_id in open_ids and key not in roles.owners:

@@ -4,6 +4,7 @@ transaction), converting between rows and the pure ``IncidentState``."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -123,6 +124,15 @@ def open_links(conn: Connection) -> dict[str, tuple[str, bool, str | None]]:
         incidents.c.open_key, incidents.c.id, incidents.c.notified_severity, incidents.c.linked_to
     ).where(incidents.c.open_key.is_not(None))
     return {str(k): (str(i), n is not None, lt) for k, i, n, lt in conn.execute(query)}
+
+
+def open_states(conn: Connection, fingerprints: Iterable[str]) -> list[IncidentState]:
+    """The open incidents of these fingerprints (series quiet this sweep whose incident waits to resolve)."""
+    wanted = sorted(set(fingerprints))
+    if not wanted:
+        return []
+    query = select(incidents).where(incidents.c.open_key.in_(wanted))
+    return [state_of(row) for row in conn.execute(query)]
 
 
 def load(conn: Connection, incident_id: str, *, lock: bool = False) -> IncidentState | None:

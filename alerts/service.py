@@ -24,7 +24,7 @@ from alerts.budgets import Budget, budget_for, budget_table, governing_budget
 from alerts.burn_rate import BurnRatePolicy, SeverityDecision, classify_severity
 from alerts.expected_changes import ended_change, muting_change
 from alerts.fingerprint import fingerprint
-from alerts.group_roles import link_entry, merge_links, plan_roles
+from alerts.group_roles import is_spend_series, link_entry, merge_links, plan_roles
 from alerts.lifecycle import IncidentPolicy, IncidentState, advance, is_active
 from alerts.notification import Action
 from alerts.outbox import enqueue
@@ -115,9 +115,17 @@ class AlertService:
         with self.engine.connect() as conn:
             links = incident_store.open_links(conn)
             table = budget_table(conn)
+            # Spend series quiet this sweep whose incident is still open: a problem told hours ago that
+            # shows now in an overlapping scope is still that problem (alerts.group_roles.dormant_item).
+            quiet = {
+                _fingerprint(ev)
+                for ev in evaluations
+                if not ev.anomalies and is_spend_series(ev) and _fingerprint(ev) in links
+            }
+            dormant = incident_store.open_states(conn, quiet) if quiet else []
         open_now = set(links)
         # One incident per problem (alerts.grouping): owners first, then the series linked to them.
-        roles = plan_roles(evaluations, _fingerprint, links)
+        roles = plan_roles(evaluations, _fingerprint, links, dormant)
         owner_ids = {fp: entry[0] for fp, entry in links.items()}
         for ev in roles.order(evaluations, _fingerprint):
             outcome.evaluated += 1

@@ -21,6 +21,7 @@ from core.anomaly import CauseRef, SeriesEvaluation
 from core.clock import FixedClock
 from core.db import make_engine, migrate
 from core.settings import Settings
+from core.types import Granularity
 from tests.alerts.factories import T0, evaluation
 
 H = timedelta(hours=1)
@@ -95,6 +96,43 @@ def test_an_open_incident_that_joins_a_problem_is_linked_and_stays_quiet(engine:
     assert by_scope["product"]["linked_to"] == by_scope["default"]["id"]
     assert by_scope["product"]["notified_severity"] is None
     assert {n.fingerprint for n in outcome.notifications} == {by_scope["default"]["fingerprint"]}
+
+
+def test_a_product_total_whose_day_closes_after_its_line_spiked_joins_the_told_incident(
+    engine: Engine,
+) -> None:
+    """An hourly line pages on a two-hour spike and is back in band by the time its product's daily total
+    closes the day: the total's anomaly, explained by that line, is the same problem (linked to the
+    still-open incident, told nothing of its own); an unrelated cause in the product is not."""
+    svc = service(engine)
+    spike = evaluation(T0 + 3 * H, product="media", cost_line="Egress", impact=900.0, burn=(4.0, 4.0))
+    spike = dataclasses.replace(spike, anomalies=[dataclasses.replace(spike.anomalies[0], start=T0 + H)])
+    assert len(svc.process([spike]).notifications) == 1
+    quiet = evaluation(T0 + 4 * H, product="media", cost_line="Egress")
+    day = T0.replace(hour=0)
+
+    def total(cause: dict[str, str]) -> SeriesEvaluation:
+        ev = evaluation(T0 + 4 * H, product="media", cost_line="(all)", impact=950.0, burn=(3.5, 3.5))
+        daily = dataclasses.replace(
+            ev.anomalies[0], start=day, end=day, root_causes=[CauseRef(cause, 1950.0, 1000.0, 900.0, 0.95)]
+        )
+        return dataclasses.replace(
+            ev,
+            granularity=Granularity.DAY,
+            scope="product",
+            monitor="product",
+            dimensions={"product": "media"},
+            anomalies=[daily],
+        )
+
+    outcome = svc.process([quiet, total({"cost_line": "Egress"})])
+    assert outcome.notifications == []
+    by_scope = {i["scope"]: i for i in list_incidents(engine)}
+    assert "product" not in by_scope  # listed on the line's incident, no incident of its own
+    assert [e["scope"] for e in by_scope["default"]["linked"]] == ["product"]
+    # The same day's total explained by another line is another problem: told on its own.
+    other = svc.process([quiet, total({"cost_line": "Compute"})])
+    assert [n.fingerprint for n in other.notifications] == [fingerprint("media", "(all)", "USD", "product")]
 
 
 def test_the_dashboard_shows_monitors_and_linked_series(tmp_path: Path) -> None:
