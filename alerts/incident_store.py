@@ -126,6 +126,12 @@ def open_links(conn: Connection) -> dict[str, tuple[str, bool, str | None]]:
     return {str(k): (str(i), n is not None, lt) for k, i, n, lt in conn.execute(query)}
 
 
+def open_members(conn: Connection, owner_id: str) -> list[IncidentState]:
+    """The open incidents linked to the incident ``owner_id`` (locked: the caller closes them)."""
+    query = select(incidents).where(incidents.c.open_key.is_not(None), incidents.c.linked_to == owner_id)
+    return [state_of(row) for row in conn.execute(query.with_for_update())]
+
+
 def open_states(conn: Connection, fingerprints: Iterable[str]) -> list[IncidentState]:
     """The open incidents of these fingerprints (series quiet this sweep whose incident waits to resolve)."""
     wanted = sorted(set(fingerprints))

@@ -150,6 +150,18 @@ def list_rebaselines(
         return [_of(r) for r in conn.execute(query)]
 
 
+ScopedRef = tuple[str, str, str, str]  # product, cost line, currency, monitor scope
+
+
+def scoped_rebaselines(engine: Engine) -> dict[ScopedRef, list[Rebaseline]]:
+    """Rebaselines of every spend series, product × cost line and the other monitors' (a product total's
+    new normal scales the product total), by product, cost line, currency and scope."""
+    out: dict[ScopedRef, list[Rebaseline]] = defaultdict(list)
+    for r in list_rebaselines(engine):
+        out[(r.product, r.cost_line, r.currency.upper(), r.scope)].append(r)
+    return dict(out)
+
+
 def spend_rebaselines(engine: Engine) -> dict[SeriesRef, list[Rebaseline]]:
     """Rebaselines of spend series (the default monitor scope), by product, cost line and currency."""
     out: dict[SeriesRef, list[Rebaseline]] = defaultdict(list)

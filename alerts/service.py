@@ -28,7 +28,7 @@ from alerts.group_roles import is_spend_series, link_entry, merge_links, plan_ro
 from alerts.lifecycle import IncidentPolicy, IncidentState, advance, is_active
 from alerts.notification import Action
 from alerts.outbox import enqueue
-from alerts.planned_end import close_planned
+from alerts.planned_end import PLANNED, close_planned
 from alerts.rebaseline import RebaselinePolicy, is_due, record_rebaseline, resolve_as_new_normal
 from alerts.receivers import Routing
 from alerts.renotify import NotifyInput, RenotifyPolicy, decide_notification, what_changed
@@ -250,6 +250,8 @@ class AlertService:
         for kind, detail in events:
             incident_store.add_event(conn, state, kind, now, detail)
         self._count(outcome, state, kinds)
+        if new_normal:
+            self._end_members(conn, state, ev, amount, outcome)
         return state
 
     def _close_if_planned(
@@ -278,7 +280,43 @@ class AlertService:
         for kind, detail in events:
             incident_store.add_event(conn, state, kind, now, detail)
         outcome.resolved.append(state.id)
+        self._end_members(conn, state, ev, amount, outcome)
         return None
+
+    def _end_members(
+        self,
+        conn: Connection,
+        owner: IncidentState,
+        ev: SeriesEvaluation,
+        amount: float | None,
+        outcome: SweepOutcome,
+    ) -> None:
+        """The incidents linked to ``owner`` end with it when it ended as planned or as a new normal: they
+        were the same problem, seen from an overlapping scope (a product total beside its cost line), and
+        left open they would outlive their owner's link and speak for a problem already closed. A member
+        of a new normal learns its own new level when it has read one (else it just resolves)."""
+        now = ev.as_of
+        for member in incident_store.open_members(conn, owner.id):
+            state = replace(member, updated_at=now)
+            if owner.resolution == PLANNED:
+                state = close_planned(state, now)
+                detail: dict[str, object] = {"resolution": state.resolution, "with": owner.id}
+            elif member.level_shift is not None:
+                state = resolve_as_new_normal(state, now)
+                learned = record_rebaseline(conn, state, reason="persisted", now=now)
+                detail = {"resolution": state.resolution, "with": owner.id, "rebaseline": learned.id}
+            else:
+                state = replace(state, status="resolved", resolved_at=now, in_band_since=None)
+                state = replace(state, resolution=owner.resolution)
+                detail = {"resolution": state.resolution, "with": owner.id}
+            events: list[tuple[str, dict[str, object]]] = [("resolved", detail)]
+            if state.notified_severity is not None:  # told before it was linked: its receivers hear the end
+                state = self._notify(conn, state, "resolve", incident_labels(state), ev, amount, outcome)
+                events.append(("notified", {"action": "resolve", "receivers": list(state.receivers)}))
+            incident_store.save(conn, state, new=False)
+            for kind, d in events:
+                incident_store.add_event(conn, state, kind, now, d)
+            outcome.resolved.append(state.id)
 
     def _severity(
         self, ev: SeriesEvaluation, budget: Budget | None, product_projection: dict[tuple[str, str], float]

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from alerts.rebaseline import Rebaseline, forecast_factors, history_factors, spend_rebaselines
+from alerts.rebaseline import Rebaseline, forecast_factors, history_factors, scoped_rebaselines
 from core.anomaly import HOURS_PER_MONTH, Anomaly, CauseRef, LevelShift, SeriesEvaluation, WindowSpend
 from core.clock import Clock
 from core.settings import Settings
@@ -134,7 +134,7 @@ class Sweeper:
         report.series = len(infos) + len(monitored)
         current = self.registry.current() if self.engine is not None else {}
         # New normals learned by alerts (alerts.rebaseline): each scales its series' expected spend.
-        learned = spend_rebaselines(self.engine) if self.engine is not None else {}
+        learned = scoped_rebaselines(self.engine) if self.engine is not None else {}
         # Ended expected-change windows: their periods are excused (training.planned_periods).
         ended = ended_windows(self.engine, as_of, max(LOOKBACK.values())) if self.engine is not None else []
         tasks: list[tuple[Any, ...]] = []
@@ -180,9 +180,9 @@ class Sweeper:
                         {k.id: current.get(k.id) for k, _, _ in chunk},
                         as_of,
                         {
-                            k.id: learned[(k.product, k.cost_line, k.currency.upper())]
+                            k.id: learned[ref]
                             for k, _, _ in chunk
-                            if (k.product, k.cost_line, k.currency.upper()) in learned
+                            if (ref := (k.product, k.cost_line, k.currency.upper(), k.scope)) in learned
                         },
                         {k.id: p for k, _, _ in chunk if (p := planned_spans(ended, k))},
                     )

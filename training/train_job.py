@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from alerts.rebaseline import Rebaseline, history_factors, mark_applied, spend_rebaselines
+from alerts.rebaseline import Rebaseline, ScopedRef, history_factors, mark_applied, scoped_rebaselines
 from core.clock import Clock
 from core.settings import Settings
 from core.types import DEFAULT_SCOPE, Granularity, SeriesKey
@@ -106,14 +106,14 @@ def _apply_exclusions(
 
 
 def _apply_rebaselines(
-    frame: pd.DataFrame, keys: dict[str, SeriesKey], learned: dict[tuple[str, str, str], list[Rebaseline]]
+    frame: pd.DataFrame, keys: dict[str, SeriesKey], learned: dict[ScopedRef, list[Rebaseline]]
 ) -> tuple[pd.DataFrame, list[int]]:
     """History before each new normal scaled up to it, so the model learns the new level from all of its
     history (seasonality included) and the step no longer alerts; returns the frame and the records used."""
     used: list[int] = []
     frame = frame.copy() if learned else frame
     for name, key in keys.items():
-        records = learned.get((key.product, key.cost_line, key.currency.upper()), [])
+        records = learned.get((key.product, key.cost_line, key.currency.upper(), key.scope), [])
         if records:
             frame[name] = frame[name] * history_factors(pd.DatetimeIndex(frame.index), records)
             used += [r.id for r in records]
@@ -144,7 +144,7 @@ def train_all(
     monitored = monitor_series(settings, store)
     report = TrainReport(series=len(infos) + len(monitored))
     trained_at = clock.now()
-    learned = spend_rebaselines(engine)
+    learned = scoped_rebaselines(engine)
     applied: list[int] = []
     frames: dict[str, pd.Series] = {}
     keys: dict[str, SeriesKey] = {}
@@ -170,6 +170,8 @@ def train_all(
         extra, by_id = monitor_frame(store, monitored, gran, end=at)
         if by_id:
             extra = _apply_exclusions(extra, {sid: m.key for sid, m in by_id.items()}, exclusions)
+            extra, used = _apply_rebaselines(extra, {sid: m.key for sid, m in by_id.items()}, learned)
+            applied += used
             keys.update({sid: m.key for sid, m in by_id.items()})
             renamed = join_frames(renamed, extra)
         for sid in renamed.columns:

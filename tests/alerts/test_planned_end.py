@@ -3,6 +3,7 @@ heard of it before the window; only excess after the window is told, as an incid
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from alerts.lifecycle import IncidentPolicy
 from alerts.receivers import default_routing
 from alerts.service import AlertService
 from alerts.tables import outbox
+from core.anomaly import CauseRef, SeriesEvaluation
 from core.clock import FixedClock
 from tests.alerts.factories import T0, evaluation
 
@@ -90,3 +92,44 @@ def test_an_incident_muted_by_a_window_closes_when_the_window_ends(
     if len(incidents) == 2:
         [fresh] = list_incidents(engine, status="open")
         assert fresh["impact"] == pytest.approx(300.0), "only the excess after the window counts"
+
+
+def test_a_product_total_linked_to_a_planned_line_ends_with_it(engine: Engine) -> None:
+    """The window names the cost line; the product's total sees the same planned spend and is linked to
+    the line's muted incident. When the window ends both close as planned: the total must not outlive its
+    link and ticket a problem that was planned (nothing is told at any point)."""
+    clock = FixedClock(T0)
+    routing = default_routing(
+        pagerduty_routing_key=SecretStr("pd-key"), ticket_kind="webhook", ticket_url="http://t.invalid"
+    )
+    svc = AlertService(engine, clock, routing, incident_policy=IncidentPolicy(resolve_after=3 * H))
+    create_expected_change(
+        engine,
+        clock,
+        name="planned re-training",
+        matchers=['product="shop"', 'cost_line="Compute"'],
+        starts_at=T0 + WINDOW[0] * H,
+        ends_at=T0 + WINDOW[1] * H,
+    )
+
+    def total(at: int, **kwargs: object) -> SeriesEvaluation:
+        ev = evaluation(T0 + at * H, cost_line="(all)", **kwargs)  # type: ignore[arg-type]
+        if ev.anomalies:
+            cause = CauseRef({"cost_line": "Compute"}, 1800.0, 1000.0, 780.0, 0.97)
+            ev = replace(ev, anomalies=[replace(ev.anomalies[0], root_causes=[cause])])
+        return replace(ev, scope="product", monitor="product", dimensions={"product": "shop"})
+
+    for hour in range(1, 10):
+        clock.set(T0 + hour * H)
+        planned = 3 <= hour < WINDOW[1]
+        kwargs: dict[str, object] = {**PLAN, "start": T0 + 3 * H} if planned else {}
+        # The total's excess shows an hour before the line's (below every rule: watched, told nothing).
+        early = {"impact": 150.0, "start": T0 + 2 * H} if hour == 2 else kwargs
+        svc.process([evaluation(T0 + hour * H, **kwargs), total(hour, **early)])  # type: ignore[arg-type]
+    by_scope = {i["scope"]: i for i in list_incidents(engine)}
+    assert by_scope["product"]["linked_to"] == by_scope["default"]["id"]
+    assert [(i["status"], i["resolution"]) for i in by_scope.values()] == [
+        ("resolved", "expected_change")
+    ] * 2
+    with engine.connect() as conn:
+        assert conn.execute(select(outbox.c.id)).first() is None

@@ -26,6 +26,7 @@ from alerts.rebaseline import (
     list_rebaselines,
     mark_applied,
     record_rebaseline,
+    scoped_rebaselines,
     spend_rebaselines,
 )
 from alerts.receivers import default_routing
@@ -275,6 +276,12 @@ def test_records_are_kept_by_series_and_applied_once(engine: Engine) -> None:
     assert [r.id for r in stored] == [first.id, second.id, other.id] and stored[0] == first
     by_series = spend_rebaselines(engine)  # unit-cost monitors have no spend forecast to scale
     assert by_series == {("shop", "Compute", "USD"): [first], ("shop", "Compute", "EUR"): [second]}
+    # Sweeps and trainings look records up by scope too: a product total's new normal scales the total.
+    assert scoped_rebaselines(engine) == {
+        ("shop", "Compute", "USD", "default"): [first],
+        ("shop", "Compute", "EUR", "default"): [second],
+        ("shop", "Compute", "USD", "unit:requests"): [other],
+    }
     mark_applied(engine, [first.id], T0 + D)
     mark_applied(engine, [first.id, second.id], T0 + 2 * D)
     applied = {r.id: r.applied_at for r in list_rebaselines(engine)}
