@@ -10,18 +10,19 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Never
+from typing import TYPE_CHECKING, Any, Never
 
-from core.clock import SystemClock, not_in_future
-from core.db import make_engine, migrate
 from core.errors import InputError, SpendSentryError
-from core.logs import configure_logging
-from core.settings import Settings, get_settings
-from ingestion.fact_store import FactStore
-from ingestion.ingest import Ingestor
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from ingestion.ingest import Ingestor
+
+# Each command imports what it uses, inside the command: `--help` and the light commands must not pay for
+# pandas, SQLAlchemy, Alembic and DuckDB (about a second) before the arguments are even read.
 
 log = logging.getLogger("spendsentry")
-Command = Callable[[argparse.Namespace, Settings], int]
+Command = Callable[[argparse.Namespace, "Settings"], int]
 
 
 def _progress_bar(desc: str) -> Callable[[int, int, str], None] | None:
@@ -45,6 +46,10 @@ def _progress_bar(desc: str) -> Callable[[int, int, str], None] | None:
 
 
 def _ingestor(settings: Settings) -> Ingestor:
+    from core.clock import SystemClock
+    from core.db import make_engine, migrate
+    from ingestion.ingest import Ingestor
+
     engine = make_engine(settings.database_url)
     migrate(engine)
     return Ingestor(settings, engine, SystemClock())
@@ -65,6 +70,8 @@ def _parse_at(value: str | None, flag: str = "--at") -> datetime | None:
     """An ISO-8601 time (UTC when it has no offset) that is not in the future."""
     if value is None:
         return None
+    from core.clock import SystemClock, not_in_future
+
     try:
         at = datetime.fromisoformat(value)
     except ValueError as exc:
@@ -91,6 +98,8 @@ def _task_bar(desc: str) -> Callable[[int, int], None] | None:
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from core.clock import SystemClock
+    from core.db import make_engine, migrate
     from training.jobs import train_job
 
     engine = make_engine(settings.database_url)
@@ -116,6 +125,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from core.clock import SystemClock
+    from core.db import make_engine, migrate
     from training.jobs import sweep_job
 
     engine = make_engine(settings.database_url)
@@ -140,6 +151,7 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from api.composition import alerting_from_settings, exclusions_from
+    from core.db import make_engine, migrate
     from training.replay_job import parse_every, replay
 
     start, end = _parse_at(args.start, "--start"), _parse_at(args.end, "--end")
@@ -178,7 +190,9 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_series(args: argparse.Namespace, settings: Settings) -> int:
+    from core.db import make_engine, migrate
     from core.types import SeriesKey
+    from ingestion.fact_store import FactStore
     from models.registry import ModelRegistry
 
     store = FactStore(settings.facts_dir, memory_limit=settings.duckdb_memory_limit)
@@ -327,6 +341,8 @@ def cmd_rca(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ingest_drivers(args: argparse.Namespace, settings: Settings) -> int:
     """Business drivers from CSV (timestamp,product,driver,unit,value); idempotent like `ingest`."""
+    from core.clock import SystemClock
+    from core.db import make_engine, migrate
     from ingestion.drivers import DriverStore, read_driver_csv
 
     points = read_driver_csv(Path(args.file), max_rows=None)
@@ -341,6 +357,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     """What `make run` does before serving: ingest (a demo export when there is no data), train, sweep."""
     from datetime import timedelta
 
+    from core.clock import SystemClock
     from training.jobs import sweep_job, train_job
 
     ingestor = _ingestor(settings)
@@ -413,6 +430,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from api.app import create_app
+    from core.db import make_engine, migrate
 
     if args.workers < 1:
         raise InputError("--workers", "must be at least 1")
@@ -540,6 +558,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else logging.WARNING
     )
     try:
+        from core.logs import configure_logging
+        from core.settings import get_settings
+
         settings = get_settings()
         configure_logging(settings.log_format, level)
         func: Command = args.func

@@ -134,8 +134,9 @@ def main() -> None:
         "causes for the anomalies, grouping, incidents and outbox in the state DB (SQLite). Each monitor set",
         "runs on the same facts in this one run; ratios are to product × cost line only at the same size.",
         "",
-        "| series | monitors | series swept | sweep s | sweep ratio | series/s | anomalies | training s | training ratio |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| series | monitors | series swept | sweep s | sweep ratio | series/s | anomalies | training s | training ratio "
+        "| sweep / training |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     base: dict[float, dict[str, float]] = {}
     for label, r in rows:
@@ -143,7 +144,8 @@ def main() -> None:
         lines.append(
             f"| {r['series']:,.0f} | {label} | {r['monitored']:,.0f} | {r['sweep_s']:.1f} | "
             f"{r['sweep_s'] / ref['sweep_s']:.2f} | {r['monitored'] / r['sweep_s']:,.0f} | "
-            f"{r['anomalies']:.0f} | {r['train_s']:.1f} | {r['train_s'] / ref['train_s']:.2f} |"
+            f"{r['anomalies']:.0f} | {r['train_s']:.1f} | {r['train_s'] / ref['train_s']:.2f} | "
+            f"{r['sweep_s'] / r['train_s']:.2f} |"
         )
     lines += [
         "",
@@ -151,7 +153,8 @@ def main() -> None:
         "about twice the anomalies with product totals, and every anomaly's root causes are ranked before",
         "grouping links the duplicates; the series themselves add about their number (5%).",
         "",
-        "Target: 10,000 series in ≤ 30 s end to end.",
+        "Target: 10,000 series in ≤ 30 s end to end, and a sweep costing no more than training the same",
+        "series: the last column, training and sweep timed one after the other in this run (≤ 1.00).",
         "",
     ]
     publish("\n".join(lines), RESULTS)

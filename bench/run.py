@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["ingest", "models", "rca", "detection", "score_api", "sweep", "incidents"]
+ORDER = ["ingest", "models", "rca", "detection", "score_api", "cli", "sweep", "incidents"]
 
 
 def available() -> list[str]:

@@ -13,14 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from core.monitors import Monitor
 from core.types import Granularity, SeriesKey
-from ingestion.fact_store import FactStore, SeriesInfo, spend_grid
+from ingestion.fact_store import FactStore, SeriesInfo, period_points, spend_grid
 from ingestion.focus_columns import USAGE
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SEP = "\x1f"  # the ASCII unit separator: never part of a product, account or tag value
 NONE = "(none)"  # a value the facts do not carry (an untagged row under a tag monitor)
@@ -68,7 +69,7 @@ def list_monitor_series(store: FactStore, monitors: Sequence[Monitor]) -> list[M
     inner = f"""SELECT period_start, currency, {", ".join(columns)}, sum(cost) AS cost,
                        max(period_hours) AS period_hours
                 FROM facts WHERE charge_category = ? GROUP BY ALL"""
-    frame = store.query(
+    names, rows = store.records(
         f"""
         WITH f AS MATERIALIZED ({inner})
         SELECT token, min(period_start) AS first_period, max(period_start) AS last_period,
@@ -80,23 +81,20 @@ def list_monitor_series(store: FactStore, monitors: Sequence[Monitor]) -> list[M
     )
     by_name = {m.name: m for m in wanted}
     out: list[MonitorSeries] = []
-    records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
-    for row in records:
+    for row in (dict(zip(names, r, strict=True)) for r in rows):
         name, currency, *values = str(row["token"]).split(SEP)
         monitor = by_name[name]
         gran = Granularity.HOUR if float(row["period_hours"]) <= 1.0 else Granularity.DAY
         key = monitor.key(dict(zip(monitor.columns, values, strict=True)), currency, gran)
-        first, last = pd.Timestamp(row["first_period"]), pd.Timestamp(row["last_period"])
-        step = pd.Timedelta(hours=1) if gran is Granularity.HOUR else pd.Timedelta(days=1)
-        points = int((last.floor(gran.pandas_freq) - first.floor(gran.pandas_freq)) / step) + 1
+        first, last = row["first_period"], row["last_period"]
         info = SeriesInfo(
             key.product,
             key.cost_line,
             currency,
             gran,
-            first.to_pydatetime(),
-            last.to_pydatetime(),
-            points,
+            first,
+            last,
+            period_points(first, last, gran),
             float(row["total_spend"]),
         )
         out.append(MonitorSeries(monitor, str(row["token"]), key, info))
@@ -113,6 +111,8 @@ def wide_monitor_series(
 ) -> pd.DataFrame:
     """Every series of ``monitors`` at ``granularity``: rows are periods, columns tokens (as
     ``FactStore.wide_series``: NaN before a series' first spend, real zeros after it)."""
+    import pandas as pd
+
     wanted = usable(store, monitors)
     if not wanted:
         return pd.DataFrame()

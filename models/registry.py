@@ -16,15 +16,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, and_, func, insert, select
 
 from core.errors import InputError, StoreError
 from core.types import Granularity, SeriesKey
-from models.base import Baseline
-from models.serialization import SCHEMA_VERSION, dumps, loads
 from models.tables import model_versions
+
+if TYPE_CHECKING:
+    from models.base import Baseline
+
+# models.serialization (numpy, pandas, scikit-learn, Prophet's wrapper) is imported where an artifact is
+# written or read: listing versions (``spendsentry series``) needs none of it.
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,8 @@ class ModelRegistry:
                 "error": item.error,
             }
             if item.model is not None and item.error is None:
+                from models.serialization import SCHEMA_VERSION, dumps
+
                 text = dumps(item.model)
                 record = json.loads(text).get("record", {})
                 relative = f"{self._folder(item.key)}/{uuid.uuid4().hex}.json"
@@ -204,6 +210,8 @@ def load_artifact(model_dir: Path, entry: RegistryEntry) -> Baseline:
     """Read one registry entry's artifact (no database needed: sweep workers call this)."""
     if entry.artifact is None:
         raise StoreError(f"{entry.key.id}: version {entry.version} has no artifact")
+    from models.serialization import loads
+
     path = Path(model_dir) / entry.artifact
     try:
         return loads(path.read_text(encoding="utf-8"))

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from core.monitors import Monitor, extra_monitors, load_monitors
 from core.settings import Settings
 from core.types import DEFAULT_SCOPE, Granularity, SeriesKey
 from ingestion.fact_store import FactStore
 from ingestion.monitor_facts import MonitorSeries, list_monitor_series, usable, wide_monitor_series
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def configured_monitors(settings: Settings) -> tuple[Monitor, ...]:
@@ -41,6 +42,8 @@ def monitor_frame(
     end: datetime | None = None,
 ) -> tuple[pd.DataFrame, dict[str, MonitorSeries]]:
     """The spend of ``series`` at ``granularity`` (columns: series ids) and the series by id."""
+    import pandas as pd
+
     members = {s.token: s for s in series if s.key.granularity is granularity}
     if not members:
         return pd.DataFrame(), {}

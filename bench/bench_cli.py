@@ -1,0 +1,102 @@
+"""How fast ``spendsentry`` starts: ``--help`` and ``series`` beside a bare interpreter, in one run.
+
+Run with ``.venv/bin/python -m bench.bench_cli`` (part of ``make bench``). ``hyperfine`` (Debian package
+``hyperfine``) runs the three commands in one session, alternating warm-ups, so each command's time can be
+read as a ratio to the interpreter's own start on the same machine at the same moment; without hyperfine
+this process times them itself. ``series`` lists a trained demo state (ingested and trained first). It
+writes ``bench/results/cli.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.bench_score_api import prepare
+from bench.machine import describe
+from bench.publish import publish
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results" / "cli.md"
+RUNS = 20
+
+
+def commands() -> list[tuple[str, list[str]]]:
+    cli = [sys.executable, "-m", "api.cli"]
+    return [
+        ("interpreter: `python -c pass`", [sys.executable, "-c", "pass"]),
+        ("`spendsentry --help`", [*cli, "--help"]),
+        ("`spendsentry series`", [*cli, "series"]),
+    ]
+
+
+def timed(env: dict[str, str]) -> dict[str, tuple[float, float]]:
+    """Mean wall and user+system CPU seconds of each command."""
+    out: dict[str, tuple[float, float]] = {}
+    hyperfine = shutil.which("hyperfine")
+    with tempfile.TemporaryDirectory() as tmp:
+        if hyperfine:
+            export = Path(tmp) / "runs.json"
+            cmd = [hyperfine, "-N", "-w", "3", "-r", str(RUNS), "--export-json", str(export)]
+            cmd += [" ".join(argv) for _, argv in commands()]
+            subprocess.run(cmd, env=env, cwd=REPO, check=True, capture_output=True)
+            found = json.loads(export.read_text())["results"]
+            for (name, _), result in zip(commands(), found, strict=True):
+                out[name] = (result["mean"], result["user"] + result["system"])
+            return out
+    for name, argv in commands():
+        walls = []
+        for _ in range(RUNS):
+            t0 = time.perf_counter()
+            subprocess.run(argv, env=env, cwd=REPO, check=True, capture_output=True)
+            walls.append(time.perf_counter() - t0)
+        out[name] = (statistics.mean(walls), float("nan"))
+    return out
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        prepare(root)
+        env = {
+            **os.environ,
+            "SPENDSENTRY_DATA_DIR": str(root),
+            "SPENDSENTRY_DATABASE_URL": f"sqlite:///{root / 'state.db'}",
+        }
+        figures = timed(env)
+    base_wall, base_cpu = figures[commands()[0][0]]
+    lines = [
+        "## CLI start",
+        "",
+        f"- Machine: {describe()}",
+        "- Command: `.venv/bin/python -m bench.bench_cli` (part of `make bench`); "
+        f"{'hyperfine' if shutil.which('hyperfine') else 'this process'}, {RUNS} runs each after 3 warm-ups, "
+        "the three commands in one session.",
+        "- `series` lists a demo state (26 series, trained); `--help` parses nothing else.",
+        "",
+        "| command | mean wall s | CPU s (user + system) | wall / interpreter | CPU / interpreter |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, (wall, cpu) in figures.items():
+        lines.append(f"| {name} | {wall:.3f} | {cpu:.3f} | {wall / base_wall:.1f}x | {cpu / base_cpu:.1f}x |")
+    lines += [
+        "",
+        "Target: `--help` and `series` under 0.3 s. Each command imports what it uses (`api/cli.py`); "
+        "`tests/api/test_cli_imports.py` fails if `--help` loads pandas, SQLAlchemy, DuckDB or Alembic, or "
+        "`series` loads pandas, scikit-learn or Alembic. The machine was shared while this ran (load "
+        f"average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}): wall times are inflated; "
+        "CPU time and the ratios to the interpreter's start are the steadier figures.",
+        "",
+    ]
+    publish("\n".join(lines), RESULTS)
+
+
+if __name__ == "__main__":
+    main()
