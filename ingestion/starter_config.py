@@ -26,7 +26,9 @@ TAG_SAMPLE_ROWS = 20_000  # rows read per export file for its tag keys: enough t
 class Survey:
     """What was seen in the ingested data."""
 
-    accounts: list[tuple[str, str, float, float]] = field(default_factory=list)  # account, provider, spend, unattributed
+    accounts: list[tuple[str, str, float, float]] = field(
+        default_factory=list
+    )  # account, provider, spend, unattributed
     products: list[tuple[str, str, float]] = field(default_factory=list)  # product, currency, month spend
     cost_lines: list[str] = field(default_factory=list)
     tag_keys: list[tuple[str, int]] = field(default_factory=list)  # key, rows carrying it (sampled)
@@ -54,7 +56,9 @@ def survey(store: FactStore, exports: list[Path]) -> Survey:
         "AND product <> 'unattributed' AND period_start > ? - INTERVAL 30 DAY GROUP BY ALL ORDER BY spend DESC",
         [last],
     )
-    out.products = [(str(r["product"]), str(r["currency"]), float(r["spend"])) for r in month.to_dict("records")]
+    out.products = [
+        (str(r["product"]), str(r["currency"]), float(r["spend"])) for r in month.to_dict("records")
+    ]
     lines = store.query("SELECT DISTINCT cost_line FROM facts ORDER BY 1")
     out.cost_lines = [str(v) for v in lines["cost_line"]]
     out.hourly = bool(store.query("SELECT max(period_hours) < 24 AS h FROM facts")["h"].iloc[0])

@@ -87,7 +87,7 @@ def attribution_template(s: Survey) -> str:
             ]
         shown += 1
     if shown == 0:
-        out.append("  # - product: <product>\n  #   match: {SubAccountId: \"<account id>\"}")
+        out.append('  # - product: <product>\n  #   match: {SubAccountId: "<account id>"}')
     out.append("  []  # remove this line once a rule above is uncommented")
     return "\n".join(out) + "\n"
 
@@ -136,6 +136,4 @@ def dry_run_command(s: Survey) -> str | None:
     end = s.last_period + (timedelta(hours=1) if s.hourly else timedelta(days=1))
     start = end - timedelta(days=7)
     every = "1h" if s.hourly else "1d"
-    return (
-        f"spendsentry replay --dry-run --start {start:%Y-%m-%dT%H:%M} --end {end:%Y-%m-%dT%H:%M} --every {every}"
-    )
+    return f"spendsentry replay --dry-run --start {start:%Y-%m-%dT%H:%M} --end {end:%Y-%m-%dT%H:%M} --every {every}"

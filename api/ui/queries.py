@@ -190,7 +190,10 @@ def demo_only(engine: Engine) -> bool:
     """Whether the facts come from the generated demo export alone (no other ingestion ever succeeded)."""
     with engine.connect() as conn:
         origins = {
-            str(o) for o in conn.execute(select(ingest_runs.c.origin).where(ingest_runs.c.status == "done"))
+            str(o)
+            for o in conn.execute(
+                select(ingest_runs.c.origin).where(ingest_runs.c.status == "done")
+            ).scalars()
         }
     return origins == {"demo"}
 
