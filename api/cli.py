@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Never
 
@@ -362,19 +362,26 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 
     ingestor = _ingestor(settings)
     clock = SystemClock()
+    truth: Any = None
     if not ingestor.store.has_facts():
         from ingestion.demo_data import write_demo_export
 
         demo_dir = settings.data_dir / "demo-export"
-        # The demo ends yesterday, so the dashboard and a sweep "now" look at recent spend.
+        # The demo ends yesterday, so the dashboard and a sweep "now" look at recent spend; it ends on a
+        # page and a ticket still open (``ongoing``), so the dashboard has something to act on.
         start = (clock.now() - timedelta(days=settings.demo_days)).date()
         print(f"no spend facts yet: generating a demo FOCUS export in {demo_dir}", flush=True)
-        truth = write_demo_export(demo_dir, start=start, days=settings.demo_days)
+        truth = write_demo_export(demo_dir, start=start, days=settings.demo_days, ongoing=True)
         report = ingestor.ingest_paths([demo_dir], progress=_progress_bar("ingest"), origin="demo")
         print("\n".join(report.lines()), flush=True)
-        _replay_demo(settings, ingestor.engine, truth.incidents)
+        _replay_demo(settings, ingestor.engine, truth.incidents, truth.end)
     else:
         print("spend facts found: skipping the demo export", flush=True)
+    if settings.budgets_file is not None:
+        from alerts.budgets import load_budgets_yaml
+
+        loaded = load_budgets_yaml(ingestor.engine, clock, settings.budgets_file)
+        print(f"budgets: {len(loaded)} loaded from SPENDSENTRY_BUDGETS_FILE", flush=True)
     print("training baselines...", flush=True)
     trained = train_job(settings, ingestor.engine, clock, progress=_task_bar("train"))
     if trained.ran:
@@ -383,13 +390,27 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     swept = sweep_job(settings, ingestor.engine, clock, progress=_task_bar("sweep"))
     if swept.ran:
         print("\n".join(swept.result.lines()), flush=True)
+    if truth is not None:
+        from training.demo_finish import finish_demo
+
+        lines = finish_demo(
+            ingestor.engine, clock, data_end=truth.end.replace(tzinfo=UTC), public_url=settings.public_url
+        )
+        print("\n".join(lines), flush=True)
+        print(
+            "this is demo data: see the README's 'Getting started with your own data' "
+            "(spendsentry init) to watch your own spend",
+            flush=True,
+        )
     return 0
 
 
-def _replay_demo(settings: Settings, engine: Any, incidents: Sequence[Any]) -> None:
+def _replay_demo(settings: Settings, engine: Any, incidents: Sequence[Any], data_end: datetime) -> None:
     """Replay the demo's incident period day by day so the dashboard opens with incidents to look at.
 
-    Nothing is notified: the replay's alerting has no receivers, whatever is configured."""
+    The replay runs to the end of the data, so incidents still going on then are open, as the scheduler
+    would have left them. Nothing is notified: the replay's alerting has no receivers, whatever is
+    configured."""
     from datetime import timedelta
 
     from alerts.receivers import default_routing
@@ -408,7 +429,7 @@ def _replay_demo(settings: Settings, engine: Any, incidents: Sequence[Any]) -> N
         return Alerting(routing=routing, service=service, dispatcher=Dispatcher(run_engine, {}, clock))
 
     first = min(i.start for i in incidents) - timedelta(days=3)
-    last = max(i.end for i in incidents) + timedelta(days=3)
+    last = min(max(i.end for i in incidents) + timedelta(days=3), data_end)
     print(
         f"replaying the demo's incident period ({first:%Y-%m-%d} → {last:%Y-%m-%d}) without notifying...",
         flush=True,
@@ -424,6 +445,54 @@ def _replay_demo(settings: Settings, engine: Any, incidents: Sequence[Any]) -> N
         progress=_task_bar("replay"),
     )
     print(f"demo replay: {len(report.incidents)} incidents", flush=True)
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    """Starter configuration from the data ingested so far: a commented .env and three YAML templates."""
+    from ingestion.ingest_runs_files import ingested_files
+    from ingestion.starter_config import survey
+    from ingestion.starter_templates import (
+        attribution_template,
+        budgets_template,
+        dry_run_command,
+        env_template,
+        routes_template,
+    )
+
+    out = Path(args.out)
+    folder = "spendsentry"
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    store = FactStore(settings.facts_dir, memory_limit=settings.duckdb_memory_limit)
+    if not store.has_facts():
+        raise InputError("data", "no spend ingested yet: run `spendsentry ingest PATH` on your export first")
+    exports = (
+        [Path(p) for p in args.export]
+        if args.export
+        else ingested_files(engine, [Path.cwd(), settings.data_dir / "demo-export"])
+    )
+    seen = survey(store, exports)
+    files = {
+        out / ".env": env_template(seen, folder=folder),
+        out / folder / "attribution.yaml": attribution_template(seen),
+        out / folder / "routes.yaml": routes_template(seen),
+        out / folder / "budgets.yaml": budgets_template(seen),
+    }
+    taken = [p for p in files if p.exists()]
+    if taken and not args.force:
+        raise InputError(str(taken[0]), "already exists; pass --force to overwrite")
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path}")
+    print(
+        f"seen: {len(seen.accounts)} accounts, {len(seen.products)} products, "
+        f"tag keys {', '.join(k for k, _ in seen.tag_keys[:8]) or 'none (pass --export PATH to read them)'}"
+    )
+    command = dry_run_command(seen)
+    if command:
+        print(f"the pages and tickets the last week would have brought (sends nothing):\n  {command}")
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -532,6 +601,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bootstrap", help="prepare the state for `serve` (used by `make run`)")
     p.set_defaults(func=cmd_bootstrap)
+
+    p = sub.add_parser("init", help="write a commented .env and YAML templates from the data ingested")
+    p.add_argument("--out", default=".", metavar="DIR", help="where .env and spendsentry/*.yaml go")
+    p.add_argument("--export", nargs="*", default=None, metavar="PATH", help="exports to read tag keys from")
+    p.add_argument("--force", action="store_true", help="overwrite files that exist")
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("serve", help="API + dashboard + scheduler")
     p.add_argument("--host", default="127.0.0.1")

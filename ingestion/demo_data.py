@@ -108,10 +108,12 @@ def write_demo_export(
     seed: int = 7,
     fmt: ExportFormat = "csv",
     incidents: bool = True,
+    ongoing: bool = False,
 ) -> DemoTruth:
     """Write ``focus_<YYYY-MM>.<fmt>`` per billing period plus ``truth.json`` into the folder ``out``.
 
-    Earlier exports in ``out`` (``focus_YYYY-MM.*``) are removed first, so a folder never holds two formats
+    ``ongoing`` adds two incidents still going on at the end (a page and a ticket: ``make run``'s demo
+    opens on them); they are in ``truth.json`` with the others. Earlier exports in ``out`` (``focus_YYYY-MM.*``) are removed first, so a folder never holds two formats
     of the same month that an ingest would count twice.
     """
     if days < 1:
@@ -124,7 +126,7 @@ def write_demo_export(
     grid = Grid(datetime(start.year, start.month, start.day), days, 24 if granularity == "hour" else 1)
     comps = build_components(rng)
     spend = spend_matrix(comps, grid, rng)
-    placed = inject_incidents(spend, comps, grid) if incidents else []
+    placed = inject_incidents(spend, comps, grid, ongoing=ongoing) if incidents else []
 
     t, c = np.nonzero(spend > 0)  # row-major: rows come out ordered by period, then component
     usage, groups = usage_columns(comps, grid, spend[t, c], t, c)

@@ -200,6 +200,33 @@ INCIDENT_PLANS: Final = (
 
 
 @dataclass(frozen=True)
+class OngoingPlan:
+    """An incident still going on when the export ends: it covers its last ``days`` days.
+
+    ``make run``'s demo ends on these, so the dashboard opens on one page and one ticket that are open.
+    A page needs more than 3x the expected burn on both windows (a 5x spike does so from its second day);
+    a ticket more than 1.5x but less than 3x (1.8x on weekdays, a little more at weekends); the step is
+    shorter than the week after which a step is learned as the new normal.
+    """
+
+    id: str
+    product: str
+    service: str
+    kind: str
+    root_cause: dict[str, str]
+    factor: float
+    days: int
+    severity: str
+
+
+ONGOING_PLANS: Final = (
+    OngoingPlan("open-page", "search", "Amazon OpenSearch Service", "spike", {"region": "eu-west-1"}, 4.0, 3,
+                "page"),
+    OngoingPlan("open-ticket", "data-platform", S3, "step", {"region": "us-west-2"}, 0.8, 5, "ticket"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class PlacedIncident:
     plan: IncidentPlan
     first: int  # first period
@@ -229,16 +256,35 @@ def _matches(plan: IncidentPlan, comps: Components, c: int) -> bool:
     )
 
 
-def inject_incidents(spend: FloatArray, comps: Components, grid: Grid) -> list[PlacedIncident]:
-    """Add every planned incident to ``spend`` in place; the extra is split over the root-cause slice."""
+def _placements(grid: Grid, ongoing: bool) -> list[tuple[IncidentPlan, int, int]]:
+    """(plan, first day, length in days) of every incident that fits in the grid."""
     head = math.ceil(grid.days * 0.6)
     tail = grid.days - head
-    placed: list[PlacedIncident] = []
+    out: list[tuple[IncidentPlan, int, int]] = []
     for plan in INCIDENT_PLANS:
         first_day = head + _round_half_up(plan.start_frac * tail)
         length = max(1, _round_half_up(plan.length_frac * tail))
-        if first_day + length >= grid.days:
-            continue  # too short a history to show this incident and its end
+        if first_day + length < grid.days:  # else too short a history to show this incident and its end
+            out.append((plan, first_day, length))
+    if ongoing:
+        for o in ONGOING_PLANS:
+            # Only after the four weeks of history a baseline needs before it alerts.
+            first_day = grid.days - o.days
+            if first_day >= 28:
+                as_plan = IncidentPlan(o.id, o.product, o.service, o.kind, o.root_cause, o.factor, 0.0, 0.0,
+                                       o.severity)  # fmt: skip
+                out.append((as_plan, first_day, o.days))
+    return out
+
+
+def inject_incidents(
+    spend: FloatArray, comps: Components, grid: Grid, *, ongoing: bool = False
+) -> list[PlacedIncident]:
+    """Add every planned incident to ``spend`` in place; the extra is split over the root-cause slice.
+
+    With ``ongoing``, the :data:`ONGOING_PLANS` too: incidents that last to the end of the grid."""
+    placed: list[PlacedIncident] = []
+    for plan, first_day, length in _placements(grid, ongoing):
         idx = np.array([c for c in range(len(comps)) if _matches(plan, comps, c)], dtype=np.int64)
         if idx.size == 0:
             raise AssertionError(f"incident {plan.id} matches no component")  # a catalog bug

@@ -21,6 +21,7 @@ from alerts.tables import incidents as incidents_table
 from core.types import Granularity
 from ingestion.fact_store import FactStore
 from ingestion.focus_columns import USAGE
+from ingestion.tables import ingest_runs
 from models.tables import model_versions
 from training.leases import last_runs
 
@@ -100,6 +101,8 @@ class Overview:
     budgets: list[ProductSpend]
     coverage: list[Coverage]
     status: Status
+    demo: bool = False  # every ingested export so far is the generated demo export
+    watched_resolved: int = 0  # resolved incidents that never reached a severity (not listed as incidents)
 
 
 def _month_bounds(last: datetime) -> tuple[datetime, datetime, float]:
@@ -183,6 +186,18 @@ def status(engine: Engine, store: FactStore, scheduler: Any) -> Status:
     return out
 
 
+def demo_only(engine: Engine) -> bool:
+    """Whether the facts come from the generated demo export alone (no other ingestion ever succeeded)."""
+    with engine.connect() as conn:
+        origins = {
+            str(o)
+            for o in conn.execute(
+                select(ingest_runs.c.origin).where(ingest_runs.c.status == "done")
+            ).scalars()
+        }
+    return origins == {"demo"}
+
+
 def overview(engine: Engine, store: FactStore, scheduler: Any) -> Overview:
     open_incidents = list_incidents(engine, status="open", limit=OPEN_LIMIT)
     groups: list[SeverityGroup] = []
@@ -200,7 +215,9 @@ def overview(engine: Engine, store: FactStore, scheduler: Any) -> Overview:
         (i for i in open_incidents if i["peak_severity"] not in INCIDENT_SEVERITIES),
         key=lambda i: -float(i["impact"]),
     )
-    recent = list_incidents(engine, status="resolved", limit=20)
+    # Resolved incidents that never reached a severity were only watched: they are not listed as incidents.
+    resolved = list_incidents(engine, status="resolved", limit=200)
+    recent = [i for i in resolved if i["peak_severity"] in INCIDENT_SEVERITIES][:20]
     month, share, rows = month_spend(store)
     products = _product_totals(rows)
     budgets: list[ProductSpend] = []
@@ -229,4 +246,6 @@ def overview(engine: Engine, store: FactStore, scheduler: Any) -> Overview:
         budgets=budgets,
         coverage=coverage(store),
         status=status(engine, store, scheduler),
+        demo=demo_only(engine),
+        watched_resolved=sum(1 for i in resolved if i["peak_severity"] not in INCIDENT_SEVERITIES),
     )
