@@ -449,6 +449,8 @@ def _replay_demo(settings: Settings, engine: Any, incidents: Sequence[Any], data
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     """Starter configuration from the data ingested so far: a commented .env and three YAML templates."""
+    from core.db import make_engine, migrate
+    from ingestion.fact_store import FactStore
     from ingestion.ingest_runs_files import ingested_files
     from ingestion.starter_config import survey
     from ingestion.starter_templates import (
