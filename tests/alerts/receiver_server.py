@@ -15,7 +15,11 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.alerts.notifications import change_event_schema_errors, pagerduty_schema_errors, teams_schema_errors
+from tests.alerts.notifications import (
+    change_event_schema_errors,
+    pagerduty_schema_errors,
+    teams_schema_errors,
+)
 
 
 class Receiver:
