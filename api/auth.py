@@ -135,6 +135,7 @@ class Guard:
         if found is None:
             log.info("401 %s %s: unknown or expired session", request.method, request.url.path)
             raise self._no_session()
+        request.state.principal = found  # known, even when refused below: the audit log names it
         if request.method not in SAFE_METHODS and not csrf_matches(
             session_id, request.headers.get(CSRF_HEADER)
         ):
@@ -151,11 +152,11 @@ class Guard:
         return _unauthorized("the session has expired or was signed out: sign in again", invalid=True)
 
     def _admit(self, request: Request, principal: Principal) -> Principal:
+        request.state.principal = principal  # the audit log names a refused caller too
         needed = self.read_scope if request.method in SAFE_METHODS else self.scope
         if needed not in principal.scopes:
             log.info("403 %s %s: token %r lacks %s", request.method, request.url.path, principal.name, needed)
             raise HTTPException(403, detail=f"this token lacks the '{needed}' scope")
-        request.state.principal = principal
         fair_use: FairUse | None = getattr(request.app.state, "fair_use", None)
         if (
             principal.source != "open"
