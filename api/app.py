@@ -147,8 +147,8 @@ def create_app(
     )
     install_docs(app, public=settings.docs_public)
     install_error_handlers(app)
-    app.add_middleware(AuditLog)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuditLog)  # outside the size limit, so that a 413 is recorded too
     app.add_middleware(RequestId)
     # Access: GET/HEAD need `read`, other methods the scope named here (api/auth.py); health stays open.
     # Sign-in first: its routes (and the dashboard's static assets) are how one gets past the guard.

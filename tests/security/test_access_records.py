@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +15,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from api.app import create_app
-from api.sessions import COOKIE, csrf_token
+from api.audit import list_audit, record
+from api.sessions import COOKIE, SessionStore, csrf_token
 from api.tables import api_audit, api_sessions
 from api.token_auth import parse_token_setting
 from core.clock import FixedClock
@@ -185,3 +187,27 @@ def test_a_session_expires(client: TestClient, clock: FixedClock) -> None:
     clock.set(NOW + timedelta(hours=2, seconds=1))
     assert client.get("/v1/series").status_code == 401
     assert client.get("/ui", follow_redirects=False).status_code == 303
+
+
+def test_audit_rows_and_sessions_on_each_database(db_url_engine: tuple[str, Any]) -> None:
+    _, engine = db_url_engine
+    for i, name in enumerate(("a", "b", "a")):
+        record(
+            engine,
+            at=NOW + timedelta(minutes=i),
+            token_name=name,
+            method="PUT",
+            path="/v1/budgets",
+            target=None,
+            status=200,
+            rid=f"r{i}",
+        )
+    assert [r["request_id"] for r in list_audit(engine, token_name="a")] == ["r2", "r0"]
+    assert [r["request_id"] for r in list_audit(engine, since=NOW + timedelta(minutes=1))] == ["r2", "r1"]
+    store = SessionStore(engine, hours=1)
+    session_id = store.create(ADMIN, "root", NOW)
+    found = store.find(session_id, NOW + timedelta(minutes=59))
+    assert found is not None and found.token_name == "root"
+    assert store.find(session_id, NOW + timedelta(hours=1)) is None
+    store.end(session_id)
+    assert store.find(session_id, NOW) is None
