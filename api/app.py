@@ -42,6 +42,7 @@ from api.routes import (
     trainings,
     unit_costs,
 )
+from api.scoping import unrestricted
 from api.sessions import SessionStore
 from api.ui import sign_in
 from core.clock import Clock, SystemClock
@@ -161,7 +162,13 @@ def create_app(
         ],
     )
     app.include_router(health.router)
-    app.include_router(metrics.router, dependencies=guarded("read", public=settings.metrics_public))
+    app.include_router(
+        metrics.router,
+        dependencies=[
+            *guarded("read", public=settings.metrics_public),
+            unrestricted("read the service's metrics (they count every team's incidents)"),
+        ],
+    )
     app.include_router(spend.router, dependencies=guarded("write"))
     app.include_router(series.router, dependencies=guarded("read"))
     app.include_router(monitors.router, dependencies=guarded("read"))

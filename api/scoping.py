@@ -172,3 +172,12 @@ async def slice_dep(request: Request) -> Slice:
 
 
 SliceDep = Annotated[Slice, Depends(slice_dep)]
+
+
+def unrestricted(what: str) -> Any:
+    """A router dependency: 403 for a scoped token on a router whose answers cover every team."""
+
+    async def check(request: Request) -> None:
+        slice_of(getattr(request.state, "principal", None)).require_unrestricted(what)
+
+    return Depends(check)

@@ -81,9 +81,18 @@ def _check(auth: Authenticator, token: str) -> Principal | None:
     return auth.authenticate(token)
 
 
+def _same_origin(request: Request) -> None:
+    """A form posted from another site is refused (a browser sends Origin with every cross-site POST):
+    no other site can sign a visitor in as someone else, or out."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise HTTPException(403, detail="a sign-in form must be posted from this site")
+
+
 @router.post("/sign-in", response_model=None)
 async def sign_in(request: Request) -> Response:
     current.set(None)
+    _same_origin(request)
     form = await request.form()
     token = str(form.get("token") or "").strip()
     next_url = _safe_next(str(form.get("next") or ""))
@@ -115,6 +124,7 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/sign-out", response_model=None)
 async def sign_out(request: Request) -> Response:
+    _same_origin(request)
     session_id = request.cookies.get(COOKIE)
     form: Any = await request.form()
     if session_id:

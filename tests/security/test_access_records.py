@@ -211,3 +211,18 @@ def test_audit_rows_and_sessions_on_each_database(db_url_engine: tuple[str, Any]
     assert store.find(session_id, NOW + timedelta(hours=1)) is None
     store.end(session_id)
     assert store.find(session_id, NOW) is None
+
+
+def test_a_sign_in_posted_from_another_site_is_refused(client: TestClient) -> None:
+    res = client.post(
+        "/ui/sign-in",
+        data={"token": ADMIN},
+        headers={"Origin": "https://elsewhere.example"},
+        follow_redirects=False,
+    )
+    assert res.status_code == 403 and COOKIE not in client.cookies
+
+
+def test_metrics_cover_every_team_so_a_scoped_token_is_refused(client: TestClient) -> None:
+    assert client.get("/metrics", headers=bearer(ADMIN)).status_code == 200
+    assert client.get("/metrics", headers=bearer(TEAM)).status_code == 403
