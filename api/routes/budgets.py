@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -14,6 +14,10 @@ from api.scoping import Slice, SliceDep
 from core.errors import NotFoundError
 
 router = APIRouter(prefix="/v1/budgets", tags=["budgets"])
+
+
+def _target(product: str, cost_line: str | None) -> str:
+    return f"{product} / {cost_line}" if cost_line is not None else product  # for the audit log
 
 
 def _in_slice(scope: Slice, product: str, cost_line: str | None) -> bool:
@@ -38,9 +42,12 @@ async def budgets(
 
 
 @router.put("")
-async def set_budget(body: BudgetIn, engine: EngineDep, clock: ClockDep, scope: SliceDep) -> dict[str, Any]:
+async def set_budget(
+    body: BudgetIn, engine: EngineDep, clock: ClockDep, scope: SliceDep, request: Request
+) -> dict[str, Any]:
     """Create or replace the budget of a product (or of one of its cost lines). A scoped token may set
     budgets only inside its slice (403 otherwise: the answer depends on the request alone)."""
+    request.state.audit_target = _target(body.product, body.cost_line)
     if not _in_slice(scope, body.product, body.cost_line):
         raise HTTPException(403, detail="this budget is outside the token's label matchers")
     budget = await run_in_threadpool(
@@ -59,9 +66,11 @@ async def set_budget(body: BudgetIn, engine: EngineDep, clock: ClockDep, scope: 
 async def remove_budget(
     engine: EngineDep,
     scope: SliceDep,
+    request: Request,
     product: str = Query(..., max_length=256),
     cost_line: str | None = Query(None, max_length=256),
 ) -> None:
+    request.state.audit_target = _target(product, cost_line)
     if not _in_slice(scope, product, cost_line):
         raise NotFoundError(f"no budget for {product}" + (f" / {cost_line}" if cost_line else ""))
     await run_in_threadpool(delete_budget, engine, product, cost_line)

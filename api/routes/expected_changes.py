@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -52,7 +52,7 @@ async def expected_changes(
 
 @router.post("", status_code=201)
 async def declare(
-    body: ExpectedChangeIn, engine: EngineDep, clock: ClockDep, scope: SliceDep
+    body: ExpectedChangeIn, engine: EngineDep, clock: ClockDep, scope: SliceDep, request: Request
 ) -> dict[str, Any]:
     """Declare a window. A scoped token's window gets the token's matchers added, so it can mute and
     exclude from training only its own slice."""
@@ -70,6 +70,7 @@ async def declare(
             created_by=body.created_by,
         )
     )
+    request.state.audit_target = change.id
     return change.to_dict()
 
 

@@ -121,7 +121,7 @@ def test_every_write_is_audited_with_who_what_and_the_request_id(client: TestCli
     seen = [(r["token_name"], r["method"], r["path"], r["target"], r["status"]) for r in rows]
     assert seen == [
         ("unauthenticated", "POST", "/v1/incidents/{incident_id}/feedback", "nope", 401),
-        ("checkout", "PUT", "/v1/budgets", None, 403),
+        ("checkout", "PUT", "/v1/budgets", "shop", 403),
         ("root", "POST", "/v1/tokens", "ci", 201),
     ]
     assert rows[-1]["request_id"] == "req-create-1"
