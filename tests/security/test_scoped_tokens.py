@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,9 +14,13 @@ from pydantic import SecretStr
 
 from alerts import incident_store
 from alerts.lifecycle import IncidentState
+from alerts.matchers import parse_matchers
 from alerts.severity import Severity
 from api.app import create_app
+from api.routes.score import _lookup
+from api.scoping import Slice
 from core.settings import Settings
+from core.types import Granularity
 from tests.ingestion.focus_rows import hourly_rows
 
 ADMIN = "admin-token-0123456789abcdef"
@@ -266,3 +271,30 @@ def test_score_outside_the_slice_fits_on_the_request(world: tuple[TestClient, di
         body: dict[str, Any] = {"series": series, "product": product, "cost_line": LINE if product else None}
         res = client.post("/v1/score", json=body, headers=bearer(CHECKOUT))
         assert res.status_code == 200, res.text
+
+
+class _StoredModels:
+    """Stands in for the model cache: records which series were asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def get(self, product: str, cost_line: str, gran: Granularity) -> str:
+        self.asked.append(product)
+        return f"model of {product}"
+
+
+def test_stored_models_outside_the_slice_are_never_looked_up() -> None:
+    models = _StoredModels()
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(stored_models=models)))
+    checkout = Slice(parse_matchers(["product=checkout"]), "checkout-team")
+    lookup = _lookup(request, checkout)  # type: ignore[arg-type]
+    assert lookup is not None
+    assert str(lookup("checkout", LINE, Granularity.DAY)) == "model of checkout"
+    assert lookup("search", LINE, Granularity.DAY) is None
+    assert lookup(None, None, Granularity.DAY) is None
+    assert models.asked == ["checkout"]
+    unrestricted = _lookup(request)  # type: ignore[arg-type]
+    assert (
+        unrestricted is not None and str(unrestricted("search", LINE, Granularity.DAY)) == "model of search"
+    )
