@@ -13,17 +13,20 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from alerts.rebaseline import spend_rebaselines_of
 from api import metrics, ui
+from api.audit import AuditLog
 from api.auth import Authenticator, guarded, install_docs, parse_token_setting
 from api.errors import install_error_handlers
+from api.fair_use import FairUse
 from api.limits import BodySizeLimit
 from api.model_cache import StoredModels
 from api.request_id import RequestId
 from api.routes import (
+    audit,
     budgets,
     drivers,
     expected_changes,
@@ -39,6 +42,9 @@ from api.routes import (
     trainings,
     unit_costs,
 )
+from api.scoping import unrestricted
+from api.sessions import SessionStore
+from api.ui import sign_in
 from core.clock import Clock, SystemClock
 from core.db import make_engine, migrate
 from core.logs import configure_logging
@@ -104,6 +110,8 @@ def create_app(
         app.state.settings = settings
         app.state.engine = engine
         app.state.auth = Authenticator(configured_tokens, engine)
+        app.state.sessions = SessionStore(engine, settings.session_hours)
+        app.state.fair_use = FairUse(settings.rate_limit_per_minute, settings.rate_limit_burst)
         app.state.clock = clock or SystemClock()
         app.state.store = store
         app.state.registry = metrics.build_registry(store, engine, coverage_slo_pct=settings.coverage_slo)
@@ -141,11 +149,26 @@ def create_app(
     install_docs(app, public=settings.docs_public)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuditLog)  # outside the size limit, so that a 413 is recorded too
     app.add_middleware(RequestId)
     # Access: GET/HEAD need `read`, other methods the scope named here (api/auth.py); health stays open.
-    app.include_router(ui.router, dependencies=guarded("read", public=settings.ui_public))
+    # Sign-in first: its routes (and the dashboard's static assets) are how one gets past the guard.
+    app.include_router(sign_in.router)
+    app.include_router(
+        ui.router,
+        dependencies=[
+            *guarded("read", public=settings.ui_public, pages=True),
+            Depends(sign_in.page_session),
+        ],
+    )
     app.include_router(health.router)
-    app.include_router(metrics.router, dependencies=guarded("read", public=settings.metrics_public))
+    app.include_router(
+        metrics.router,
+        dependencies=[
+            *guarded("read", public=settings.metrics_public),
+            unrestricted("read the service's metrics (they count every team's incidents)"),
+        ],
+    )
     app.include_router(spend.router, dependencies=guarded("write"))
     app.include_router(series.router, dependencies=guarded("read"))
     app.include_router(monitors.router, dependencies=guarded("read"))
@@ -159,6 +182,7 @@ def create_app(
     app.include_router(tokens.router, dependencies=guarded("admin", read_scope="admin"))
     app.include_router(drivers.router, dependencies=guarded("write"))
     app.include_router(unit_costs.router, dependencies=guarded("read"))
+    app.include_router(audit.router, dependencies=guarded("admin", read_scope="admin"))
     return app
 
 

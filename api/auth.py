@@ -8,6 +8,10 @@ Only SHA-256 digests are kept, in memory for the tokens from settings and in ``a
 created through the API. With no token anywhere the API is open, as for a local demo; the first token
 created (or set) closes it. Tokens never appear in logs, errors or responses, except once in the answer
 that creates one.
+
+The dashboard signs in once (``api.ui.sign_in``): the guard then also accepts the session cookie, and
+for a write it also wants the session's CSRF token in the ``X-CSRF-Token`` header. Scoring and writes
+take one request from the token's bucket (``api.fair_use``); an empty bucket is a 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+
+from api.fair_use import FairUse, is_limited
+from api.sessions import COOKIE, CSRF_HEADER, SessionStore, csrf_matches
 
 # The token model lives apart from HTTP (the MCP server uses it too); re-exported for existing imports.
 from api.token_auth import (
@@ -52,6 +59,7 @@ __all__ = [
     "Authenticator",
     "ConfiguredToken",
     "Guard",
+    "PageGuard",
     "Principal",
     "Scope",
     "guarded",
@@ -101,8 +109,11 @@ class Guard:
 
     def _resolve(self, request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
         auth: Authenticator = request.app.state.auth
+        session_id = request.cookies.get(COOKIE)
         if auth.is_open():
             principal = OPEN
+        elif credentials is None and session_id:
+            principal = self._from_session(request, auth, session_id)
         elif credentials is None:
             sent = "authorization" in request.headers
             reason = "the Authorization header is not a bearer token" if sent else "a bearer token is needed"
@@ -116,22 +127,87 @@ class Guard:
             principal = found
         return self._admit(request, principal)
 
+    def _from_session(self, request: Request, auth: Authenticator, session_id: str) -> Principal:
+        """The principal of a dashboard session; a write also needs the session's CSRF token."""
+        sessions: SessionStore = request.app.state.sessions
+        session = sessions.find(session_id, request.app.state.clock.now())
+        found = auth.authenticate_digest(session.token_hash) if session is not None else None
+        if found is None:
+            log.info("401 %s %s: unknown or expired session", request.method, request.url.path)
+            raise self._no_session()
+        request.state.principal = found  # known, even when refused below: the audit log names it
+        if request.method not in SAFE_METHODS and not csrf_matches(
+            session_id, request.headers.get(CSRF_HEADER)
+        ):
+            log.info(
+                "403 %s %s: session of %r without its CSRF token",
+                request.method,
+                request.url.path,
+                found.name,
+            )
+            raise HTTPException(403, detail="the X-CSRF-Token header is missing or wrong for this session")
+        return found
+
+    def _no_session(self) -> HTTPException:
+        return _unauthorized("the session has expired or was signed out: sign in again", invalid=True)
+
     def _admit(self, request: Request, principal: Principal) -> Principal:
+        request.state.principal = principal  # the audit log names a refused caller too
         needed = self.read_scope if request.method in SAFE_METHODS else self.scope
         if needed not in principal.scopes:
             log.info("403 %s %s: token %r lacks %s", request.method, request.url.path, principal.name, needed)
             raise HTTPException(403, detail=f"this token lacks the '{needed}' scope")
-        request.state.principal = principal
+        fair_use: FairUse | None = getattr(request.app.state, "fair_use", None)
+        if (
+            principal.source != "open"
+            and fair_use is not None
+            and is_limited(request.method, request.url.path)
+        ):
+            wait = fair_use.take(principal.name)
+            if wait:
+                log.info(
+                    "429 %s %s: token %r over its rate", request.method, request.url.path, principal.name
+                )
+                raise HTTPException(
+                    429,
+                    detail=f"too many requests for this token: retry in {wait} s",
+                    headers={"Retry-After": str(wait)},
+                )
         return principal
 
 
-def guarded(scope: Scope, *, read_scope: Scope = "read", public: bool = False) -> list[Any]:
+class PageGuard(Guard):
+    """The dashboard's guard: like ``Guard``, but a page asked for without credentials is sent to the
+    sign-in page (303) instead of answering 401."""
+
+    def _resolve(self, request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+        try:
+            return super()._resolve(request, credentials)
+        except HTTPException as exc:
+            if exc.status_code != 401 or request.method not in SAFE_METHODS:
+                raise
+            from urllib.parse import quote
+
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise HTTPException(
+                303,
+                detail="sign in first",
+                headers={"Location": f"/ui/sign-in?next={quote(target, safe='')}"},
+            ) from None
+
+
+def guarded(
+    scope: Scope, *, read_scope: Scope = "read", public: bool = False, pages: bool = False
+) -> list[Any]:
     """Dependencies for ``include_router``: none when ``public``, else the scope guard.
 
-    The dashboard is included the same way: ``app.include_router(ui.router,
-    dependencies=guarded("read", public=settings.ui_public))``.
+    The dashboard is included with ``pages=True``: ``app.include_router(ui.router,
+    dependencies=guarded("read", public=settings.ui_public, pages=True))``.
     """
-    return [] if public else [Depends(Guard(scope, read_scope=read_scope))]
+    if public:
+        return []
+    guard = PageGuard if pages else Guard
+    return [Depends(guard(scope, read_scope=read_scope))]
 
 
 def install_docs(app: FastAPI, *, public: bool) -> None:

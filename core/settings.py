@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     metrics_public: bool = False  # true: Prometheus scrapes /metrics without a token
     ui_public: bool = False  # true: the dashboard under /ui needs no token
     docs_public: bool = True  # false: /docs, /redoc and /openapi.json need a `read` token
+    # A dashboard session (sign-in with a token) ends this long after it began.
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    # Fair use: requests per minute per token on /v1/score and writes (0 turns it off), and the burst.
+    rate_limit_per_minute: float = Field(default=600.0, ge=0)
+    rate_limit_burst: int = Field(default=120, ge=1)
 
     # Training and scheduling.
     dask_scheduler: str | None = None

@@ -41,6 +41,13 @@ class Access:
             found = self.auth.authenticate(self.token)
             if found is None:
                 raise InputError(SETTING, "unknown or revoked token")
+            if found.restricted:
+                # The tools read and write across products; rather than serve a slice partly, refuse.
+                raise InputError(
+                    SETTING,
+                    f"the token {found.name!r} is restricted by label matchers: the MCP server needs "
+                    "an unrestricted token",
+                )
             return found
         if self.auth.is_open():
             return OPEN

@@ -5,16 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ClockDep, EngineDep, SettingsDep
+from api.deps import ClockDep, EngineDep, SettingsDep, StoreDep
+from api.scoping import Slice, SliceDep
 from core.errors import TooLargeError
 from core.types import Granularity
 from ingestion.drivers import DriverStore, parse_driver_rows
+from ingestion.fact_store import FactStore
 
 router = APIRouter(prefix="/v1/drivers", tags=["drivers"])
+
+
+def _products_in(scope: Slice, store: FactStore, products: set[str]) -> set[str]:
+    """The products a scoped token may see drivers of: by the product label, or one of its series."""
+    if not scope.restricted:
+        return products
+    series: dict[str, list[tuple[str, str]]] = {}
+    for info in store.list_series():
+        series.setdefault(info.product, []).append((info.cost_line, info.currency))
+    return {p for p in products if scope.allows_product(p, series.get(p, []))}
 
 
 class DriverRowIn(BaseModel):
@@ -49,13 +61,25 @@ class DriverOut(BaseModel):
 
 @router.post("", response_model=DriverReportOut)
 async def post_drivers(
-    body: DriversIn, settings: SettingsDep, engine: EngineDep, clock: ClockDep
+    body: DriversIn,
+    settings: SettingsDep,
+    engine: EngineDep,
+    clock: ClockDep,
+    store: StoreDep,
+    scope: SliceDep,
 ) -> DriverReportOut:
     """Store driver points. Idempotent: the same rows again change nothing; a new value for a period
     replaces the old one. A driver keeps one unit (422 naming the row otherwise)."""
     if len(body.rows) > settings.max_spend_rows:
         raise TooLargeError("rows", f"{len(body.rows)} rows; at most {settings.max_spend_rows} per request")
     rows: list[dict[str, Any]] = [r.model_dump() for r in body.rows]
+    if scope.restricted:
+        wanted = {r.product for r in body.rows}
+        outside = sorted(wanted - await run_in_threadpool(_products_in, scope, store, wanted))
+        if outside:
+            raise HTTPException(
+                403, detail=f"product(s) outside the token's label matchers: {', '.join(outside)}"
+            )
     points = parse_driver_rows(rows, where="rows")
     report = await run_in_threadpool(DriverStore(engine).upsert, points, clock)
     return DriverReportOut.model_validate(report.to_dict())
@@ -63,8 +87,9 @@ async def post_drivers(
 
 @router.get("", response_model=list[DriverOut])
 async def list_drivers(
-    engine: EngineDep, product: str | None = Query(None, max_length=256)
+    engine: EngineDep, store: StoreDep, scope: SliceDep, product: str | None = Query(None, max_length=256)
 ) -> list[DriverOut]:
     """The stored drivers: product, driver, unit, granularity, first and last period, points."""
     infos = await run_in_threadpool(DriverStore(engine).list_drivers, product)
-    return [DriverOut.model_validate(i.__dict__) for i in infos]
+    allowed = await run_in_threadpool(_products_in, scope, store, {i.product for i in infos})
+    return [DriverOut.model_validate(i.__dict__) for i in infos if i.product in allowed]

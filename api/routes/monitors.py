@@ -7,9 +7,10 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import SettingsDep, StoreDep
+from api.scoping import SliceDep, monitors_in
 from core.errors import NotFoundError
 from core.types import Granularity
-from training.monitors import configured_monitors, describe_monitors, monitor_series
+from training.monitors import configured_monitors, monitor_series
 
 router = APIRouter(prefix="/v1/monitors", tags=["monitors"])
 
@@ -34,14 +35,17 @@ class MonitorSeriesOut(BaseModel):
 
 
 @router.get("", response_model=list[MonitorOut])
-async def list_monitors(settings: SettingsDep, store: StoreDep) -> list[MonitorOut]:
-    """Every monitor: product × cost line, then the configured ones (product totals by default)."""
-    rows = await run_in_threadpool(describe_monitors, settings, store)
+async def list_monitors(settings: SettingsDep, store: StoreDep, scope: SliceDep) -> list[MonitorOut]:
+    """Every monitor: product × cost line, then the configured ones (product totals by default); a scoped
+    token's counts are of its slice's series."""
+    rows = await run_in_threadpool(monitors_in, scope, settings, store)
     return [MonitorOut.model_validate(r) for r in rows]
 
 
 @router.get("/{name}/series", response_model=list[MonitorSeriesOut])
-async def list_monitor_series(name: str, settings: SettingsDep, store: StoreDep) -> list[MonitorSeriesOut]:
+async def list_monitor_series(
+    name: str, settings: SettingsDep, store: StoreDep, scope: SliceDep
+) -> list[MonitorSeriesOut]:
     """The series of one monitor other than product × cost line (``GET /v1/series`` lists those)."""
     if not any(m.name == name and not m.is_default for m in configured_monitors(settings)):
         raise NotFoundError(f"no monitor {name!r} beside product × cost line")
@@ -58,5 +62,5 @@ async def list_monitor_series(name: str, settings: SettingsDep, store: StoreDep)
             total_spend=round(s.info.total_spend, 2),
         )
         for s in series
-        if s.monitor.name == name
+        if s.monitor.name == name and scope.allows_key(s.key)
     ]

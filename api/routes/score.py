@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, SettingsDep
 from api.model_cache import StoredModels
+from api.scoping import ALL, Slice, SliceDep
 from api.score_schemas import (
     AnomalyOut,
     CompletenessOut,
@@ -285,23 +286,39 @@ def _max_points(settings: object) -> int:
     return int(getattr(settings, "max_score_points", DEFAULT_MAX_POINTS))
 
 
-def _lookup(request: Request) -> StoredLookup | None:
+def _lookup(request: Request, scope: Slice = ALL) -> StoredLookup | None:
+    """The stored models the caller may use: a scoped token scores a series outside its slice as an
+    unknown one (fitted on the request), so the answer tells nothing of another team's models."""
     models = getattr(request.app.state, "stored_models", None)
-    return models.get if models is not None else None
+    if models is None:
+        return None
+    if not scope.restricted:
+        lookup: StoredLookup = models.get
+        return lookup
+
+    def in_slice(product: str | None, cost_line: str | None, gran: Granularity) -> Any:
+        if product is None or cost_line is None or not scope.allows_series(product, cost_line, ""):
+            return None
+        return models.get(product, cost_line, gran)
+
+    return in_slice
 
 
 @router.post("", response_model=ScoreResponse)
-async def score(body: ScoreRequest, settings: SettingsDep, clock: ClockDep, request: Request) -> Response:
+async def score(
+    body: ScoreRequest, settings: SettingsDep, clock: ClockDep, request: Request, scope: SliceDep
+) -> Response:
     """Score every point of a series and group the anomalous ones into events.
     The stored baseline is used when ``product`` and ``cost_line`` name a trained series."""
     models: StoredModels | None = getattr(request.app.state, "stored_models", None)
     run = partial(
-        score_one, body, clock=clock, max_points=_max_points(settings), stored_lookup=_lookup(request)
+        score_one, body, clock=clock, max_points=_max_points(settings), stored_lookup=_lookup(request, scope)
     )
     small = len(body.series) <= INLINE_MAX_POINTS
     if (
         small
         and models is not None
+        and (not scope.restricted or scope.allows_series(body.product or "", body.cost_line or "", ""))
         and models.peek(body.product, body.cost_line, body.granularity or _guess(body))
     ):
         # A cached stored model and a short series: a couple of milliseconds of numpy and no I/O, cheaper
@@ -331,14 +348,14 @@ def _json(answer: BaseModel) -> Response:
 
 @router.post("/batch", response_model=ScoreBatchResponse)
 async def score_batch(
-    body: ScoreBatchRequest, settings: SettingsDep, clock: ClockDep, request: Request
+    body: ScoreBatchRequest, settings: SettingsDep, clock: ClockDep, request: Request, scope: SliceDep
 ) -> Response:
     """Score many series in one request; an error names the item (``items.2.series.5.value``)."""
     limit = _max_points(settings)
     total = sum(len(item.series) for item in body.items)
     if total > 10 * limit:
         raise TooLargeError("items", f"{total} points in all; at most {10 * limit} per batch")
-    lookup = _lookup(request)
+    lookup = _lookup(request, scope)
 
     def run() -> ScoreBatchResponse:
         return ScoreBatchResponse(

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, EngineDep, SettingsDep, StoreDep
 from api.schemas import IngestOut, SpendIn
+from api.scoping import SliceDep
 from core.errors import InputError, TooLargeError
 from ingestion.ingest import Ingestor
 
@@ -28,10 +29,12 @@ def _cell(value: object, where: str) -> str | None:
 
 @router.post("/spend", response_model=IngestOut)
 async def post_spend(
-    body: SpendIn, settings: SettingsDep, engine: EngineDep, clock: ClockDep, store: StoreDep
+    body: SpendIn, settings: SettingsDep, engine: EngineDep, clock: ClockDep, store: StoreDep, scope: SliceDep
 ) -> IngestOut:
     """Ingest FOCUS rows. Idempotent per billing account and period, like file ingestion: a newer batch of
-    a period replaces it. Rows that cannot be parsed are counted by reason, never half-written."""
+    a period replaces it. Rows that cannot be parsed are counted by reason, never half-written.
+    A token restricted by label matchers cannot ingest (403): a batch replaces whole billing periods."""
+    scope.require_unrestricted("ingest spend: a batch replaces whole billing periods of every product")
     if len(body.rows) > settings.max_spend_rows:
         raise TooLargeError("rows", f"{len(body.rows)} rows; at most {settings.max_spend_rows} per request")
     records = [

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, EngineDep, SettingsDep
+from api.scoping import SliceDep, series_labels
 from core.clock import not_in_future
 from core.errors import ConflictError
 from training.jobs import sweep_job
@@ -39,10 +40,14 @@ def _evaluation_view(ev: Any) -> dict[str, Any]:
 
 
 @router.post("/sweeps")
-async def sweep(body: SweepIn, settings: SettingsDep, engine: EngineDep, clock: ClockDep) -> dict[str, Any]:
+async def sweep(
+    body: SweepIn, settings: SettingsDep, engine: EngineDep, clock: ClockDep, scope: SliceDep
+) -> dict[str, Any]:
     """Evaluate every series, rank root causes, update incidents and deliver notifications.
 
-    Leased like the scheduled sweep: while another replica sweeps, the answer is 409."""
+    Leased like the scheduled sweep: while another replica sweeps, the answer is 409. A token restricted
+    by label matchers cannot sweep (403): a sweep evaluates every team's series."""
+    scope.require_unrestricted("sweep every series")
     not_in_future(body.at, clock, "at")
     if body.notify:
         outcome = await run_in_threadpool(lambda: sweep_job(settings, engine, clock, at=body.at))
@@ -66,9 +71,17 @@ async def sweep(body: SweepIn, settings: SettingsDep, engine: EngineDep, clock: 
 
 @router.get("/anomalies")
 async def anomalies(
-    settings: SettingsDep, engine: EngineDep, clock: ClockDep, at: datetime | None = None
+    settings: SettingsDep, engine: EngineDep, clock: ClockDep, scope: SliceDep, at: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Series with anomalies open as of now (or ``at``), with $ impact and root causes; changes nothing."""
     not_in_future(at, clock, "at")
     report = await run_in_threadpool(run_sweep, settings, engine, clock, at=at, alerting=None)
-    return [_evaluation_view(ev) for ev in report.evaluations if ev.anomalies]
+    return [
+        _evaluation_view(ev)
+        for ev in report.evaluations
+        if ev.anomalies
+        and (
+            not scope.restricted
+            or scope.allows(series_labels(ev.product, ev.cost_line, ev.currency, ev.scope, ev.labels))
+        )
+    ]

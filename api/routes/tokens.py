@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import NAME_PATTERN, Authenticator, Principal, Scope, hash_token, new_token
 from api.deps import ClockDep, EngineDep
 from api.tables import api_tokens
+from api.token_auth import MAX_MATCHERS, matchers_from_text, matchers_text, parse_token_matchers
 from core.errors import ConflictError, NotFoundError
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
@@ -27,12 +28,19 @@ router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 class TokenIn(BaseModel):
     name: str = Field(..., pattern=NAME_PATTERN.pattern, description="unique; letters, digits, . _ -")
     scopes: list[Scope] = Field(..., min_length=1, max_length=4)
+    matchers: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_MATCHERS,
+        description='the token\'s slice, in the routing syntax: ["product=checkout", "team=payments"]; '
+        "every read and write is held to it (admin tokens are never restricted). Empty: everything",
+    )
 
 
 class TokenOut(BaseModel):
     id: str
     name: str
     scopes: list[str]
+    matchers: list[str] = Field(default_factory=list)
     source: Literal["settings", "api"]
     created_at: datetime | None = None
     created_by: str | None = None
@@ -50,6 +58,7 @@ def _authenticator(request: Request) -> Authenticator:
 def _create(engine: Engine, auth: Authenticator, body: TokenIn, at: datetime, by: str | None) -> TokenCreated:
     if any(t.name == body.name for t in auth.configured):
         raise ConflictError(f"a token named {body.name!r} is set by SPENDSENTRY_API_TOKENS")
+    matchers = parse_token_matchers(body.matchers, "matchers")
     token, token_id = new_token(), str(uuid.uuid4())
     scopes: list[str] = sorted(set(body.scopes))
     try:
@@ -62,18 +71,32 @@ def _create(engine: Engine, auth: Authenticator, body: TokenIn, at: datetime, by
                     scopes=" ".join(scopes),
                     created_at=at,
                     created_by=by,
+                    matchers=matchers_text(matchers) or None,
                 )
             )
     except IntegrityError:
         raise ConflictError(f"a token named {body.name!r} exists already") from None
     return TokenCreated(
-        id=token_id, name=body.name, scopes=scopes, source="api", created_at=at, created_by=by, token=token
+        id=token_id,
+        name=body.name,
+        scopes=scopes,
+        matchers=[str(m) for m in matchers],
+        source="api",
+        created_at=at,
+        created_by=by,
+        token=token,
     )
 
 
 def _list(engine: Engine, auth: Authenticator) -> list[TokenOut]:
     out = [
-        TokenOut(id=f"settings:{t.name}", name=t.name, scopes=sorted(t.scopes), source="settings")
+        TokenOut(
+            id=f"settings:{t.name}",
+            name=t.name,
+            scopes=sorted(t.scopes),
+            matchers=[str(m) for m in t.matchers],
+            source="settings",
+        )
         for t in auth.configured
     ]
     with engine.connect() as conn:
@@ -84,6 +107,7 @@ def _list(engine: Engine, auth: Authenticator) -> list[TokenOut]:
                 api_tokens.c.scopes,
                 api_tokens.c.created_at,
                 api_tokens.c.created_by,
+                api_tokens.c.matchers,
             ).order_by(api_tokens.c.created_at, api_tokens.c.name)
         ).all()
     out += [
@@ -91,6 +115,7 @@ def _list(engine: Engine, auth: Authenticator) -> list[TokenOut]:
             id=r.id,
             name=r.name,
             scopes=sorted(str(r.scopes).split()),
+            matchers=[str(m) for m in matchers_from_text(r.matchers)],
             source="api",
             created_at=r.created_at,
             created_by=r.created_by,
@@ -115,6 +140,7 @@ async def create_token(
     """Create a token with the given scopes. The token is in this answer only; the server keeps a hash."""
     principal: Principal | None = getattr(request.state, "principal", None)
     by = principal.name if principal is not None and principal.source != "open" else None
+    request.state.audit_target = body.name  # the audit log keeps the new token's name, never its value
     created = await run_in_threadpool(_create, engine, _authenticator(request), body, clock.now(), by)
     response.headers["Cache-Control"] = "no-store"  # no proxy or browser cache keeps the token
     return created

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, EngineDep, SettingsDep
+from api.scoping import SliceDep
 from core.clock import not_in_future
 from core.errors import ConflictError
 from models.registry import ModelRegistry
@@ -51,9 +52,10 @@ class ModelOut(BaseModel):
 
 @router.post("/trainings", response_model=TrainingOut)
 async def start_training(
-    body: TrainingIn, settings: SettingsDep, engine: EngineDep, clock: ClockDep
+    body: TrainingIn, settings: SettingsDep, engine: EngineDep, clock: ClockDep, scope: SliceDep
 ) -> TrainingOut:
     """Fit baselines for every stored series and record them in the model registry (synchronous)."""
+    scope.require_unrestricted("train every series")
     not_in_future(body.at, clock, "at")
     outcome = await run_in_threadpool(
         lambda: train_job(settings, engine, clock, model=body.model, at=body.at, workers=body.workers)
@@ -64,7 +66,7 @@ async def start_training(
 
 
 @router.get("/models", response_model=list[ModelOut])
-async def list_models(settings: SettingsDep, engine: EngineDep) -> list[ModelOut]:
+async def list_models(settings: SettingsDep, engine: EngineDep, scope: SliceDep) -> list[ModelOut]:
     """The current model of every trained series, with its training window and backtest metrics."""
     current = await run_in_threadpool(ModelRegistry(engine, settings.models_path).current)
     return [
@@ -84,4 +86,5 @@ async def list_models(settings: SettingsDep, engine: EngineDep) -> list[ModelOut
             metrics=e.metrics,
         )
         for sid, e in sorted(current.items())
+        if scope.allows_key(e.key)
     ]

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, EngineDep, SettingsDep, StoreDep
+from api.scoping import SliceDep
 from core.errors import NotFoundError
 from core.settings import Settings
 from core.types import Granularity
@@ -116,6 +117,7 @@ async def unit_costs(
     engine: EngineDep,
     store: StoreDep,
     clock: ClockDep,
+    scope: SliceDep,
     product: str = Query(..., max_length=256),
     driver: str | None = Query(None, max_length=64),
     start: datetime | None = None,
@@ -128,7 +130,8 @@ async def unit_costs(
         specs = [
             s
             for s in unit_specs(settings, [i for i in store.list_series() if i.product == product], drivers)
-            if driver is None or s.driver == driver
+            if (driver is None or s.driver == driver)
+            and scope.allows_series(s.product, s.cost_line, s.currency)
         ]
         if not specs:
             raise NotFoundError(f"no unit costs for {product!r}: it needs spend and at least one driver")
@@ -140,10 +143,16 @@ async def unit_costs(
 
 @router.get("/slos", response_model=SlosOut)
 async def slos(
-    settings: SettingsDep, store: StoreDep, clock: ClockDep, days: int = Query(30, ge=1, le=400)
+    settings: SettingsDep,
+    store: StoreDep,
+    clock: ClockDep,
+    scope: SliceDep,
+    days: int = Query(30, ge=1, le=400),
 ) -> SlosOut:
     """The cost SLIs: attribution coverage per day and currency against ``COVERAGE_SLO``, and the unit-cost
-    allowance (per-product unit costs are at ``/v1/unit-costs``)."""
+    allowance (per-product unit costs are at ``/v1/unit-costs``). Coverage sums every team's spend, so a
+    token restricted by label matchers gets 403."""
+    scope.require_unrestricted("read the coverage of all spend")
     rows = await run_in_threadpool(coverage_days, store, end=clock.now() + timedelta(days=1), days=days)
     return SlosOut(
         coverage_slo=settings.coverage_slo,

@@ -16,8 +16,8 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from alerts.budgets import list_budgets
-from alerts.incidents import list_incidents
 from alerts.tables import incidents as incidents_table
+from api.scoping import ALL, Slice, incidents_in
 from core.types import Granularity
 from ingestion.fact_store import FactStore
 from ingestion.focus_columns import USAGE
@@ -198,8 +198,10 @@ def demo_only(engine: Engine) -> bool:
     return origins == {"demo"}
 
 
-def overview(engine: Engine, store: FactStore, scheduler: Any) -> Overview:
-    open_incidents = list_incidents(engine, status="open", limit=OPEN_LIMIT)
+def overview(engine: Engine, store: FactStore, scheduler: Any, scope: Slice = ALL) -> Overview:
+    """The overview page's data, held to ``scope``: a scoped session's totals sum its slice only, and
+    the attribution coverage (a sum over every team's spend) is left out for it."""
+    open_incidents = incidents_in(scope, engine, status="open", limit=OPEN_LIMIT)
     groups: list[SeverityGroup] = []
     for severity in INCIDENT_SEVERITIES:
         members = sorted(
@@ -216,12 +218,17 @@ def overview(engine: Engine, store: FactStore, scheduler: Any) -> Overview:
         key=lambda i: -float(i["impact"]),
     )
     # Resolved incidents that never reached a severity were only watched: they are not listed as incidents.
-    resolved = list_incidents(engine, status="resolved", limit=200)
+    resolved = incidents_in(scope, engine, status="resolved", limit=200)
     recent = [i for i in resolved if i["peak_severity"] in INCIDENT_SEVERITIES][:20]
     month, share, rows = month_spend(store)
+    rows = [r for r in rows if scope.allows_series(r.product, r.cost_line or "", r.currency)]
     products = _product_totals(rows)
     budgets: list[ProductSpend] = []
     for b in list_budgets(engine):
+        if scope.restricted and not scope.allows(
+            {"product": b.product} | ({"cost_line": b.cost_line} if b.cost_line is not None else {})
+        ):
+            continue
         # A budget covers a product, or one of its cost lines, in one currency.
         matching = [
             r
@@ -244,7 +251,7 @@ def overview(engine: Engine, store: FactStore, scheduler: Any) -> Overview:
         month_share=share,
         spend=products,
         budgets=budgets,
-        coverage=coverage(store),
+        coverage=[] if scope.restricted else coverage(store),
         status=status(engine, store, scheduler),
         demo=demo_only(engine),
         watched_resolved=sum(1 for i in resolved if i["peak_severity"] not in INCIDENT_SEVERITIES),

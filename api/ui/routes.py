@@ -17,11 +17,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, EngineDep, SettingsDep, StoreDep
+from api.scoping import SliceDep, incident_in, monitors_in
 from core.errors import InputError, NotFoundError
 from core.monitors import ALL
 from core.types import DEFAULT_SCOPE, Granularity
 from ingestion.fact_store import SeriesInfo
-from training.monitors import describe_monitors
 
 from . import queries, series_queries, svg
 
@@ -56,6 +56,9 @@ def templates() -> Environment:
 
 
 def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    from .sign_in import current  # the signed-in session, if any: the header's sign-out and CSRF token
+
+    context.setdefault("session", current.get())
     html = templates().get_template(name).render(**context)
     # The pages embed the live state: a cached copy would show a stale incident after a feedback click.
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
@@ -63,10 +66,15 @@ def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
 
 @router.get("", response_class=HTMLResponse)
 async def overview(
-    request: Request, settings: SettingsDep, engine: EngineDep, store: StoreDep, clock: ClockDep
+    request: Request,
+    settings: SettingsDep,
+    engine: EngineDep,
+    store: StoreDep,
+    clock: ClockDep,
+    scope: SliceDep,
 ) -> HTMLResponse:
     scheduler = getattr(request.app.state, "scheduler", None)
-    data = await run_in_threadpool(queries.overview, engine, store, scheduler)
+    data = await run_in_threadpool(queries.overview, engine, store, scheduler, scope)
     sparks = {
         c.currency: svg.sparkline(c.daily, label=f"daily attribution coverage, {c.currency}")
         for c in data.coverage
@@ -75,7 +83,7 @@ async def overview(
     monitors: list[dict[str, Any]] = []
     monitors_error = None
     try:
-        monitors = await run_in_threadpool(describe_monitors, settings, store)
+        monitors = await run_in_threadpool(monitors_in, scope, settings, store)
     except InputError as exc:
         monitors_error = str(exc)
     return render(
@@ -94,6 +102,7 @@ async def series(
     settings: SettingsDep,
     engine: EngineDep,
     store: StoreDep,
+    access: SliceDep,
     product: str | None = Query(None, max_length=256),
     cost_line: str | None = Query(None, max_length=256),
     currency: str | None = Query(None, pattern="^[A-Za-z]{3}$"),
@@ -101,7 +110,11 @@ async def series(
     days: int | None = Query(None, ge=1, le=series_queries.MAX_DAYS),
     scope: str | None = Query(None, max_length=128),
 ) -> HTMLResponse:
-    infos = await run_in_threadpool(store.list_series)
+    infos = [
+        i
+        for i in await run_in_threadpool(store.list_series)
+        if access.allows_series(i.product, i.cost_line, i.currency)
+    ]
     monitor = None
     info: SeriesInfo | None
     if scope and scope != DEFAULT_SCOPE:
@@ -115,7 +128,7 @@ async def series(
             cost_line or "",
             currency,
         )
-        if monitor is None:
+        if monitor is None or not access.allows_key(monitor.key):  # another team's: as if unknown
             return render("empty.html", page="series", title="No such monitor series", status_code=404)
         info = monitor.info
     else:
@@ -137,6 +150,8 @@ async def series(
         if monitor is None
         else None
     )
+    if total is not None and not access.allows_key(total.key):
+        total = None
     title = f"{info.product} / {info.cost_line}{where} ({info.currency}, per {view.granularity.value})"
     return render(
         "series.html",
@@ -155,9 +170,11 @@ async def series(
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 async def incident(
-    incident_id: str, settings: SettingsDep, engine: EngineDep, store: StoreDep
+    incident_id: str, settings: SettingsDep, engine: EngineDep, store: StoreDep, scope: SliceDep
 ) -> HTMLResponse:
     try:
+        if scope.restricted:
+            await run_in_threadpool(incident_in, scope, engine, incident_id)
         page = await run_in_threadpool(series_queries.incident_page, settings, engine, store, incident_id)
     except NotFoundError:
         return render("empty.html", page="incident", title="Incident not found", status_code=404)

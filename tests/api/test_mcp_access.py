@@ -64,3 +64,16 @@ def test_scopes_of_a_settings_token_and_a_database_token(engine: Engine, setting
     with pytest.raises(AccessDenied, match="unknown or revoked token") as caught:
         writer.require("read")
     assert token not in str(caught.value) and token not in repr(writer)
+
+
+def test_a_token_restricted_by_label_matchers_is_refused(engine: Engine, settings: Settings) -> None:
+    # The MCP tools read and write across products: a scoped token is refused, not half-served.
+    configured = _settings(settings, api_tokens=SecretStr(f"team:{READER}:read:product=checkout"))
+    access = Access.from_settings(_settings(configured, mcp_token=SecretStr(READER)), engine)
+    with pytest.raises(AccessDenied, match="'team' is restricted by label matchers"):
+        access.require("read")
+    admin = _settings(settings, api_tokens=SecretStr(f"team:{READER}:read+admin:product=checkout"))
+    assert (
+        Access.from_settings(_settings(admin, mcp_token=SecretStr(READER)), engine).require("read").name
+        == "team"
+    )

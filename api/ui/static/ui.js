@@ -48,14 +48,17 @@
 
   function send(form, body, retried) {
     var headers = { "Content-Type": "application/json", "Accept": "application/json" };
-    var token = window.sessionStorage.getItem(TOKEN_KEY);
+    // Signed in: the session cookie goes along by itself, and every write carries the session's CSRF token.
+    var csrf = document.querySelector('meta[name="csrf-token"]');
+    if (csrf) headers["X-CSRF-Token"] = csrf.getAttribute("content");
+    var token = csrf ? null : window.sessionStorage.getItem(TOKEN_KEY);
     if (token) headers.Authorization = "Bearer " + token;
     return fetch(form.dataset.api, {
       method: form.dataset.method || "POST",
       headers: headers,
       body: JSON.stringify(body)
     }).then(function (res) {
-      if ((res.status === 401 || res.status === 403) && !retried) {
+      if ((res.status === 401 || res.status === 403) && !retried && !csrf) {
         var entered = window.prompt("This action needs an API token with the write scope:");
         if (entered) {
           window.sessionStorage.setItem(TOKEN_KEY, entered.trim());
