@@ -109,16 +109,44 @@ def dormant_item(state: IncidentState, links: OpenLinks) -> GroupItem | None:
     )
 
 
+def burning_item(ev: SeriesEvaluation, fingerprint: str) -> GroupItem:
+    """A series with no anomaly event whose windows burn above a severity rule (a product total whose
+    day carries its line's spike, read as a rate, not as a point): its problem spans its longest window."""
+    window = max(ev.windows, key=lambda w: w.hours)
+    return GroupItem(
+        id=fingerprint,
+        fixed=fixed_values(ev),
+        start=ev.as_of - timedelta(hours=window.hours),
+        end=ev.as_of,
+        impact=window.actual - window.expected,
+        direction="up" if window.actual >= window.expected else "down",
+    )
+
+
 def plan_roles(
     evaluations: Sequence[SeriesEvaluation],
     fp: Callable[[SeriesEvaluation], str],
     links: OpenLinks,
     dormant: Sequence[IncidentState] = (),
+    burning: Callable[[SeriesEvaluation], bool] | None = None,
 ) -> Roles:
-    """Group this sweep's anomalous spend series, and the open incidents of quiet ones (``dormant``);
-    keep the links of open incidents whose owner is open."""
+    """Group this sweep's anomalous spend series, the new ones that only ``burning`` says need an
+    incident, and the open incidents of quiet ones (``dormant``); keep the links of open incidents whose
+    owner is open."""
     anomalous = {fp(ev): ev for ev in evaluations if ev.anomalies and is_spend_series(ev)}
     items = [item_of(ev, key, links) for key, ev in anomalous.items()]
+    if burning is not None:
+        hot = {
+            key: ev
+            for ev in evaluations
+            if not ev.anomalies
+            and ev.windows
+            and is_spend_series(ev)
+            and (key := fp(ev)) not in links
+            and burning(ev)
+        }
+        items += [burning_item(ev, key) for key, ev in hot.items()]
+        anomalous.update(hot)
     items += [d for d in (dormant_item(s, links) for s in dormant if s.fingerprint not in anomalous) if d]
     roles = Roles()
     for group in group_anomalies(items):
@@ -147,7 +175,13 @@ def link_entry(ev: SeriesEvaluation, fingerprint: str, severity: str) -> dict[st
         "cost_line": ev.cost_line,
         "currency": ev.currency,
         "scope": ev.scope,
-        "impact": round(sum(a.impact for a in ev.anomalies), 2),
+        # A series that only burns has no event: its excess is its longest window's.
+        "impact": round(
+            sum(a.impact for a in ev.anomalies)
+            if ev.anomalies or not ev.windows
+            else burning_item(ev, fingerprint).impact,
+            2,
+        ),
         "severity": severity,  # what it would have been on its own
         "top_cause": dict(top.dimensions) if top is not None else None,
     }

@@ -124,8 +124,13 @@ class AlertService:
             }
             dormant = incident_store.open_states(conn, quiet) if quiet else []
         open_now = set(links)
+
         # One incident per problem (alerts.grouping): owners first, then the series linked to them.
-        roles = plan_roles(evaluations, _fingerprint, links, dormant)
+        def burning(ev: SeriesEvaluation) -> bool:  # would open an incident on its windows alone
+            budget = governing_budget(table, ev.product, ev.cost_line)
+            return is_active(ev, self._severity(ev, budget, product_projection))
+
+        roles = plan_roles(evaluations, _fingerprint, links, dormant, burning)
         owner_ids = {fp: entry[0] for fp, entry in links.items()}
         for ev in roles.order(evaluations, _fingerprint):
             outcome.evaluated += 1

@@ -135,6 +135,31 @@ def test_a_product_total_whose_day_closes_after_its_line_spiked_joins_the_told_i
     assert [n.fingerprint for n in other.notifications] == [fingerprint("media", "(all)", "USD", "product")]
 
 
+def test_a_product_total_that_only_burns_joins_its_lines_incident(engine: Engine) -> None:
+    """A product total with no anomaly event of its own, whose windows burn over the page rule because
+    its line spiked: the same problem as the line's told incident, linked, told nothing; alone (its line
+    quiet for good and its incident resolved) the same burn is told on its own."""
+    svc = service(engine)
+    spike = evaluation(T0 + 3 * H, product="media", cost_line="Egress", impact=900.0, burn=(4.0, 4.0))
+    assert len(svc.process([spike]).notifications) == 1
+
+    def total(at: timedelta) -> SeriesEvaluation:
+        ev = evaluation(T0 + at, product="media", cost_line="(all)", burn=(3.5, 3.5))
+        assert ev.anomalies == []  # burn alone
+        return dataclasses.replace(ev, scope="product", monitor="product", dimensions={"product": "media"})
+
+    quiet = evaluation(T0 + 4 * H, product="media", cost_line="Egress")
+    outcome = svc.process([quiet, total(4 * H)])
+    assert outcome.notifications == [] and outcome.counts()["linked"] == 1
+    assert {i["scope"] for i in list_incidents(engine)} == {"default"}
+    # A day and more later the line's incident has resolved: the total's burn is a problem of its own.
+    later = [evaluation(T0 + h * H, product="media", cost_line="Egress") for h in range(5, 40)]
+    for ev in later:
+        svc.process([ev])
+    told = svc.process([evaluation(T0 + 40 * H, product="media", cost_line="Egress"), total(40 * H)])
+    assert [n.fingerprint for n in told.notifications] == [fingerprint("media", "(all)", "USD", "product")]
+
+
 def test_the_dashboard_shows_monitors_and_linked_series(tmp_path: Path) -> None:
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'state.db'}",
