@@ -186,6 +186,22 @@ def status(engine: Engine, store: FactStore, scheduler: Any) -> Status:
     return out
 
 
+def held_to(out: Status, scope: Slice) -> Status:
+    """The status a scoped session may see: when things ran, not how many models, series or anomalies
+    every team has (those counts span all teams)."""
+    if not scope.restricted:
+        return out
+    sweep = dict(out.last_sweep) if out.last_sweep else None
+    if sweep is not None:
+        sweep["summary"] = None
+    return Status(
+        last_trained_at=out.last_trained_at,
+        last_data_period=out.last_data_period,
+        jobs=out.jobs,
+        last_sweep=sweep,
+    )
+
+
 def demo_only(engine: Engine) -> bool:
     """Whether the facts come from the generated demo export alone (no other ingestion ever succeeded)."""
     with engine.connect() as conn:
@@ -252,7 +268,7 @@ def overview(engine: Engine, store: FactStore, scheduler: Any, scope: Slice = AL
         spend=products,
         budgets=budgets,
         coverage=[] if scope.restricted else coverage(store),
-        status=status(engine, store, scheduler),
+        status=held_to(status(engine, store, scheduler), scope),
         demo=demo_only(engine),
         watched_resolved=sum(1 for i in resolved if i["peak_severity"] not in INCIDENT_SEVERITIES),
     )

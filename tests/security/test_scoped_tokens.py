@@ -298,3 +298,32 @@ def test_stored_models_outside_the_slice_are_never_looked_up() -> None:
     assert (
         unrestricted is not None and str(unrestricted("search", LINE, Granularity.DAY)) == "model of search"
     )
+
+
+def test_a_scoped_overview_shows_when_things_ran_not_every_teams_counts() -> None:
+    """Model, series and anomaly counts span every team: a scoped session sees only the times."""
+    from datetime import UTC, datetime
+
+    from alerts.matchers import parse_matcher
+    from api.scoping import ALL, Slice
+    from api.ui.queries import Status, held_to
+
+    at = datetime(2026, 9, 1, tzinfo=UTC)
+    full = Status(
+        last_trained_at=at,
+        models_ok=40,
+        models_failed=2,
+        model_types={"seasonal": 40},
+        last_incident_update=at,
+        last_sweep={"status": "done", "summary": {"evaluated": 40, "anomalies": 3}},
+    )
+    assert held_to(full, ALL) == full
+    held = held_to(full, Slice((parse_matcher("product=checkout"),), "checkout"))
+    assert (held.models_ok, held.models_failed, held.model_types, held.last_incident_update) == (
+        0,
+        0,
+        {},
+        None,
+    )
+    assert held.last_trained_at == at and held.last_sweep == {"status": "done", "summary": None}
+    assert full.last_sweep is not None and full.last_sweep["summary"] is not None  # the original is intact
