@@ -15,9 +15,10 @@ PORT ?= 8000
 
 .PHONY: run test lint unit bench demo clean
 
+# $(1): what the step does (plain text, no quotes or commas); $(2): the command. POSIX sh (make's shell).
 define install_step
-	@printf '%s\n' $(1)
-	@$(2) >>$(LOG) 2>&1 || { tail -n 40 $(LOG); echo "failed: $(1) (full log: $(LOG))"; exit 1; }
+	@echo '$(1)'
+	@$(2) >>$(LOG) 2>&1 || { tail -n 40 $(LOG); echo 'failed: $(1) (full log: $(LOG))'; exit 1; }
 endef
 
 $(VENV)/bin/python:
@@ -26,8 +27,8 @@ $(VENV)/bin/python:
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
 	@: > $(LOG)
-	$(call install_step,"upgrading pip",$(PIP) install -q --upgrade pip)
-	$(call install_step,"installing spendsentry with the dev extras (tests and lint)",$(PIP) install -q -e '.[dev]')
+	$(call install_step,upgrading pip,$(PIP) install -q --upgrade pip)
+	$(call install_step,installing spendsentry with the dev extras (tests and lint),$(PIP) install -q -e '.[dev]')
 	@rm -f $(VENV)/.installed-* $(VENV)/.run-installed-*
 	@touch $(STAMP) $(RUN_STAMP)
 
