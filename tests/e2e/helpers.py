@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -72,3 +74,26 @@ def start_cli(workdir: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@contextmanager
+def serving(workdir: Path, **extra: str) -> Iterator[str]:
+    """``spendsentry serve`` on a free port with its crons pushed far out (a sweep at the wall clock must
+    not change what a test checks); yields its URL once ``/healthz`` answers, and stops it after."""
+    port = free_port()
+    env = env_for(workdir, SPENDSENTRY_SWEEP_CRON="0 0 1 1 *", SPENDSENTRY_TRAIN_CRON="0 0 1 1 *", **extra)
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/healthz", proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

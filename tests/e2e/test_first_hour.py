@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.helpers import BIN, env_for, free_port, run_cli, wait_http
+from tests.e2e.helpers import run_cli, serving
 from tests.e2e.test_ui import CHROMIUM, CHROMIUM_ARGS, LAPTOP, needs_chromium
 
 
@@ -31,23 +30,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     work = tmp_path_factory.mktemp("first-hour")
     boot = run_cli(work, "bootstrap", timeout=900, SPENDSENTRY_DEMO_DAYS="60")
     assert boot.returncode == 0, boot.stderr
-    port = free_port()
-    env = env_for(work, SPENDSENTRY_SWEEP_CRON="0 0 1 1 *", SPENDSENTRY_TRAIN_CRON="0 0 1 1 *")
-    proc = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port)],
-        cwd=work,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/healthz", proc)
+    with serving(work) as url:
         yield Demo(work, url, boot.stdout)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.mark.slow

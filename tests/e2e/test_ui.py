@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ import pytest
 
 from api.ui.svg import SeriesData, Span, money, nice_ticks, spend_chart
 from tests.alerts.receiver_server import Receiver, running
-from tests.e2e.helpers import BIN, env_for, free_port, run_cli, wait_http
+from tests.e2e.helpers import run_cli, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -95,26 +94,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             **notify,
         )
         assert res.returncode == 0, res.stderr
-    port = free_port()
-    # The scheduler's crons are pushed far out: a sweep at the wall clock must not change what is checked.
-    env = env_for(work, SPENDSENTRY_SWEEP_CRON="0 0 1 1 *", SPENDSENTRY_TRAIN_CRON="0 0 1 1 *")
-    proc = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port)],
-        cwd=work,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/healthz", proc)
+    with serving(work) as url:
         for budget in BUDGETS:
             httpx.put(f"{url}/v1/budgets", json=budget, timeout=30).raise_for_status()
         yield Site(url, truth)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ sign-in, the session's slice, a write with the CSRF token and one refused withou
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +14,7 @@ from alerts import incident_store
 from alerts.lifecycle import IncidentState
 from alerts.severity import Severity
 from core.db import make_engine
-from tests.e2e.helpers import BIN, env_for, free_port, run_cli, wait_http
+from tests.e2e.helpers import run_cli, serving
 from tests.e2e.test_ui import CHROMIUM, LAPTOP, browser, needs_chromium
 from tests.ingestion.focus_rows import hourly_rows, write_csv
 
@@ -54,33 +53,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     write_csv(work / "export.csv", rows)
     assert run_cli(work, "ingest", "export.csv").returncode == 0
-    port = free_port()
-    env = env_for(
-        work,
-        SPENDSENTRY_API_TOKENS=TOKENS,
-        SPENDSENTRY_SWEEP_CRON="0 0 1 1 *",
-        SPENDSENTRY_TRAIN_CRON="0 0 1 1 *",
-    )
-    proc = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port)],
-        cwd=work,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/healthz", proc)
+    with serving(work, SPENDSENTRY_API_TOKENS=TOKENS) as url:
         engine = make_engine(f"sqlite:///{work / 'var' / 'state.db'}")  # migrated by the server's start
         with engine.begin() as conn:
             for product in ("checkout", "search"):
                 incident_store.save(conn, _incident(product), new=True)
         engine.dispose()
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def _audit(url: str) -> list[dict[str, Any]]:
