@@ -24,7 +24,9 @@ monitors:
 """
 
 
-def test_monitors_and_their_series_are_listed(tmp_path: Path) -> None:
+def monitored(tmp_path: Path) -> tuple[Settings, TestClient]:
+    """An app watching the product, account and team monitors, with six hours of spend in two accounts
+    (2.00 an hour in 111, 1.00 in 222 on another line)."""
     (tmp_path / "monitors.yaml").write_text(MONITORS)
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'state.db'}",
@@ -32,11 +34,20 @@ def test_monitors_and_their_series_are_listed(tmp_path: Path) -> None:
         monitors_file=tmp_path / "monitors.yaml",
         _env_file=None,  # type: ignore[call-arg]
     )
+    return settings, TestClient(create_app(settings))
+
+
+def post_spend(client: TestClient) -> None:
     rows = hourly_rows(6, cost=2.0, account="111") + hourly_rows(
         6, cost=1.0, account="222", service="Amazon S3"
     )
-    with TestClient(create_app(settings)) as client:
-        assert client.post("/v1/spend", json={"rows": rows}).status_code == 200
+    assert client.post("/v1/spend", json={"rows": rows}).status_code == 200
+
+
+def test_monitors_and_their_series_are_listed(tmp_path: Path) -> None:
+    _, app_client = monitored(tmp_path)
+    with app_client as client:
+        post_spend(client)
         listed = {m["name"]: m for m in client.get("/v1/monitors").json()}
         assert list(listed) == ["cost_line", "product", "account", "team"]
         assert listed["cost_line"]["default"] and listed["cost_line"]["series"] == 2
@@ -56,18 +67,9 @@ def test_monitors_and_their_series_are_listed(tmp_path: Path) -> None:
 def test_a_monitor_series_has_its_own_chart_on_the_dashboard(tmp_path: Path) -> None:
     """A product total and an account are series of their own: their pages chart the summed spend
     (12 + 6 a period for the product, 12 for account 111 alone), and each line's page links its total."""
-    (tmp_path / "monitors.yaml").write_text(MONITORS)
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'state.db'}",
-        data_dir=tmp_path / "data",
-        monitors_file=tmp_path / "monitors.yaml",
-        _env_file=None,  # type: ignore[call-arg]
-    )
-    rows = hourly_rows(6, cost=2.0, account="111") + hourly_rows(
-        6, cost=1.0, account="222", service="Amazon S3"
-    )
-    with TestClient(create_app(settings)) as client:
-        assert client.post("/v1/spend", json={"rows": rows}).status_code == 200
+    settings, app_client = monitored(tmp_path)
+    with app_client as client:
+        post_spend(client)
         line = client.get("/v1/series").json()[0]
         page = client.get("/ui/series", params={"product": line["product"], "cost_line": line["cost_line"]})
         assert page.status_code == 200 and 'data-role="product-total"' in page.text
