@@ -42,6 +42,24 @@ def sweeps(
     return out
 
 
+def with_window(engine: Engine, matchers: list[str]) -> tuple[FixedClock, AlertService]:
+    """A service paging and ticketing, and the planned change's window over ``matchers``."""
+    clock = FixedClock(T0)
+    routing = default_routing(
+        pagerduty_routing_key=SecretStr("pd-key"), ticket_kind="webhook", ticket_url="http://t.invalid"
+    )
+    svc = AlertService(engine, clock, routing, incident_policy=IncidentPolicy(resolve_after=3 * H))
+    create_expected_change(
+        engine,
+        clock,
+        name="planned re-training",
+        matchers=matchers,
+        starts_at=T0 + WINDOW[0] * H,
+        ends_at=T0 + WINDOW[1] * H,
+    )
+    return clock, svc
+
+
 @pytest.mark.parametrize(
     ("name", "schedule", "incidents", "told"),
     [
@@ -68,19 +86,7 @@ def sweeps(
 def test_an_incident_muted_by_a_window_closes_when_the_window_ends(
     engine: Engine, name: str, schedule, incidents, told
 ) -> None:
-    clock = FixedClock(T0)
-    routing = default_routing(
-        pagerduty_routing_key=SecretStr("pd-key"), ticket_kind="webhook", ticket_url="http://t.invalid"
-    )
-    svc = AlertService(engine, clock, routing, incident_policy=IncidentPolicy(resolve_after=3 * H))
-    create_expected_change(
-        engine,
-        clock,
-        name="planned re-training",
-        matchers=['product="shop"'],
-        starts_at=T0 + WINDOW[0] * H,
-        ends_at=T0 + WINDOW[1] * H,
-    )
+    clock, svc = with_window(engine, ['product="shop"'])
     for hour, kwargs in schedule:
         clock.set(T0 + hour * H)
         svc.process([evaluation(T0 + hour * H, **kwargs)])  # type: ignore[arg-type]
@@ -98,19 +104,7 @@ def test_a_product_total_linked_to_a_planned_line_ends_with_it(engine: Engine) -
     """The window names the cost line; the product's total sees the same planned spend and is linked to
     the line's muted incident. When the window ends both close as planned: the total must not outlive its
     link and ticket a problem that was planned (nothing is told at any point)."""
-    clock = FixedClock(T0)
-    routing = default_routing(
-        pagerduty_routing_key=SecretStr("pd-key"), ticket_kind="webhook", ticket_url="http://t.invalid"
-    )
-    svc = AlertService(engine, clock, routing, incident_policy=IncidentPolicy(resolve_after=3 * H))
-    create_expected_change(
-        engine,
-        clock,
-        name="planned re-training",
-        matchers=['product="shop"', 'cost_line="Compute"'],
-        starts_at=T0 + WINDOW[0] * H,
-        ends_at=T0 + WINDOW[1] * H,
-    )
+    clock, svc = with_window(engine, ['product="shop"', 'cost_line="Compute"'])
 
     def total(at: int, **kwargs: object) -> SeriesEvaluation:
         ev = evaluation(T0 + at * H, cost_line="(all)", **kwargs)  # type: ignore[arg-type]
