@@ -126,9 +126,18 @@ class AlertService:
         open_now = set(links)
 
         # One incident per problem (alerts.grouping): owners first, then the series linked to them.
-        def burning(ev: SeriesEvaluation) -> bool:  # would open an incident on its windows alone
-            budget = governing_budget(table, ev.product, ev.cost_line)
-            return is_active(ev, self._severity(ev, budget, product_projection))
+        # Whether a series without an open incident needs one: asked of quiet series by the grouping (would
+        # it open on its burn windows alone?) and of every such series below, so answered once each.
+        needs: dict[str, bool] = {}
+
+        def needs_incident(ev: SeriesEvaluation) -> bool:
+            key = _fingerprint(ev)
+            if key not in needs:
+                budget = governing_budget(table, ev.product, ev.cost_line)
+                needs[key] = is_active(ev, self._severity(ev, budget, product_projection))
+            return needs[key]
+
+        burning = needs_incident
 
         roles = plan_roles(evaluations, _fingerprint, links, dormant, burning)
         owner_ids = {fp: entry[0] for fp, entry in links.items()}
@@ -139,10 +148,8 @@ class AlertService:
             if owner is not None and fp not in open_now:
                 outcome.linked.append(fp)  # its anomaly is listed on the owner's incident; nothing else
                 continue
-            if fp not in open_now:
-                budget = governing_budget(table, ev.product, ev.cost_line)
-                if not is_active(ev, self._severity(ev, budget, product_projection)):
-                    continue
+            if fp not in open_now and not needs_incident(ev):
+                continue
             entries = [
                 link_entry(
                     m,
