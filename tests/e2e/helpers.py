@@ -7,11 +7,15 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, text
+
+from tests.conftest import PG_URL
 
 BIN = Path(sys.executable).parent / "spendsentry"
 
@@ -97,3 +101,22 @@ def serving(workdir: Path, **extra: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@contextmanager
+def fresh_database(sqlite_file: Path) -> Iterator[str]:
+    """A database of its own for a server under test: a new PostgreSQL database when the test server is
+    configured (dropped after), else ``sqlite_file``."""
+    if not PG_URL:
+        yield f"sqlite:///{sqlite_file}"
+        return
+    name = f"ss_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -17,13 +17,12 @@ from typing import Any
 import anyio
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, insert, select
 
 from alerts.tables import expected_changes, feedback, incidents
 from api.tables import api_tokens
 from api.token_auth import hash_token, new_token
-from tests.conftest import PG_URL
-from tests.e2e.helpers import BIN, env_for, run_cli
+from tests.e2e.helpers import BIN, env_for, fresh_database, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -59,19 +58,8 @@ class World:
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh PostgreSQL database when the test server is configured, else a SQLite file."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path_factory.mktemp('mcp-db') / 'state.db'}"
-        return
-    name = f"ss_mcp_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(tmp_path_factory.mktemp("mcp-db") / "state.db") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

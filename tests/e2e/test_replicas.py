@@ -6,33 +6,20 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_URL
-from tests.e2e.helpers import BIN, env_for, run_cli
+from tests.e2e.helpers import BIN, env_for, fresh_database, run_cli
 
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[str]:
     """A fresh PostgreSQL database when the test server is configured, else a SQLite file."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'var' / 'state.db'}"
-        return
-    name = f"ss_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(tmp_path / "var" / "state.db") as url:
+        yield url
 
 
 @pytest.mark.slow
