@@ -111,7 +111,8 @@ def test_prometheus_scrapes_metrics_with_a_bearer_token(tmp_path: Path, server: 
         eventually(lambda: query(prom, 'spendsentry_series{job="spendsentry"} > 0'), "a scraped series")
         [up] = query(prom, 'up{job="spendsentry"}')
         assert up["value"][1] == "1"
-        [refused] = query(prom, 'up{job="spendsentry-without-token"}')
+        # Each job keeps its own scrape clock: the one without a token may not have been scraped yet.
+        [refused] = eventually(lambda: query(prom, 'up{job="spendsentry-without-token"}'), "the refused scrape")
         assert refused["value"][1] == "0"
         targets = httpx.get(f"{prom.url}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
         errors = {t["labels"]["job"]: t["lastError"] for t in targets}
