@@ -161,6 +161,9 @@ def serve(tmp: Path, port: int) -> subprocess.Popen[bytes]:
         "SPENDSENTRY_DATA_DIR": str(tmp),
         "SPENDSENTRY_DATABASE_URL": f"sqlite:///{tmp / 'state.db'}",
         "SPENDSENTRY_API_TOKENS": f"bench:{TOKEN}:score+read",
+        # Fair use off: the load generator is one client asking as fast as it can, and with the per-token
+        # bucket on most answers would be 429s (cheap refusals, not scoring).
+        "SPENDSENTRY_RATE_LIMIT_PER_MINUTE": "0",
     }
     cmd = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

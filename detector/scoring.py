@@ -180,21 +180,17 @@ def surprise(
 
     forecast_residual = x - np.asarray(expected, dtype=np.float64)
     level_residual = x - trailing_median(x, level_window)
-    deviations = []
-    for residual in (forecast_residual, level_residual):
-        for k in sorted({1, max(cfg.short_window, 1)}):
-            magnitude = _signed(trailing_mean(residual, k), direction)
-            deviations.append(tail(magnitude, floor=floor))
-    deviation = np.maximum(np.max(deviations, axis=0) - np.log10(len(deviations)), 0.0)
+    magnitudes = [
+        _signed(trailing_mean(residual, k), direction)
+        for residual in (forecast_residual, level_residual)
+        for k in sorted({1, max(cfg.short_window, 1)})
+    ]
     cap = recurrence_cap(
         _signed(forecast_residual, direction),
         window=window,
         block=block_points(ppd, cfg.recurrence_hours),
         min_count=cfg.recurrence_min_count,
     )
-
-    z = robust_z(x, cfg.z_window)
-    z_decades = np.nan_to_num(_signed(z, direction), nan=0.0) / cfg.z_per_decade
 
     intraday = ppd > 1.0
     period = pd.Timedelta(days=1) if intraday else pd.Timedelta(days=7)
@@ -205,7 +201,10 @@ def surprise(
         tolerance_ns=int(pd.Timedelta(minutes=cfg.context_tolerance_minutes if intraday else 60).value),
         periods=cfg.seasonal_periods,
     )
-    seasonal_z = np.where(found >= 2, robust_z(x - level, cfg.z_window), np.nan)
+    # Both robust z's in one call (the point, and its distance to the same-phase level: one row each).
+    z, distance_z = robust_z(np.stack([x, x - level]), cfg.z_window)
+    z_decades = np.nan_to_num(_signed(z, direction), nan=0.0) / cfg.z_per_decade
+    seasonal_z = np.where(found >= 2, distance_z, np.nan)
     seasonal_decades = np.nan_to_num(_signed(seasonal_z, direction), nan=0.0) / cfg.seasonal_z_per_decade
     twin, repeats = same_phase_twins(
         x,
@@ -219,7 +218,11 @@ def surprise(
     # earlier periods. The twin's distance alone is judged against twin distances, which are tiny where the
     # series is calm, so a daily job's spike that differs from yesterday's by a noise step still looked new.
     twin_gap = np.where(np.isfinite(twin) & (repeats >= cfg.repeat_min), 0.0, _signed(twin, direction))
-    context = tail(twin_gap, floor=floor)
+    # Every tail at once (the deviations' magnitudes and the twin gap, one row each): the same answer as
+    # one call per view, without paying numpy's per-call overhead five times on a short series.
+    decades = tail(np.stack([*magnitudes, twin_gap]), floor=floor)
+    deviations, context = decades[:-1], decades[-1]
+    deviation = np.maximum(np.max(deviations, axis=0) - np.log10(len(deviations)), 0.0)
     # Until enough twins have been seen to judge one, the view has no say (rather than saying "normal").
     known = np.cumsum(np.isfinite(twin)) >= min_history
     context = np.where(known, context, z_decades)

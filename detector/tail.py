@@ -28,11 +28,18 @@ _BLOCK_CELLS = 1 << 21  # trailing-window cells sorted at once (~16 MiB of float
 def trailing_view(x: np.ndarray, window: int) -> np.ndarray:
     """Row ``t`` holds ``x[t-window : t]`` (NaN-padded at the start): the history strictly *before* ``t``.
 
-    A read-only strided view, no copy.
+    A read-only strided view, no copy. For a 2-D ``x`` (one series per row) the view is 3-D: series,
+    point, history.
     """
-    padded = np.concatenate([np.full(window, np.nan), np.asarray(x, dtype=np.float64)])
-    step = padded.strides[0]
-    return as_strided(padded, shape=(padded.size - window, window), strides=(step, step), writeable=False)
+    v = np.asarray(x, dtype=np.float64)
+    padded = np.concatenate([np.full((*v.shape[:-1], window), np.nan), v], axis=-1)
+    step = padded.strides[-1]
+    return as_strided(
+        padded,
+        shape=(*padded.shape[:-1], padded.shape[-1] - window, window),
+        strides=(*padded.strides[:-1], step, step),
+        writeable=False,
+    )
 
 
 def tail_decades(
@@ -49,15 +56,37 @@ def tail_decades(
     ``floor`` (one per point, or one for all) bounds ``β`` from below, in the magnitude's unit, so a
     noise-free history cannot make an infinitesimal change infinitely surprising. ``exclude`` (decades)
     enables the second pass.
+
+    ``magnitude`` may be 2-D, one independent series per row (``floor`` broadcast against it): every row
+    is judged on its own history, as if passed alone, and the answer is the same to the bit; stacking only
+    saves the per-call overhead, which dominates on the short series a request or a sweep scores.
     """
     m = np.asarray(magnitude, dtype=np.float64)
     floor = np.broadcast_to(np.asarray(floor, dtype=np.float64), m.shape)
+    if m.ndim == 1:
+        one: np.ndarray = tail_decades(
+            m[None, :],
+            window=window,
+            min_history=min_history,
+            floor=floor[None, :],
+            exclude=exclude,
+            memory=memory,
+        )[0]
+        return one
     first = _pass(m, m, window, min_history, floor)
-    if exclude is None or not (first >= exclude).any():
+    if exclude is None:
         return first
+    flagged = first >= exclude
+    again = np.flatnonzero(flagged.any(axis=1))  # rows with nothing to exclude keep their first pass
+    if again.size == 0:
+        return first
+    out = first.copy()
+    rows, hit = m[again], flagged[again]
     if memory is None or memory >= window:
-        return _pass(m, np.where(first >= exclude, np.nan, m), window, min_history, floor)
-    return _pass(m, m, window, min_history, floor, flagged=first >= exclude, memory=memory)
+        out[again] = _pass(rows, np.where(hit, np.nan, rows), window, min_history, floor[again])
+    else:
+        out[again] = _pass(rows, rows, window, min_history, floor[again], flagged=hit, memory=memory)
+    return out
 
 
 def _pass(
@@ -70,29 +99,31 @@ def _pass(
     flagged: np.ndarray | None = None,
     memory: int = 0,
 ) -> np.ndarray:
-    out = np.zeros(m.size)
-    rows_per_block = max(_BLOCK_CELLS // max(window, 1), 1)
+    """One pass over 2-D ``m`` (series × points), each point against its row's ``history`` before it."""
+    out = np.zeros(m.shape)
+    n = m.shape[1]
+    rows_per_block = max(_BLOCK_CELLS // max(window * m.shape[0], 1), 1)
     past_all = trailing_view(np.where(np.isfinite(history), history, np.nan), window)
     flags_all = None if flagged is None else trailing_view(flagged.astype(np.float64), window)
     recent = np.arange(window) >= window - memory  # the last ``memory`` columns of each history row
-    for lo in range(0, m.size, rows_per_block):
-        hi = min(lo + rows_per_block, m.size)
-        rows = past_all[lo:hi]
+    for lo in range(0, n, rows_per_block):
+        hi = min(lo + rows_per_block, n)
+        rows = past_all[:, lo:hi]
         if flags_all is not None:
             # Flagged points stay out of the history for ``memory`` points, then count again.
-            rows = np.where((flags_all[lo:hi] == 1.0) & recent[None, :], np.nan, rows)
-        past = np.sort(rows, axis=1)  # NaN sorts last
-        count = np.count_nonzero(~np.isnan(past), axis=1)
+            rows = np.where((flags_all[:, lo:hi] == 1.0) & recent, np.nan, rows)
+        past = np.sort(rows, axis=-1)  # NaN sorts last
+        count = np.count_nonzero(~np.isnan(past), axis=-1)
         u = _row_quantile(past, count, TAIL_QUANTILE)
-        a = m[lo:hi]
+        a = m[:, lo:hi]
         with np.errstate(all="ignore"):
-            over = past > u[:, None]  # NaN compares False
-            n_over = over.sum(axis=1)
-            excess = np.where(over, past - u[:, None], 0.0).sum(axis=1) / np.maximum(n_over, 1)
-            beta = np.maximum(excess, floor[lo:hi] + 1e-12)
+            over = past > u[..., None]  # NaN compares False
+            n_over = over.sum(axis=-1)
+            excess = np.where(over, past - u[..., None], 0.0).sum(axis=-1) / np.maximum(n_over, 1)
+            beta = np.maximum(excess, floor[:, lo:hi] + 1e-12)
             decades = -np.log10(1.0 - TAIL_QUANTILE) + (a - u) / beta / LN10
         usable = (count >= min_history) & np.isfinite(a) & (a > u)
-        out[lo:hi] = np.where(usable, decades, 0.0)
+        out[:, lo:hi] = np.where(usable, decades, 0.0)
     return out
 
 
@@ -100,19 +131,20 @@ def row_quantile(rows: np.ndarray, q: float) -> np.ndarray:
     """The ``q`` quantile of the finite values of each row (NaN for a row without any).
 
     One sort, NaN last: ``np.nanquantile``/``nanmedian`` go through masked arrays, which cost more than
-    the arithmetic on the short rows a sweep scores by the thousand.
+    the arithmetic on the short rows a sweep scores by the thousand. Rows are along the last axis.
     """
-    ordered = np.sort(rows, axis=1)
-    return _row_quantile(ordered, np.count_nonzero(~np.isnan(ordered), axis=1), q)
+    ordered = np.sort(rows, axis=-1)
+    return _row_quantile(ordered, np.count_nonzero(~np.isnan(ordered), axis=-1), q)
 
 
 def _row_quantile(ordered: np.ndarray, count: np.ndarray, q: float) -> np.ndarray:
-    """Per row, the ``q`` quantile (linear interpolation) of its first ``count`` sorted finite values."""
+    """Per row (last axis), the ``q`` quantile (linear interpolation) of its first ``count`` sorted finite
+    values."""
     pos = q * np.maximum(count - 1, 0)
     lo = pos.astype(np.int64)
     hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
-    rows = np.arange(ordered.shape[0])
-    a, b = ordered[rows, lo], ordered[rows, hi]
+    a = np.take_along_axis(ordered, lo[..., None], axis=-1)[..., 0]
+    b = np.take_along_axis(ordered, hi[..., None], axis=-1)[..., 0]
     with np.errstate(all="ignore"):
         out = a + (pos - lo) * (b - a)
     return np.where(count > 0, out, np.nan)

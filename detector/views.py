@@ -41,7 +41,7 @@ def _nanmedian_rows(v: np.ndarray) -> np.ndarray:
 def _nanmean_rows(v: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(np.nanmean(v, axis=1))
+        return np.asarray(np.nanmean(v, axis=-1))
 
 
 def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.ndarray:
@@ -51,12 +51,15 @@ def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.nda
     any move would be infinite) half the mean-absolute-deviation equivalent stands in, and it is never
     below ``rel_floor`` of the typical magnitude (a noise-free series). Only the fallback uses the mean:
     the MAD is what ignores a lasting step's first days, so the z of a step stays large.
+
+    A 2-D ``values`` holds one series per row, each judged alone (the same answer as one call per row).
     """
     x = np.asarray(values, dtype=np.float64)
-    window = max(min(window, x.size), 1)  # a longer window than the series only adds padding
-    rows = sliding_window_view(np.concatenate([np.full(window - 1, np.nan), x]), window)  # ends at t
+    window = max(min(window, x.shape[-1]), 1)  # a longer window than the series only adds padding
+    padded = np.concatenate([np.full((*x.shape[:-1], window - 1), np.nan), x], axis=-1)
+    rows = sliding_window_view(padded, window, axis=-1)  # ends at t
     med = _nanmedian_rows(rows)
-    dev = np.abs(rows - med[:, None])
+    dev = np.abs(rows - med[..., None])
     mad = MAD_TO_SIGMA * _nanmedian_rows(dev)
     scale = np.where(mad > 0, mad, 0.5 * MEAN_AD_TO_SIGMA * _nanmean_rows(dev))
     scale = np.fmax(scale, rel_floor * _nanmedian_rows(np.abs(rows)) + 1e-12)

@@ -77,3 +77,22 @@ def test_trailing_mean_is_nan_aware() -> None:
     x = np.array([1.0, np.nan, 3.0, 5.0])
     np.testing.assert_allclose(trailing_mean(x, 2), [1.0, 1.0, 3.0, 4.0])
     assert np.isnan(trailing_mean(np.array([np.nan, 1.0]), 1)[0])
+
+
+@pytest.mark.parametrize(("exclude", "memory"), [(None, None), (3.0, None), (3.0, 5)])
+def test_stacked_rows_equal_one_call_per_row_to_the_bit(exclude: float | None, memory: int | None) -> None:
+    """Several series in one call (one per row) answer exactly what each answers alone, including rows
+    that have something to exclude beside rows that have nothing."""
+    rng = np.random.default_rng(5)
+    n = 300
+    rows = rng.gamma(2.0, 1.0, (6, n))
+    rows[1, 150:153] += 40.0  # a spike: excluded on the second pass
+    rows[3, 200:] += 25.0  # a step
+    rows[4, rng.integers(0, n, 5)] = np.nan
+    floor = 1e-3 * (1.0 + rng.random(n))
+    kwargs = {"window": 56, "min_history": 14, "exclude": exclude, "memory": memory}
+    stacked = tail_decades(rows, floor=floor, **kwargs)  # type: ignore[arg-type]
+    alone = np.stack([tail_decades(r, floor=floor, **kwargs) for r in rows])  # type: ignore[arg-type]
+    assert stacked.shape == rows.shape
+    assert np.array_equal(stacked, alone)
+    assert (stacked[1] >= 3.0).any()  # the spike row did take the second pass

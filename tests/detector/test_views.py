@@ -93,3 +93,14 @@ def test_same_phase_level_is_the_median_of_earlier_periods_found_by_time() -> No
         x, np.maximum.accumulate(back), period_ns=24 * hour, tolerance_ns=0, periods=1
     )
     assert (found[:24] == 0).all()
+
+
+def test_robust_z_of_stacked_series_equals_one_call_per_series() -> None:
+    rng = np.random.default_rng(9)
+    rows = rng.normal(100.0, 5.0, (3, 400))
+    rows[1, :300] = 50.0  # sits on one value: the mean-deviation fallback
+    rows[2, rng.integers(0, 400, 8)] = np.nan
+    stacked = robust_z(rows, 288)
+    alone = np.stack([robust_z(r, 288) for r in rows])
+    assert np.array_equal(stacked, alone, equal_nan=True)
+    assert np.isfinite(stacked[0, 10:]).all()
