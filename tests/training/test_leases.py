@@ -13,12 +13,13 @@ from training.tables import job_runs
 
 
 def test_lease_is_exclusive_renewable_and_expires(engine: Engine) -> None:
-    a = Lease(engine, "sweep", owner="a", ttl=timedelta(seconds=0.5))
-    b = Lease(engine, "sweep", owner="b", ttl=timedelta(seconds=0.5))
+    # Two seconds: long enough that a loaded CI machine cannot let the lease lapse between two statements.
+    a = Lease(engine, "sweep", owner="a", ttl=timedelta(seconds=2))
+    b = Lease(engine, "sweep", owner="b", ttl=timedelta(seconds=2))
     assert a.acquire() and not b.acquire()
     assert a.renew() and not b.renew()
     assert b.lost.is_set() and not a.lost.is_set()
-    time.sleep(0.7)  # a stopped renewing: its lease is free for b
+    time.sleep(2.3)  # a stopped renewing: its lease is free for b
     assert b.acquire() and not a.renew()
     b.release()
     assert a.acquire()
