@@ -50,6 +50,9 @@ LOOKBACK = {Granularity.DAY: timedelta(days=63), Granularity.HOUR: timedelta(day
 WINDOW_HOURS = {Granularity.DAY: (24.0, 72.0), Granularity.HOUR: (6.0, 24.0, 72.0)}
 MAX_CAUSE_PERIODS = 7
 NEW_SPEND_HOURS = 24.0  # a new series' spend over its last day decides whether it is material
+# ... or, on an intraday series, its run rate once this many periods have spent: a day's worth of hours
+# need not pass before a leak at $20 an hour counts, and a one-off charge in one hour still does not.
+NEW_SPEND_MIN_PERIODS = 2
 Progress = Callable[[int, int], None]
 
 
@@ -398,7 +401,8 @@ class Sweeper:
     def _new_spend(
         self, points: dict[str, np.ndarray], index: pd.DatetimeIndex, judged: np.ndarray, step: pd.Timedelta
     ) -> Anomaly | None:
-        """A series in cold start that spent at least the materiality floor over its last day.
+        """A series in cold start that spent at least the materiality floor over its last day, or (an
+        intraday series) spends at that rate a day in at least ``NEW_SPEND_MIN_PERIODS`` periods.
 
         Its monthly run rate (the window's spend per hour over a month) is the event's
         ``projected_month_impact``: a new service spending thousands a day (leaked credentials, a
@@ -406,7 +410,11 @@ class Sweeper:
         """
         tail = judged[-max(int(pd.Timedelta(hours=NEW_SPEND_HOURS) / step), 1) :]
         recent = float(np.nansum(points["value"][tail]))
-        if recent < self.settings.materiality_floor:
+        day_rate = recent / (len(tail) * (step / pd.Timedelta(days=1))) if len(tail) else 0.0
+        spending = int(np.count_nonzero(np.nan_to_num(points["value"][tail]) > 0))
+        floor = self.settings.materiality_floor
+        at_rate = step < pd.Timedelta(days=1) and spending >= NEW_SPEND_MIN_PERIODS and day_rate >= floor
+        if recent < floor and not at_rate:
             return None
         spent = np.flatnonzero(np.nan_to_num(points["value"][judged]) > 0)
         first = judged[int(spent[0])] if spent.size else judged[0]

@@ -26,13 +26,22 @@ START = datetime(2026, 9, 1)
 DAYS = 21
 
 
-def sweep_with(engine: Engine, tmp_path: Path, new_per_hour: float) -> list[dict[str, object]]:
+def sweep_with(
+    engine: Engine, tmp_path: Path, new_per_hour: float, hours: int = 30, then_nothing: int = 0
+) -> list[dict[str, object]]:
     settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
     end = START + timedelta(days=DAYS)
     rows = hourly_rows(24 * DAYS, start=START, cost=10.0, product="shop", service="Amazon EC2")
-    # The new service: nothing for three weeks, then 30 hours of spend.
+    # The new service: nothing for three weeks, then ``hours`` hours of spend.
+    first = end - timedelta(hours=hours + then_nothing)
+    rows += hourly_rows(hours, start=first, cost=new_per_hour, product="shop", service="Amazon SageMaker")
+    # Then hours billed at zero (the line exists, it spends nothing).
     rows += hourly_rows(
-        30, start=end - timedelta(hours=30), cost=new_per_hour, product="shop", service="Amazon SageMaker"
+        then_nothing,
+        start=first + timedelta(hours=hours),
+        cost=0.0,
+        product="shop",
+        service="Amazon SageMaker",
     )
     write_csv(tmp_path / "export.csv", rows)
     clock = FixedClock(end.replace(tzinfo=UTC))
@@ -44,7 +53,7 @@ def sweep_with(engine: Engine, tmp_path: Path, new_per_hour: float) -> list[dict
     assert steady.anomalies == []
     routing = default_routing(pagerduty_routing_key=SecretStr("pd-key"), ticket_kind=None, ticket_url=None)
     AlertService(engine, clock, routing).process(report.evaluations)
-    if new_per_hour * 24 >= settings.materiality_floor:
+    if new_per_hour * 24 >= settings.materiality_floor and hours >= 2:
         [event] = fresh.anomalies
         assert event.kind == "new_spend" and event.expected == 0.0
         assert abs(event.projected_month_impact - new_per_hour * 730) < 1e-6 * new_per_hour * 730
@@ -60,3 +69,16 @@ def test_a_new_service_spending_thousands_a_day_pages_at_once(engine: Engine, tm
 def test_new_spend_below_the_materiality_floor_raises_nothing(engine: Engine, tmp_path: Path) -> None:
     incidents = sweep_with(engine, tmp_path, new_per_hour=0.1)  # 2.40 a day: below the materiality floor
     assert incidents == []
+
+
+def test_an_hourly_leak_counts_from_its_second_hour_at_its_daily_rate(engine: Engine, tmp_path: Path) -> None:
+    """$20 an hour is $480 a day: two hours of it are news, although together they are under the $100 floor
+    that a day of spend must reach."""
+    [incident] = sweep_with(engine, tmp_path, new_per_hour=20.0, hours=2)
+    assert incident["cost_line"] == "Amazon SageMaker" and incident["severity"] in {"page", "ticket"}
+    assert "new spend" in incident["reasons"][0]
+
+
+def test_one_hour_of_new_spend_under_the_floor_is_no_news(engine: Engine, tmp_path: Path) -> None:
+    # $60 in one hour, then an hour at zero: a one-off charge, not a rate ($60 alone is under the floor).
+    assert sweep_with(engine, tmp_path, new_per_hour=60.0, hours=1, then_nothing=1) == []
