@@ -150,6 +150,12 @@ CHOICES = (
     "- **Cold start in the replay**: alarms once two days (intraday) or two weeks (daily) of history are "
     "seen, not when the seasonal fit leaves its own cold start (a week of hourly points): Microsoft "
     "56.1 → 61.6, NAB unchanged.",
+    "- **Tail history** (`tail_days` 14; 7 days is already the 2016-point cap for NAB's 5-minute files, so "
+    "only hourly series move): 7, 21, 28 and 42 days gave Microsoft 66.0, 69.1, 69.8 and 65.7 against 68.3, "
+    "NAB 74.3 throughout. Not monotonic, because the tail's own cold start (an eighth of its window) grows "
+    "with it and moves which early windows are seen; the best of these is within what a change of cold "
+    "start alone moves, and 28 days would also double an hourly sweep's lookback: not kept. The deviation "
+    "view's second time scale (`short_window` 6): 3 points 73.7 / 67.6, 12 points 74.4 / 68.5: not kept.",
 )
 
 
