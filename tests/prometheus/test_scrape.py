@@ -112,7 +112,9 @@ def test_prometheus_scrapes_metrics_with_a_bearer_token(tmp_path: Path, server: 
         [up] = query(prom, 'up{job="spendsentry"}')
         assert up["value"][1] == "1"
         # Each job keeps its own scrape clock: the one without a token may not have been scraped yet.
-        [refused] = eventually(lambda: query(prom, 'up{job="spendsentry-without-token"}'), "the refused scrape")
+        [refused] = eventually(
+            lambda: query(prom, 'up{job="spendsentry-without-token"}'), "the refused scrape"
+        )
         assert refused["value"][1] == "0"
         targets = httpx.get(f"{prom.url}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
         errors = {t["labels"]["job"]: t["lastError"] for t in targets}
