@@ -26,7 +26,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from detector.detector import Detection, infer_step
 from detector.post_rules import DetectorConfig, cold_start_mask, min_alert_span
@@ -106,17 +105,23 @@ def alarm_boundary(
     mode = "both" if config.direction == "both" else "up"
     sides = {"up": (1,), "down": (-1,), "both": (1, -1)}[config.direction]
     for side in sides:
-        # The lower side is the upper side of the mirrored series (every view is symmetric).
+        # The gate: on its side of the expected spend, and by the $ / % impact rules (in the mirrored
+        # series' unit: the lower side is the upper side of the mirrored series, every view is symmetric).
+        gate = side * expected * completeness + _impact_floor(expected * completeness, config)
         bound = score_threshold(
-            side * y, side * expected, times, step, decades=need, mode=mode, config=config.score
+            side * y,
+            side * expected,
+            times,
+            step,
+            decades=need,
+            above=gate / c,
+            mode=mode,
+            config=config.score,
         )
         opens, sustains = bound.opens * c, bound.sustains * c
+        # Right after a candidate on the same side, the sustaining evidence alone keeps the event going.
         continuing = np.concatenate([[False], candidate[:-1] == side])
-        scores = np.where(continuing, np.minimum(opens, sustains), opens)
-        # The gate: on its side of the expected spend, and by the $ / % impact rules.
-        centre = side * expected * completeness
-        gate = centre + _impact_floor(expected * completeness, config)
-        edge = np.fmax(scores, gate)
+        edge = np.fmax(np.where(continuing, np.minimum(opens, sustains), opens), gate)
         allowed = possible & _run_before(candidate, side, max(config.min_persistence, 1) - 1)
         if side < 0:
             allowed &= completeness >= 1.0  # a shortfall in a partial period is what missing data looks like
@@ -128,9 +133,12 @@ def alarm_boundary(
     return AlarmBoundary(upper, lower)
 
 
-def alerting_ready(baseline: object, index: pd.DatetimeIndex, completeness: np.ndarray) -> bool:
-    """Whether :meth:`detector.detector.Detector.run` lets ``baseline`` alert on ``index``: its complete
-    periods span two seasons, and the model says it is ready."""
-    seen = index[np.nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0) >= 1.0]
+def alerting_ready(baseline: object, detection: Detection) -> bool:
+    """Whether :meth:`detector.detector.Detector.run` let ``baseline`` alert on ``detection``'s points: its
+    complete periods span two seasons, and the model says it is ready (the same test, on its output)."""
+    index = detection.index
+    seen = index[
+        np.nan_to_num(np.asarray(detection.columns["completeness"], dtype=np.float64), nan=1.0) >= 1.0
+    ]
     mature = len(seen) > 1 and (seen[-1] - seen[0]) >= min_alert_span(infer_step(index))
     return mature and bool(getattr(baseline, "alerting_ready_", True))

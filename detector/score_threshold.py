@@ -11,19 +11,21 @@ with that value, so each view's threshold can be solved for the value instead of
 * a robust z reaches ``k`` at ``median + k·scale``; the point is part of its own window, so median and
   scale are taken with the point ranked above the rest (where its boundary lies, ``k`` being 6 and more
   scales above the median), and the mean-deviation fallback of a window without spread is solved exactly;
-* the twin view alarms once the value clears every earlier same-phase value by the tail's distance and is
-  no longer within ``repeat_share`` of its trailing-median residual of them in ``repeat_min`` periods;
+* the twin view alarms where the value is far enough from its nearest earlier same-phase value and repeats
+  too few of them; that set is not one interval, so it is searched (:mod:`detector.twin_threshold`);
 * the recurrence cap lets ``D`` decades through once fewer blocks than it tolerates reached the residual;
 * the range view reaches ``D`` decades at ``high + width·D / range_per_width``.
 
 The views combine as the score combines them: where the score takes the *least* surprised of several
 views, all must alarm (the largest of their boundaries); where it takes the *most* surprised, one is enough
-(the smallest). The result is exact, save two approximations (documented in the README):
+(the smallest). The result is the lowest value from which on the score alarms. It is exact, with two
+limits (documented in the README):
 
-* the twin view's distance to its nearest same-phase value is not monotone *between* earlier same-phase
-  values (it falls again towards the next one), so a value in a wide gap between them can alarm below the
-  boundary; the boundary is where every value above alarms;
-* the robust z's rank assumption fails only for windows of two or three points (the series' first points).
+* above it, a value that repeats an earlier same-phase value (last Monday's spike, again) is routine to the
+  twin view and stays quiet: the boundary is where alarms start, not a promise that all beyond it alarm;
+* the robust z's rank assumption fails only for windows of two or three points (the series' first points),
+  and the recurrence cap is taken as alarming on every value above its bound (exact but during an
+  excursion that zig-zags, where it is the bound above which every value passes).
 
 Everything is a handful of sorted trailing windows, like the score itself: one pass, no trial values.
 """
@@ -41,6 +43,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from detector.recurrence import block_points
 from detector.scoring import ScoreConfig, tail_window
 from detector.tail import LN10, TAIL_QUANTILE, tail_decades, trailing_mean, trailing_view
+from detector.twin_threshold import same_phase_candidates, twin_threshold
 from detector.views import MAD_TO_SIGMA, MEAN_AD_TO_SIGMA, same_phase_level, same_phase_twins, trailing_median
 
 _BLOCK_CELLS = 1 << 21  # trailing-window cells sorted at once: bounds memory only
@@ -149,62 +152,6 @@ def z_threshold(values: np.ndarray, window: int, z: float, rel_floor: float = 1e
     return np.where(np.isfinite(out) & (count >= 2), out, np.inf)
 
 
-def _same_phase_tops(
-    x: np.ndarray, times: np.ndarray, *, period_ns: int, tolerance_ns: int, periods: int
-) -> np.ndarray:
-    """Per point and earlier period, the largest value within ``±tolerance`` of ``t − k·period`` (NaN where
-    none): the candidates :func:`detector.views.same_phase_twins` searches, found the same way."""
-    n = x.size
-    position = np.arange(n)
-    tops = np.full((n, periods), np.nan)
-    for k in range(1, periods + 1):
-        lo = np.searchsorted(times, times - k * period_ns - tolerance_ns, side="left")
-        hi = np.minimum(np.searchsorted(times, times - k * period_ns + tolerance_ns, side="right"), position)
-        width = int(np.max(hi - lo, initial=0))
-        if width <= 0:
-            continue
-        idx = lo[:, None] + np.arange(width)[None, :]
-        candidates = np.where(idx < hi[:, None], x[np.minimum(idx, max(n - 1, 0))], np.nan)
-        tops[:, k - 1] = np.fmax.reduce(candidates, axis=1)
-    return tops
-
-
-def twin_threshold(
-    x: np.ndarray,
-    times: np.ndarray,
-    level: np.ndarray,
-    gap_threshold: np.ndarray,
-    *,
-    period_ns: int,
-    tolerance_ns: int,
-    periods: int,
-    repeat_share: float,
-    repeat_min: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The value from which on the twin view alarms: above every earlier same-phase value by
-    ``gap_threshold``, and a repeat (within ``repeat_share`` of its residual against ``level``) of fewer
-    than ``repeat_min`` periods' values (+∞ where the point has no same-phase value at all); and whether
-    the point has one (its twin distance is then known whatever its value)."""
-    tops = _same_phase_tops(x, times, period_ns=period_ns, tolerance_ns=tolerance_ns, periods=periods)
-    highest = np.fmax.reduce(tops, axis=1)
-    has_twin = np.isfinite(highest)
-    if repeat_min <= 0 or repeat_share >= 1.0:
-        return np.full(x.size, np.inf), has_twin  # every value repeats enough periods: never novel
-    # Period k repeats while x − top_k ≤ share·|x − level|; the left side grows faster, so that holds up to
-    # one root, on whichever side of the level it lies.
-    lv = level[:, None]
-    with np.errstate(all="ignore"):
-        roots = np.where(
-            tops >= lv,
-            (tops - repeat_share * lv) / (1.0 - repeat_share),
-            (tops + repeat_share * lv) / (1.0 + repeat_share),
-        )
-    roots = np.where(np.isfinite(tops) & np.isfinite(lv), roots, np.nan)
-    routine_up_to = _kth_largest(roots, np.full(x.size, repeat_min))
-    out = np.fmax(highest + gap_threshold, routine_up_to)
-    return np.where(has_twin, out, np.inf), has_twin
-
-
 def cap_threshold(
     magnitude: np.ndarray, *, window: int, block: int, min_count: int, decades: float
 ) -> np.ndarray:
@@ -304,11 +251,13 @@ def score_threshold(
     step: pd.Timedelta,
     *,
     decades: float,
+    above: np.ndarray | None = None,
     mode: str = "up",
     config: ScoreConfig | None = None,
 ) -> ScoreThreshold:
     """Per point, the value above which :func:`detector.scoring.surprise` reaches ``decades`` (and the
-    sustaining evidence does), all other points as they are.
+    sustaining evidence does), all other points as they are; with ``above``, the lowest such value at or
+    above it (the post-rules' gate: the twin view can alarm in pockets, so where the search starts matters).
 
     ``mode`` is the magnitude on the upper side: ``"up"`` (the positive part) or ``"both"`` (the absolute
     value); for a lower boundary pass the negated series and negate the result. ``values`` are the scored
@@ -377,21 +326,14 @@ def score_threshold(
         within=cfg.repeat_share * np.nan_to_num(np.abs(x - trailing)),
     )
     gap = np.where(np.isfinite(twin) & (repeats >= cfg.repeat_min), 0.0, _watched(twin, mode))
-    novel, has_twin = twin_threshold(
-        x,
-        times_ns,
-        trailing,
-        tail(gap, decades),
-        period_ns=period,
-        tolerance_ns=twin_tolerance,
-        periods=twin_periods,
-        repeat_share=cfg.repeat_share,
-        repeat_min=cfg.repeat_min,
+    candidates = same_phase_candidates(
+        x, times_ns, period_ns=period, tolerance_ns=twin_tolerance, periods=twin_periods
     )
     # Until enough twins were seen the view stands in with the plain z (as the score does); the point's
     # own twin counts when it has a same-phase value, whatever its value.
+    has_twin = np.isfinite(candidates).any(axis=(1, 2))
     seen_twins = np.concatenate([[0], np.cumsum(np.isfinite(twin))[:-1]]) + has_twin
-    context = np.where(seen_twins >= min_history, novel, z)
+    known = seen_twins >= min_history
 
     cap = e + cap_threshold(
         _watched(x - e, mode),
@@ -401,7 +343,25 @@ def score_threshold(
         decades=decades,
     )
     beyond = _range_threshold(x, decades, min_history=cfg.range_min_points, per_width=cfg.range_per_width)
-
+    lowest = np.full(n, -np.inf) if above is None else np.asarray(above, dtype=np.float64)
     # s = max(min(deviation, max(z, seasonal z), twin, cap), range): every view of the minimum must alarm.
-    views = np.maximum.reduce([deviation, np.minimum(z, seasonal), context, _finite_or_inf(cap)])
-    return ScoreThreshold(opens=np.minimum(views, beyond), sustains=np.minimum(deviation, z))
+    # All but the twin view alarm on every value from their boundary up; the twin view is searched from
+    # there (where it is not yet known, the plain z stands in for it).
+    rest = np.maximum.reduce([deviation, np.minimum(z, seasonal), _finite_or_inf(cap), lowest])
+    novel = np.full(n, np.inf)
+    search = known & np.isfinite(rest)
+    if search.any():
+        novel[search] = twin_threshold(
+            candidates[search],
+            trailing[search],
+            tail(gap, decades)[search],
+            rest[search],
+            mode=mode,
+            repeat_share=cfg.repeat_share,
+            repeat_min=cfg.repeat_min,
+        )
+    views = np.where(known, novel, np.maximum(rest, z))
+    return ScoreThreshold(
+        opens=np.minimum(views, np.maximum(beyond, lowest)),
+        sustains=np.maximum(np.minimum(deviation, z), lowest),
+    )
