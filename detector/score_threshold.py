@@ -42,7 +42,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from detector.recurrence import block_points
 from detector.scoring import ScoreConfig, tail_window
-from detector.tail import LN10, TAIL_QUANTILE, tail_decades, trailing_mean, trailing_view
+from detector.tail import LN10, TAIL_QUANTILE, trailing_mean, trailing_view
 from detector.twin_threshold import same_phase_candidates, twin_threshold
 from detector.views import MAD_TO_SIGMA, MEAN_AD_TO_SIGMA, same_phase_level, same_phase_twins, trailing_median
 
@@ -83,6 +83,40 @@ def _quantile_sorted(ordered: np.ndarray, count: np.ndarray, q: float) -> np.nda
     return np.where(count > 0, out, np.nan)
 
 
+def _tail_reference(
+    history: np.ndarray,
+    window: int,
+    floor: np.ndarray,
+    rows: np.ndarray,
+    *,
+    flagged: np.ndarray | None = None,
+    memory: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the points ``rows``: the tail threshold ``u``, the mean excess ``β`` and the history's size, as
+    the passes of :func:`detector.tail.tail_decades` compute them (flagged points out for ``memory``)."""
+    past_all = trailing_view(np.where(np.isfinite(history), history, np.nan), window)
+    flags_all = None if flagged is None else trailing_view(flagged.astype(np.float64), window)
+    recent = np.arange(window) >= window - memory
+    u, beta = np.full(rows.size, np.nan), np.full(rows.size, np.nan)
+    count = np.zeros(rows.size, dtype=np.int64)
+    per_block = max(_BLOCK_CELLS // max(window, 1), 1)
+    for lo in range(0, rows.size, per_block):
+        take = rows[lo : lo + per_block]
+        block = past_all[take]
+        if flags_all is not None:
+            block = np.where((flags_all[take] == 1.0) & recent[None, :], np.nan, block)
+        past = np.sort(block, axis=1)
+        n = np.count_nonzero(~np.isnan(past), axis=1)
+        q = _quantile_sorted(past, n, TAIL_QUANTILE)
+        with np.errstate(all="ignore"):
+            over = past > q[:, None]
+            excess = np.where(over, past - q[:, None], 0.0).sum(axis=1) / np.maximum(over.sum(axis=1), 1)
+        u[lo : lo + take.size] = q
+        beta[lo : lo + take.size] = np.maximum(excess, floor[take] + 1e-12)
+        count[lo : lo + take.size] = n
+    return u, beta, count
+
+
 def tail_threshold(
     magnitude: np.ndarray,
     decades: float,
@@ -96,35 +130,27 @@ def tail_threshold(
     """The magnitude at which :func:`detector.tail.tail_decades` gives each point ``decades`` (+∞ without
     enough history), judged against the same history the score uses (second pass included)."""
     m = np.asarray(magnitude, dtype=np.float64)
-    first = tail_decades(m, window=window, min_history=min_history, floor=floor, exclude=None)
-    history, flagged = m, None
-    if exclude is not None and (first >= exclude).any():
-        if memory is None or memory >= window:
-            history = np.where(first >= exclude, np.nan, m)
-        else:
-            flagged = first >= exclude
-    out = np.full(m.size, np.inf)
-    past_all = trailing_view(np.where(np.isfinite(history), history, np.nan), window)
-    flags_all = None if flagged is None else trailing_view(flagged.astype(np.float64), window)
-    recent = np.arange(window) >= window - (memory or 0)
-    rows_per_block = max(_BLOCK_CELLS // max(window, 1), 1)
+    every = np.arange(m.size)
+    u, beta, count = _tail_reference(m, window, floor, every)
+    if exclude is not None:
+        # The first pass, as tail_decades computes it: its flags keep points out of the second one's history.
+        with np.errstate(all="ignore"):
+            decades_first = -np.log10(1.0 - TAIL_QUANTILE) + (m - u) / beta / LN10
+            usable = (count >= min_history) & np.isfinite(m) & (m > u)
+        flagged = np.where(usable, decades_first, 0.0) >= exclude
+        if flagged.any():
+            # Only points with a flagged point in their history see a different one: sort those again.
+            reach = window if memory is None or memory >= window else memory
+            marks = np.concatenate([[0], np.cumsum(flagged)])
+            redo = np.flatnonzero(marks[every] - marks[np.maximum(every - reach, 0)] > 0)
+            if memory is None or memory >= window:
+                again = _tail_reference(np.where(flagged, np.nan, m), window, floor, redo)
+            else:
+                again = _tail_reference(m, window, floor, redo, flagged=flagged, memory=memory)
+            u[redo], beta[redo], count[redo] = again
     # Decades are 1 at the threshold u and grow by 1 per β·ln 10 beyond it; below one decade, just past u.
     beyond = LN10 * max(decades + math.log10(1.0 - TAIL_QUANTILE), 0.0)
-    for lo in range(0, m.size, rows_per_block):
-        hi = min(lo + rows_per_block, m.size)
-        rows = past_all[lo:hi]
-        if flags_all is not None:
-            rows = np.where((flags_all[lo:hi] == 1.0) & recent[None, :], np.nan, rows)
-        past = np.sort(rows, axis=1)
-        count = np.count_nonzero(~np.isnan(past), axis=1)
-        u = _quantile_sorted(past, count, TAIL_QUANTILE)
-        with np.errstate(all="ignore"):
-            over = past > u[:, None]
-            n_over = over.sum(axis=1)
-            excess = np.where(over, past - u[:, None], 0.0).sum(axis=1) / np.maximum(n_over, 1)
-            beta = np.maximum(excess, floor[lo:hi] + 1e-12)
-        out[lo:hi] = np.where(count >= min_history, u + beta * beyond, np.inf)
-    return out
+    return np.where(count >= min_history, u + beta * beyond, np.inf)
 
 
 def z_threshold(values: np.ndarray, window: int, z: float, rel_floor: float = 1e-3) -> np.ndarray:

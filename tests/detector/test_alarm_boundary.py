@@ -20,6 +20,8 @@ import pytest
 from detector.alarm_boundary import AlarmBoundary, alarm_boundary, alerting_ready
 from detector.detector import Detection, Detector
 from detector.post_rules import DetectorConfig
+from detector.score_threshold import tail_threshold
+from detector.tail import tail_decades
 from models.seasonal import BatchedSeasonalBaseline
 
 KINDS = ("daily", "hourly", "flat", "spike", "hourly_spike")
@@ -172,3 +174,20 @@ def test_a_repeat_of_last_weeks_spike_is_routine_though_beyond_the_boundary() ->
     c = Case(y, model, detector, detection, boundary, None)
     check_flips(c, [207])
     assert boundary.upper[207] < 0.8 * y.iloc[207]
+
+
+@pytest.mark.parametrize("memory", [None, 30])
+def test_the_tail_threshold_is_where_the_tail_reaches_its_decades(memory: int | None) -> None:
+    """The inverted tail against :func:`detector.tail.tail_decades` itself, spikes kept out of its history
+    (for ever, or for ``memory`` points) included."""
+    rng = np.random.default_rng(5)
+    m = rng.exponential(1.0, 400)
+    m[[120, 121, 250]] = 40.0  # flagged by the first pass: out of the second pass's history
+    settings = {"window": 100, "min_history": 14, "floor": np.full(400, 1e-6), "exclude": 3.0}
+    reach = tail_threshold(m, 2.1, memory=memory, **settings)  # type: ignore[arg-type]
+    assert np.isposinf(reach[:14]).all() and np.isfinite(reach[14:]).all()
+    for t in (20, 122, 123, 200, 251, 330):
+        for factor, above in ((1.0 + 1e-9, True), (1.0 - 1e-6, False)):
+            trial = m.copy()
+            trial[t] = reach[t] * factor
+            assert bool(tail_decades(trial, memory=memory, **settings)[t] >= 2.1) is above, (t, factor)  # type: ignore[arg-type]
