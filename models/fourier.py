@@ -154,12 +154,15 @@ def make_spec(
         cycle = 7.0
     n_cp = min(n_changepoints, int(span * changepoint_range // cycle))
     changepoints = tuple(changepoint_range * (j + 1) / (n_cp + 1) for j in range(n_cp))
-    # Calendar effects of billing (charges on the 1st, month-end closing jobs) need two months of a daily
-    # series to be told from chance. An intraday series learns them hour by hour: a batch job on the 1st
-    # runs at its own hours, which a whole-day lift cannot follow, and one previous month shows them (its
-    # hours are many points, where a daily series' month holds one).
+    # Calendar effects of billing (charges on the 1st, month-end closing jobs) are learned once one previous
+    # month shows them: any 32 days hold a first and a last day of a month. Billing puts them there on
+    # purpose (monthly fees, month-start batch jobs), so the first repeat is the habit, not chance: waiting
+    # for a second month paged every daily month-start batch of a two-month-old series. A one-off spike on
+    # a 1st is learned too, and only makes the next 1st's alarm need more (a normal 1st then sits below its
+    # expectation, which a monitor of rising spend does not alarm on). An intraday series learns them hour
+    # by hour: a batch job on the 1st runs at its own hours, which a whole-day lift cannot follow.
     hourly = granularity is Granularity.HOUR
-    calendar = span >= (32.0 if hourly else 60.0)
+    calendar = span >= 32.0
     return DesignSpec(
         origin,
         span,

@@ -7,9 +7,9 @@ path: series are grouped by their first and last observed point, each group shar
 (:mod:`models.robust_fit`). A series fitted alone therefore gets the very model it gets in a batch.
 
 Regressors by granularity: hourly data get daily and weekly seasonality; daily data get weekly,
-calendar-monthly and, from two years of history, yearly. From two months of history (three for hourly
-data) both get billing's calendar effects: the first of the month (where monthly charges land) and the
-last (month-end closing jobs), each a lift of the whole day. Below ``min_history`` observed points a series is handed to
+calendar-monthly and, from two years of history, yearly. From one month of history (32 days: one first and
+one last day of a month seen) both get billing's calendar effects: the first of the month (where monthly
+charges land) and the last (month-end closing jobs), a lift of the whole day (hour by hour for hourly data). Below ``min_history`` observed points a series is handed to
 :class:`~models.cold_start.ColdStartBaseline` and is not ready for alerting.
 """
 
@@ -49,8 +49,7 @@ class BatchedSeasonalBaseline(BaseEstimator):  # type: ignore[misc]
     n_changepoints, changepoint_range : trend hinges, evenly spaced over the first share of history.
     trend_penalty : ridge weight per observation on each change of slope (larger = stiffer trend).
     daily_order, weekly_order, monthly_order, yearly_order : Fourier pairs per seasonality (0 = off).
-    month_start : add a first-of-the-month effect (from two months of history; intraday data from one
-        month, hour by hour).
+    month_start : add a first-of-the-month effect (from one month of history; intraday data hour by hour).
     month_end : add a last-day-of-the-month effect (month-end closing jobs, reports), as ``month_start``.
     huber_c : Huber threshold in robust standard deviations; residuals beyond it count linearly.
     min_history : observed points below which the cold-start model is used (None: by granularity).

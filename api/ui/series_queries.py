@@ -1,7 +1,8 @@
 """Read-only data for the series and incident pages: one series over a window, scored as a sweep would.
 
 The detector is re-run over the shown window with the stored model, so the band and the markers on the
-chart are the ones the detector sees, not a drawing of its own.
+chart are the ones the detector sees, not a drawing of its own: the band is its alarm boundary
+(:mod:`detector.alarm_boundary`), the values beyond which it flags a period.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -20,6 +22,7 @@ from alerts.rebaseline import list_rebaselines
 from api.rebaselined_model import RebaselinedModel
 from core.settings import Settings
 from core.types import Granularity, SeriesKey
+from detector.alarm_boundary import alarm_boundary, alerting_ready
 from detector.detector import Detector
 from detector.post_rules import DetectorConfig
 from ingestion.fact_store import FactStore, SeriesInfo
@@ -144,9 +147,20 @@ def series_view(
     if learned and entry is not None:
         model = RebaselinedModel(model, learned, entry.trained_at)
     detector = Detector(DetectorConfig())
+    alarm_upper, alarm_lower = np.empty(0), np.empty(0)
     if len(y) >= 2:
-        points = detector.run(model, y, as_of=stop, fit=fit).points
-        points = points[pd.DatetimeIndex(points.index) >= begin]
+        detection = detector.run(model, y, as_of=stop, fit=fit)
+        # Computed over the whole scored history, as the decision was: the boundary at a point depends on
+        # the points before it, including those before the window.
+        boundary = alarm_boundary(detection, detector.config, alerting_ready=alerting_ready(model, detection))
+        shown_rows = np.asarray(detection.index >= begin)
+        points = detection.points[shown_rows]
+        alarm_upper, alarm_lower = boundary.upper[shown_rows], boundary.lower[shown_rows]
+        if len(points) and not np.isfinite(alarm_upper).any() and not np.isfinite(alarm_lower).any():
+            notes.append(
+                "No band: the detector cannot alarm anywhere in this window yet (too little history for "
+                "the model to alert), so no value would be flagged."
+            )
     else:
         points = pd.DataFrame(
             columns=["value", "expected", "lower", "upper", "trend", "seasonal", "is_anomaly"]
@@ -190,8 +204,9 @@ def series_view(
         times=times,
         actual=[float(v) for v in points["value"]],
         expected=[_none_if_nan(v) for v in points["expected"]],
-        lower=[_none_if_nan(v) for v in points["lower"]],
-        upper=[_none_if_nan(v) for v in points["upper"]],
+        # The band is the alarm boundary; an infinite side (no value alarms there) is left out.
+        lower=[_none_if_nan(v) for v in alarm_lower],
+        upper=[_none_if_nan(v) for v in alarm_upper],
         anomaly=[bool(v) for v in points["is_anomaly"]],
         windows=[
             Span(

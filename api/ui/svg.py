@@ -35,7 +35,12 @@ class Span:
 
 @dataclass(frozen=True)
 class SeriesData:
-    """What the spend chart draws; lists are aligned on ``times`` (None where a value is unknown)."""
+    """What the spend chart draws; lists are aligned on ``times`` (None where a value is unknown).
+
+    ``lower`` and ``upper`` are the band: the detector's alarm boundary, beyond which it flags a period
+    (None on a side where no value would be flagged: dips on a monitor of rising spend, a period in cold
+    start). Where only ``upper`` is known the band reaches down to the chart's floor.
+    """
 
     times: Sequence[datetime]
     actual: Sequence[float]
@@ -108,6 +113,11 @@ class _Frame:
         return round(self.bottom_px - min(max(share, -0.02), 1.02) * (self.bottom_px - self.top_px), 1)
 
 
+def _or_floor(value: float | None, frame: _Frame) -> float:
+    """A band's lower edge: its value, or the chart's floor where it has none."""
+    return frame.ymin if value is None else float(value)
+
+
 def _polyline(points: Sequence[tuple[float, float]]) -> str:
     return " ".join(f"{x},{y}" for x, y in points)
 
@@ -172,8 +182,9 @@ def _triangle(x: float, y: float, size: float = 7.0) -> str:
 def spend_chart(
     data: SeriesData, *, currency: str, title: str, width: int = WIDTH, height: int = HEIGHT
 ) -> Markup:
-    """Actual spend (solid line, dots), expected (dashed) inside its band (filled, dotted edges), anomalies
-    (triangles), expected-change windows (hatched) and incident periods (brackets along the top)."""
+    """Actual spend (solid line, dots), expected (dashed) inside the band where the detector does not alarm
+    (filled, dotted edges: its alarm boundary), anomalies (triangles), expected-change windows (hatched) and
+    incident periods (brackets along the top)."""
     if not data.times:
         return Markup('<p class="empty">No spend in this window.</p>')
     values = [v for v in (*data.actual, *data.upper, *data.lower) if v is not None and math.isfinite(v)]
@@ -208,14 +219,15 @@ def spend_chart(
             f'width="{round(x1 - x0, 1)}" height="{frame.bottom_px - frame.top_px}">'
             f"<title>expected change: {escape(span.label)}</title></rect>{text}</g>"
         )
-    for run in _runs(
-        [None if lo is None or up is None else lo for lo, up in zip(data.lower, data.upper, strict=True)]
-    ):
+    for run in _runs(data.upper):
         upper = [(frame.x(times[i]), frame.y(float(data.upper[i] or 0.0))) for i in run]
-        lower = [(frame.x(times[i]), frame.y(float(data.lower[i] or 0.0))) for i in reversed(run)]
+        # Where dips never alarm there is no lower boundary: the band goes down to the floor of the chart.
+        lower = [(frame.x(times[i]), frame.y(_or_floor(data.lower[i], frame))) for i in reversed(run)]
         out.append(f'<polygon class="band" data-role="band" points="{_polyline(upper + lower)}"/>')
-        out.append(f'<polyline class="band-edge" points="{_polyline(upper)}"/>')
-        out.append(f'<polyline class="band-edge" points="{_polyline(lower)}"/>')
+        out.append(f'<polyline class="band-edge" data-role="alarm-upper" points="{_polyline(upper)}"/>')
+        for low in _runs([data.lower[i] for i in run]):
+            edge = [(frame.x(times[run[j]]), frame.y(float(data.lower[run[j]] or 0.0))) for j in low]
+            out.append(f'<polyline class="band-edge" data-role="alarm-lower" points="{_polyline(edge)}"/>')
     for run in _runs(data.expected):
         pts = [(frame.x(times[i]), frame.y(float(data.expected[i] or 0.0))) for i in run]
         out.append(f'<polyline class="expected" data-role="expected" points="{_polyline(pts)}"/>')

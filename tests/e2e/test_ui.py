@@ -197,6 +197,9 @@ def test_series_chart_has_band_and_anomaly_markers(site: Site, browser: Any) -> 
     assert chart.locator("[data-role=incident-span]").count() >= 1
     # The band is drawn, not degenerate: its polygon spans some height.
     assert chart.locator("[data-role=band]").first.bounding_box()["height"] > 10
+    # It is the detector's alarm boundary (its upper edge drawn as such), and the legend says so.
+    assert chart.locator("[data-role=alarm-upper]").count() >= 1
+    assert "alarm boundary" in page.locator("[data-role=band-legend]").inner_text()
     # Trend and seasonal parts are there on demand.
     parts = page.locator("[data-role=parts]")
     assert not parts.locator("svg[data-role=parts-chart]").is_visible()

@@ -46,6 +46,17 @@ def test_month_start_charges_are_learned_for_daily_series() -> None:
     assert first - out.loc["2024-08-31", "expected"] > 200.0
 
 
+@pytest.mark.parametrize("n_days", [45, 25])
+def test_a_daily_month_start_batch_is_learned_from_one_month(n_days: int) -> None:
+    """A batch on the 1st (from 2024-01-01: 2024-02-01 is in a 45-day history): one month seen is enough
+    for the next 1st to expect it; under a month, nothing is learned."""
+    y = daily(n_days)
+    y[y.index.day == 1] += 300.0
+    out = BatchedSeasonalBaseline().fit(y).predict(pd.date_range("2024-02-28", periods=5, freq="D"))
+    lift = out.loc["2024-03-01", "expected"] - out.loc["2024-02-29", "expected"]
+    assert bool(lift > 200.0) is (n_days >= 32), lift
+
+
 @pytest.mark.parametrize("month_end, learned", [(True, True), (False, False)])
 def test_month_end_closing_jobs_are_learned_for_daily_series(month_end: bool, learned: bool) -> None:
     y = daily(240)
