@@ -14,6 +14,7 @@ from core.settings import Settings
 from ingestion.fact_store import FactStore
 from ingestion.ingest import Ingestor
 from ingestion.resource_facts import resources_dir, top_resources
+from ingestion.resource_store import ResourceStore
 from tests.ingestion.focus_rows import row, write_csv
 
 CLOCK = FixedClock(datetime(2026, 11, 1, tzinfo=UTC))
@@ -26,7 +27,7 @@ def make_ingestor(tmp_path: Path, engine: Engine, **overrides: object) -> Ingest
 
 
 def resources(ing: Ingestor) -> FactStore:
-    return FactStore(resources_dir(ing.settings.data_dir))
+    return ResourceStore(resources_dir(ing.settings.data_dir))
 
 
 def hours(day: int, n: int, **kwargs: object) -> list[dict[str, object]]:
