@@ -48,7 +48,7 @@ def _leaf_id(prefix: str = "") -> str:
 
 
 STAGED_ALL = "_ss_staged_all"
-RESOURCE_SET, LEAF_SET, DESCRIPTION_SET = 0, 1, 3
+RESOURCE_SET, LEAF_SET, DESCRIPTION_SET = 0, 1, 2
 
 
 def staging_sql(
@@ -61,7 +61,7 @@ def staging_sql(
     descriptions: bool = False,
 ) -> str:
     """The staging query of one export: leaf groups (``_ss_set = 1``), resource-day groups (``0``) with
-    ``resources``, usage-type descriptions (``3``) with ``descriptions``.
+    ``resources``, usage-type descriptions (``2``) with ``descriptions``.
 
     One scan feeds every aggregation (DuckDB streams a CTE read several times to all of them): the leaf
     facts with ``aggregates`` (cost, rows, quantities...), and per day × leaf-day id × resource id only
