@@ -71,8 +71,11 @@ def ingest_once(
     if resources:
         with duckdb.connect() as conn:
             glob = str(data / "resources" / "*" / "*" / "*.parquet")
+            # Resource-day rows only: each file also holds its leaf-day keys' values (rows without a day).
             result["resource_rows"] = float(
-                conn.execute(f"SELECT count(*) FROM read_parquet('{glob}')").fetchall()[0][0]
+                conn.execute(
+                    f"SELECT count(*) FROM read_parquet('{glob}', union_by_name=true) WHERE day IS NOT NULL"
+                ).fetchall()[0][0]
             )
     return result
 
