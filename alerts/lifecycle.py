@@ -113,6 +113,7 @@ def _absorb(state: IncidentState, evaluation: SeriesEvaluation, decision: Severi
                 "usage_change_pct": c.usage_change_pct,
                 "price_change_pct": c.price_change_pct,
                 "resources": list(c.resources),
+                "label": c.label,
             }
             for c in newest.root_causes
         ]

@@ -47,14 +47,20 @@ _LABEL_ORDER = ("service", "sku", "resource_type", "region", "account")
 def cause_label(cause: dict[str, Any]) -> str:
     """A readable name of a cause: its ``label`` when one was built from the export's descriptions, else
     its dimension values (not ``key=value``), service first: ``Amazon CloudFront cf-dto``."""
-    label = cause.get("label")
-    if isinstance(label, str) and label.strip():
-        return label.strip()
+    label = described(cause)
+    if label:
+        return label
     dims: dict[str, Any] = cause.get("dimensions") or {}
     ordered = sorted(
         dims, key=lambda d: (_LABEL_ORDER.index(d) if d in _LABEL_ORDER else len(_LABEL_ORDER), d)
     )
     return " ".join(str(dims[d]) for d in ordered)
+
+
+def described(cause: dict[str, Any]) -> str | None:
+    """The label built from the export's descriptions, when the cause has one (see ``cause_label``)."""
+    label = cause.get("label")
+    return label.strip() if isinstance(label, str) and label.strip() else None
 
 
 def cause_details(cause: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +115,11 @@ def summary_line(state: IncidentState, action: Action, change: str | None = None
         f"over expected ({state.peak_severity.value})"
     )
     cause = top_cause(state)
-    dims = " & ".join(f"{k}={v}" for k, v in cause["dimensions"].items()) if cause else ""
+    # A cause the export described (a usage type: "Amazon CloudFront: data transfer out") is named so;
+    # any other by its dimension pairs, which say which dimension each value is of.
+    dims = (
+        (described(cause) or " & ".join(f"{k}={v}" for k, v in cause["dimensions"].items())) if cause else ""
+    )
     priced = price_change_text(cause) if cause else None
     if cause and priced:
         # The unit price moved, not usage: a contract or SKU matter, for a different owner than a runaway job.

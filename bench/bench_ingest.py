@@ -74,13 +74,16 @@ data = Path(sys.argv[2])
 settings = Settings(database_url=f"sqlite:///{data / 'state.db'}", data_dir=data, _env_file=None)
 engine = make_engine(settings.database_url)
 migrate(engine)
-t0 = time.perf_counter()
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+t0, c0 = time.perf_counter(), cpu()
 ingestor = Ingestor(settings, engine, SystemClock())
 report = ingestor.ingest_paths([Path(sys.argv[1])])
-seconds = time.perf_counter() - t0
+seconds, cpu_seconds = time.perf_counter() - t0, cpu() - c0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 leaves = int(ingestor.store.query("SELECT count(*) AS n FROM facts")["n"].iloc[0])
-print(json.dumps({"seconds": seconds, "rows": report.rows_read, "peak": peak, "leaves": leaves}))
+print(json.dumps({"seconds": seconds, "cpu": cpu_seconds, "rows": report.rows_read, "peak": peak, "leaves": leaves}))
 """
 
 PANDAS = """

@@ -40,6 +40,9 @@ class CauseRef:
     # The top cause's culprit resources by excess $ (resource_id, resource_name, resource_type, actual,
     # expected, excess), from the resource-day facts.
     resources: list[dict[str, Any]] = field(default_factory=list)
+    # A readable name of a usage-type cause ("Amazon CloudFront: data transfer out"), from the export's
+    # ChargeDescription without its price; None when the export describes none (the values name it).
+    label: str | None = None
 
 
 @dataclass(frozen=True)

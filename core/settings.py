@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     # Resources kept by name per leaf-day (day × series × base dimensions); the rest is one "other" row.
     # 0 keeps every resource.
     resources_per_leaf_day: int = Field(default=10, ge=0)
+    # Each usage type's ChargeDescription (price and tier stripped) beside the facts, to name root causes.
+    keep_descriptions: bool = True
     duckdb_threads: int | None = None
 
     # Notifications (later issues use these; secrets stay SecretStr so they never print).

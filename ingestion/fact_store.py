@@ -96,8 +96,8 @@ class FactStore:
 
     def __init__(self, root: Path, *, memory_limit: str = "1GB", threads: int | None = None) -> None:
         self.root = Path(root)
-        self._memory_limit = memory_limit
-        self._threads = threads
+        self.memory_limit = memory_limit
+        self.threads = threads
 
     # -- writing -----------------------------------------------------------------------------------
 
@@ -219,7 +219,7 @@ class FactStore:
         return self.root.is_dir() and any(self.root.glob(f"*/*/{FACT_FILE}"))
 
     def _conn(self) -> duckdb.DuckDBPyConnection:
-        return connect(self._threads, self._memory_limit)
+        return connect(self.threads, self.memory_limit)
 
     def _facts(self) -> str:
         # The files hold every column. Hive partitioning would re-read billing_account from the folder names
@@ -228,6 +228,10 @@ class FactStore:
         files = f"{self._sql_path(self.root)}/*/*/{FACT_FILE}"
         return f"read_parquet('{files}', union_by_name=true, hive_partitioning=false)"
 
+    def _bind(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """Bind ``facts`` to the stored rows (a store with another layout overrides this)."""
+        conn.execute(f"CREATE TEMP VIEW facts AS SELECT * FROM {self._facts()}")
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Run ``sql`` with ``facts`` bound to every leaf fact; an empty store gives an empty frame."""
         import pandas as pd
@@ -235,7 +239,7 @@ class FactStore:
         if not self.has_facts():
             return pd.DataFrame()
         with self._conn() as conn:
-            conn.execute(f"CREATE TEMP VIEW facts AS SELECT * FROM {self._facts()}")
+            self._bind(conn)
             try:
                 return conn.execute(sql, list(params)).df()
             except duckdb.Error as exc:
@@ -246,7 +250,7 @@ class FactStore:
         if not self.has_facts():
             return [], []
         with self._conn() as conn:
-            conn.execute(f"CREATE TEMP VIEW facts AS SELECT * FROM {self._facts()}")
+            self._bind(conn)
             try:
                 cursor = conn.execute(sql, list(params))
                 rows = cursor.fetchall()

@@ -135,6 +135,7 @@ class Plan:
     from_sql: str  # the raw rows, with the parsed tags beside them
     quantities: bool = False  # the plan yields ``quantity`` and ``quantity_unit``
     resources: bool = False  # the plan yields ``resource_id`` and ``resource_name``
+    descriptions: bool = False  # the plan yields ``description`` (``ChargeDescription``)
 
 
 def tag_dimension_name(key: str) -> str:
@@ -149,13 +150,15 @@ def normalise(
     *,
     quantities: bool = True,
     resources: bool = False,
+    descriptions: bool = False,
 ) -> Plan:
     """Build ``SELECT <reason>, <leaf fact columns>, <costs> FROM src`` for a file with ``columns``.
 
     Absent optional columns read as NULL, so FOCUS 1.0–1.3 files and partial exports share one plan.
     With ``quantities`` each row also carries its quantity (``ConsumedQuantity``, else ``PricingQuantity``)
     and that quantity's unit; a row without either has a NULL quantity (its price/usage split is unknown).
-    With ``resources`` it carries its ``ResourceId`` and ``ResourceName`` (for the resource-day facts).
+    With ``resources`` it carries its ``ResourceId`` and ``ResourceName`` (for the resource-day facts),
+    with ``descriptions`` its ``ChargeDescription`` (for readable names of usage types).
     """
 
     def raw(name: str) -> str:
@@ -273,6 +276,9 @@ def normalise(
         quantity_sql += f"""
             NULLIF(TRIM({col(fc.RESOURCE_ID)}), '') AS resource_id,
             NULLIF(TRIM({col(fc.RESOURCE_NAME)}), '') AS resource_name,"""
+    if descriptions:
+        quantity_sql += f"""
+            NULLIF(TRIM({col(fc.CHARGE_DESCRIPTION)}), '') AS description,"""
     tag_dims = attribution.dimension_tag_keys
     dims = [
         f"{first(fc.SUB_ACCOUNT_ID, fc.BILLING_ACCOUNT_ID)} AS account",
@@ -307,6 +313,7 @@ def normalise(
         from_sql,
         quantities,
         resources,
+        descriptions,
     )
 
 

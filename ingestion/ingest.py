@@ -28,6 +28,7 @@ from core.settings import Settings
 from core.types import UNATTRIBUTED
 from ingestion import focus_columns as fc
 from ingestion.attribution import Attribution, load_attribution
+from ingestion.charge_descriptions import descriptions_dir, publish_descriptions
 from ingestion.fact_store import FactStore
 from ingestion.focus_reader import (
     LEAF_KEYS,
@@ -45,9 +46,10 @@ from ingestion.resource_facts import (
     STAGED_ALL,
     publish_resources,
     resources_dir,
-    stage_with_resources,
+    stage_with_extras,
     staging_sql,
 )
+from ingestion.resource_store import ResourceStore
 from ingestion.tables import fact_partitions, ingest_runs
 
 MAX_REJECT_SAMPLE = 10_000
@@ -79,8 +81,13 @@ class Ingestor:
         self.store = store or FactStore(
             settings.facts_dir, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
         )
-        self.resource_store = FactStore(
+        self.resource_store = ResourceStore(
             resources_dir(settings.data_dir),
+            memory_limit=settings.duckdb_memory_limit,
+            threads=settings.duckdb_threads,
+        )
+        self.description_store = FactStore(
+            descriptions_dir(settings.data_dir),
             memory_limit=settings.duckdb_memory_limit,
             threads=settings.duckdb_threads,
         )
@@ -177,6 +184,7 @@ class Ingestor:
                 attribution,
                 quantities=self.settings.keep_quantities,
                 resources=self.settings.keep_resources,
+                descriptions=self.settings.keep_descriptions,
             )
             tag_dims = plan.tag_dimensions
             keys = [*LEAF_KEYS, *tag_dims]
@@ -187,20 +195,30 @@ class Ingestor:
                        sum(tags_invalid::INTEGER) AS tags_invalid, {index} AS source_idx"""
             agg = f"SELECT reason, {key_sql}, {aggregates} FROM ({plan.sql}) GROUP BY ALL"
             verb = "CREATE TABLE staged AS" if index == 0 else "INSERT INTO staged BY NAME"
+            extras = plan.resources or plan.descriptions
             try:
-                if plan.resources:  # the same scan also groups the resource-day facts
-                    stage_with_resources(
+                if extras:  # the same scan also groups the resource-days and the usage types' descriptions
+                    stage_with_extras(
                         conn,
-                        staging_sql(plan.sql, keys, aggregates, names=fc.RESOURCE_NAME in columns),
+                        staging_sql(
+                            plan.sql,
+                            keys,
+                            aggregates,
+                            names=fc.RESOURCE_NAME in columns,
+                            resources=plan.resources,
+                            descriptions=plan.descriptions,
+                        ),
                         plan.params,
                         index,
+                        resources=plan.resources,
+                        descriptions=plan.descriptions,
                     )
                 else:
                     conn.execute(f"{verb} {agg}", plan.params)
             except duckdb.Error as exc:
                 raise InputError(source.name, f"cannot be read: {str(exc).splitlines()[0]}") from exc
             if source.path is not None and not source.path.name.lower().endswith(".parquet"):
-                target = STAGED_ALL if plan.resources else "staged"
+                target = STAGED_ALL if extras else "staged"
                 self._count_malformed(conn, f"_rejects_{index}", index, target)
             rejected = conn.execute(
                 "SELECT count(*) FROM staged WHERE source_idx = ? AND reason IS NOT NULL", [index]
@@ -311,6 +329,8 @@ class Ingestor:
                 per_leaf_day=self.settings.resources_per_leaf_day,
                 sources=len(sources),
             )
+        if self.settings.keep_descriptions:
+            publish_descriptions(conn, self.description_store, "staged_descriptions", to_write)
         for write in writes:
             key = (write.billing_account, write.billing_period)
             kept_parts.add(key)

@@ -6,8 +6,11 @@ their spend per day — so ingestion keeps a separate, compact table: one row pe
 base dimensions × resource, usage charges with a resource id only, partitioned and replaced exactly like
 the leaf facts (same billing account × billing period files, under ``DATA_DIR/resources``).
 
-Both tables come out of one scan of each export: the staging query groups every row twice with
-``GROUPING SETS`` (leaf keys, and day + resource keys), so parsing is not paid twice.
+Both tables come out of one scan of each export (parsing is not paid twice), and the resource-days are
+grouped by day × a 64-bit id of their leaf-day key × resource id, not by ten strings: the key's values are
+written once per key, beside the rows (:mod:`ingestion.resource_store` reads them back joined). On an
+export where nearly every row is a resource-day of its own, that halves the grouping and cuts the write
+to a third (``bench/results/price_usage.md``).
 
 The table is bounded per *leaf-day* (day × series × base dimensions): only the ``per_leaf_day`` resources
 that spent most in it are kept by name, the rest of its spend is one row without a resource id (the
@@ -27,61 +30,85 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from ingestion.charge_descriptions import description_branch
 from ingestion.fact_store import BASE_DIMENSIONS, FactStore
 from ingestion.focus_columns import USAGE
 from ingestion.focus_reader import quote
-
-RESOURCE_KEYS: tuple[str, ...] = (
-    "billing_account",
-    "billing_period",
-    "product",
-    "cost_line",
-    "currency",
-    *BASE_DIMENSIONS,
-    "resource_id",
-    "resource_name",
-)
+from ingestion.resource_store import LEAF_COLUMNS, ResourceStore
 
 
 def resources_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "resources"
 
 
-def staging_sql(plan_sql: str, leaf_keys: Sequence[str], aggregates: str, *, names: bool = True) -> str:
-    """The staging query of one export: leaf groups (``_ss_set = 1``) and resource-day groups (``0``).
-
-    ``aggregates`` are the leaf aggregates (cost, rows, ...). Rejected rows collapse to one group per reason
-    in the leaf set and never reach the resource set. Without ``names`` (the export has no ``ResourceName``)
-    the name is a NULL constant, not an aggregate every row pays for.
-    """
-    masked = ", ".join(f"CASE WHEN reason IS NULL THEN {quote(k)} END AS {quote(k)}" for k in leaf_keys)
-    resource_key_set = [k for k in RESOURCE_KEYS if k not in ("resource_id", "resource_name")]
-    leaf_set = ", ".join(["reason", *(quote(k) for k in leaf_keys)])
-    # The name goes with the id: an aggregate, not one more key to hash.
-    resource_set = ", ".join(["reason", "_ss_day", *(quote(k) for k in resource_key_set), "resource_id"])
-    name = "max(resource_name)" if names else "CAST(NULL AS VARCHAR)"
-    return f"""
-        SELECT reason, {", ".join(quote(k) for k in leaf_keys)}, _ss_day, resource_id,
-               {name} AS resource_name, GROUPING(_ss_day) AS _ss_set, {aggregates}
-        FROM (
-            SELECT * REPLACE ({masked},
-                              CASE WHEN reason IS NULL THEN resource_id END AS resource_id,
-                              CASE WHEN reason IS NULL THEN resource_name END AS resource_name),
-                   CASE WHEN reason IS NULL AND charge_category = '{USAGE}' AND resource_id IS NOT NULL
-                        THEN date_trunc('day', period_start) END AS _ss_day
-            FROM ({plan_sql}) AS _ss_plan
-        )
-        GROUP BY GROUPING SETS (({leaf_set}), ({resource_set}))
-    """
+def _leaf_id(prefix: str = "") -> str:
+    # One 64-bit id for a leaf-day key's values: grouping and ranking on one integer instead of ten
+    # strings is most of what keeps the resource-days cheap (see the module docstring).
+    return f"hash({', '.join(prefix + quote(c) for c in LEAF_COLUMNS)})"
 
 
 STAGED_ALL = "_ss_staged_all"
+RESOURCE_SET, LEAF_SET, DESCRIPTION_SET = 0, 1, 2
 
 
-def stage_with_resources(
-    conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any], index: int
+def staging_sql(
+    plan_sql: str,
+    leaf_keys: Sequence[str],
+    aggregates: str,
+    *,
+    names: bool = True,
+    resources: bool = True,
+    descriptions: bool = False,
+) -> str:
+    """The staging query of one export: leaf groups (``_ss_set = 1``), resource-day groups (``0``) with
+    ``resources``, usage-type descriptions (``2``) with ``descriptions``.
+
+    One scan feeds every aggregation (DuckDB streams a CTE read several times to all of them): the leaf
+    facts with ``aggregates`` (cost, rows, quantities...), and per day × leaf-day id × resource id only
+    the cost (and the name); the descriptions per usage type. ``GROUPING SETS`` would compute every leaf aggregate for the resource-days
+    too, and the quantity unit's string minimum and maximum over a million groups cost more than the rest.
+    Rejected rows collapse to one group per reason in the leaf set and never reach the other sets.
+    Without ``names`` (the export has no ``ResourceName``) the name is a NULL constant, not an aggregate.
+    """
+    masked = ", ".join(f"CASE WHEN reason IS NULL THEN {quote(k)} END AS {quote(k)}" for k in leaf_keys)
+    name = "max(resource_name)" if names else "CAST(NULL AS VARCHAR)"
+    leaf_id = (
+        f"CASE WHEN reason IS NULL AND charge_category = '{USAGE}' AND resource_id IS NOT NULL "
+        f"THEN {_leaf_id()} END"
+        if resources
+        else "NULL"
+    )
+    # A leaf group also carries its leaf-day id (one per group: the id is a function of the leaf keys),
+    # which is where the id's values are looked up afterwards (:func:`leaf_values`).
+    leaf_id_of = ", min(_ss_leaf) AS _ss_leaf" if resources else ""
+    branches = [
+        f"SELECT reason, {masked}, {aggregates}{leaf_id_of}, {LEAF_SET} AS _ss_set FROM _ss_rows GROUP BY ALL"
+    ]
+    if resources:
+        branches.append(
+            f"""SELECT date_trunc('day', period_start) AS _ss_day, _ss_leaf, resource_id,
+                       {name} AS resource_name, sum(cost) AS cost, {RESOURCE_SET} AS _ss_set
+                FROM _ss_rows WHERE _ss_leaf IS NOT NULL GROUP BY _ss_day, _ss_leaf, resource_id"""
+        )
+    if descriptions:
+        branches.append(description_branch(DESCRIPTION_SET))
+    return f"""
+        WITH _ss_rows AS (SELECT *, {leaf_id} AS _ss_leaf FROM ({plan_sql}) AS _ss_plan)
+        {" UNION ALL BY NAME ".join(branches)}
+    """
+
+
+def stage_with_extras(
+    conn: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: Sequence[Any],
+    index: int,
+    *,
+    resources: bool,
+    descriptions: bool,
 ) -> None:
-    """Run :func:`staging_sql` into one table; ``staged`` (leaf groups) and ``staged_resources`` are views.
+    """Run :func:`staging_sql` into one table; ``staged`` (leaf groups), ``staged_resources`` and
+    ``staged_descriptions`` are views.
 
     Views, not copies: copying the leaf groups out costs more than grouping twice did.
     """
@@ -89,22 +116,30 @@ def stage_with_resources(
         conn.execute(f"INSERT INTO {STAGED_ALL} BY NAME {sql}", list(params))
         return
     conn.execute(f"CREATE TABLE {STAGED_ALL} AS {sql}", list(params))
+    extra = [
+        *(["_ss_day", "_ss_leaf", "resource_id", "resource_name"] if resources else []),
+        *(["_ss_description"] if descriptions else []),
+    ]
     conn.execute(
-        "CREATE VIEW staged AS SELECT * EXCLUDE (_ss_day, resource_id, resource_name, _ss_set) "
-        f"FROM {STAGED_ALL} WHERE _ss_set IS DISTINCT FROM 0"  # malformed-line groups have no set
+        f"CREATE VIEW staged AS SELECT * EXCLUDE ({', '.join(extra)}, _ss_set) "
+        f"FROM {STAGED_ALL} WHERE _ss_set IS NULL OR _ss_set = {LEAF_SET}"  # malformed-line groups have no set
     )
-    conn.execute(
-        f"CREATE VIEW staged_resources AS SELECT _ss_day AS day, {', '.join(quote(k) for k in RESOURCE_KEYS)}, "
-        f"cost FROM {STAGED_ALL} WHERE _ss_set = 0 AND _ss_day IS NOT NULL"
-    )
+    if resources:
+        conn.execute(
+            "CREATE VIEW staged_resources AS SELECT _ss_day AS day, _ss_leaf AS leaf, resource_id, "
+            f"resource_name, cost FROM {STAGED_ALL} WHERE _ss_set = {RESOURCE_SET}"
+        )
+    if descriptions:
+        conn.execute(
+            "CREATE VIEW staged_descriptions AS SELECT billing_account, billing_period, service, sku, "
+            f"_ss_description, cost FROM {STAGED_ALL} WHERE _ss_set = {DESCRIPTION_SET}"
+        )
 
 
-# The resource-day rows of one leaf-day, bounded: written once, then read by each partition's COPY.
+# The resource-day rows, bounded, and the values of their leaf ids: written once, then read by each
+# partition's COPY.
 BOUNDED = "_ss_resources"
-LEAF_DAY_KEYS: tuple[str, ...] = (
-    "day",
-    *(k for k in RESOURCE_KEYS if k not in ("resource_id", "resource_name")),
-)
+LEAVES = "_ss_leaves"
 
 
 def bound_resources(conn: duckdb.DuckDBPyConnection, *, per_leaf_day: int, sources: int) -> bool:
@@ -113,48 +148,56 @@ def bound_resources(conn: duckdb.DuckDBPyConnection, *, per_leaf_day: int, sourc
 
     Returns whether any resource has a name: without one the table has no ``resource_name`` column.
     """
-    keys = ", ".join(quote(k) for k in LEAF_DAY_KEYS)
     named = bool(conn.execute("SELECT count(resource_name) FROM staged_resources").fetchall()[0][0])
-    name = ", max(resource_name) AS resource_name" if named else ""
+    name = ", resource_name" if named else ""
     # Several files of one export can bill the same resource-day: sum them (one file's are unique).
     rows = (
-        f"(SELECT {keys}, resource_id{name}, sum(cost) AS cost FROM staged_resources GROUP BY {keys}, resource_id)"
+        f"(SELECT day, leaf, resource_id{', max(resource_name) AS resource_name' if named else ''}, "
+        "sum(cost) AS cost FROM staged_resources GROUP BY day, leaf, resource_id)"
         if sources > 1
-        else f"(SELECT {keys}, resource_id{', resource_name' if named else ''}, cost FROM staged_resources)"
+        else f"(SELECT day, leaf, resource_id{name}, cost FROM staged_resources)"
     )
     conn.execute(f"DROP TABLE IF EXISTS {BOUNDED}")
-    if per_leaf_day <= 0:
+    n = int(per_leaf_day)
+    if n <= 0:
         conn.execute(f"CREATE TEMP TABLE {BOUNDED} AS SELECT * REPLACE (cost::DOUBLE AS cost) FROM {rows}")
         return named
-    # Leaf-days are told apart by a hash of their keys here: grouping on one integer instead of eleven
-    # strings is what keeps this cheap. The hash only picks which resources keep their name (each
-    # leaf-day's cut: its per_leaf_day-th dearest resource); every row keeps its own keys, so even a
-    # collision (two leaf-days ranked together) loses no spend.
-    n = int(per_leaf_day)
-    # Computed twice (cut and join): cheaper than materialising every row beside its hash.
-    leaf_day = f"hash({keys})"
-    leaf_day_r = f"hash({', '.join('r.' + quote(k) for k in LEAF_DAY_KEYS)})"
+    # Only leaf-days with more than n resources are ranked (counting is cheap, ranking is a sort); a
+    # leaf-day's resources rank by spend, ties by resource id, so the same export keeps the same ones.
     conn.execute(
-        f"""CREATE TEMP TABLE _ss_cut AS
-            SELECT {leaf_day} AS _ss_leaf_day, list_min(max((cost, resource_id), {n})) AS _ss_cut
-            FROM {rows} GROUP BY _ss_leaf_day HAVING count(*) > {n}"""
+        f"""CREATE TEMP TABLE {BOUNDED} AS
+            WITH r AS MATERIALIZED {rows},
+            big AS (SELECT day, leaf FROM r GROUP BY day, leaf HAVING count(*) > {n}),
+            ranked AS (
+                SELECT *, row_number() OVER (PARTITION BY day, leaf ORDER BY cost DESC, resource_id DESC)
+                          AS _ss_rank
+                FROM r SEMI JOIN big USING (day, leaf))
+            SELECT * REPLACE (cost::DOUBLE AS cost) FROM r ANTI JOIN big USING (day, leaf)
+            UNION ALL BY NAME
+            SELECT * EXCLUDE (_ss_rank) REPLACE (cost::DOUBLE AS cost) FROM ranked WHERE _ss_rank <= {n}
+            UNION ALL BY NAME
+            SELECT day, leaf, sum(cost)::DOUBLE AS cost FROM ranked WHERE _ss_rank > {n} GROUP BY day, leaf"""
     )
-    if not conn.execute("SELECT count(*) FROM _ss_cut").fetchall()[0][0]:
-        # No leaf-day has more resources than are kept: the rows as they are.
-        conn.execute(f"CREATE TEMP TABLE {BOUNDED} AS SELECT * REPLACE (cost::DOUBLE AS cost) FROM {rows}")
-    else:
-        # A leaf-day's rows at or above its cut keep their name, the others sum into its "other" row.
-        conn.execute(
-            f"""CREATE TEMP TABLE {BOUNDED} AS
-                WITH marked AS (
-                    SELECT r.*, c._ss_cut IS NULL OR (r.cost, r.resource_id) >= c._ss_cut AS _ss_keep
-                    FROM {rows} r LEFT JOIN _ss_cut c ON {leaf_day_r} = c._ss_leaf_day)
-                SELECT * EXCLUDE (_ss_keep) REPLACE (cost::DOUBLE AS cost) FROM marked WHERE _ss_keep
-                UNION ALL BY NAME
-                SELECT {keys}, sum(cost)::DOUBLE AS cost FROM marked WHERE NOT _ss_keep GROUP BY ALL"""
-        )
-    conn.execute("DROP TABLE _ss_cut")
     return named
+
+
+def leaf_values(conn: duckdb.DuckDBPyConnection) -> None:
+    """Build :data:`LEAVES`: the values behind every leaf-day id, read from one staged leaf group each.
+
+    An id is a 64-bit hash of the values: two keys of one export would share one with odds of about
+    K²/2^65 for K keys (3 in 10^8 for a million), and their resources would then be filed under one
+    of them (their spend still adds up).
+    """
+    values = ", ".join(quote(c) for c in LEAF_COLUMNS)
+    conn.execute(f"DROP TABLE IF EXISTS {LEAVES}")
+    # Grouping the leaf groups by their id alone (an integer) and fetching one row each by its row id
+    # reads the ten values of a few thousand rows instead of hashing them for every leaf group.
+    conn.execute(
+        f"""CREATE TEMP TABLE {LEAVES} AS
+            SELECT _ss_leaf AS leaf, {values} FROM {STAGED_ALL}
+            WHERE rowid IN (SELECT min(rowid) FROM {STAGED_ALL}
+                            WHERE _ss_set = {LEAF_SET} AND _ss_leaf IS NOT NULL GROUP BY _ss_leaf)"""
+    )
 
 
 def publish_resources(
@@ -167,17 +210,28 @@ def publish_resources(
 ) -> None:
     """Replace the resource-day facts of ``partitions`` with the staged ones (removing stale ones)."""
     named = bound_resources(conn, per_leaf_day=per_leaf_day, sources=sources)
+    leaf_values(conn)
     present = {
         (str(a), str(p))
-        for a, p in conn.execute(f"SELECT DISTINCT billing_account, billing_period FROM {BOUNDED}").fetchall()
+        for a, p in conn.execute(f"SELECT DISTINCT billing_account, billing_period FROM {LEAVES}").fetchall()
     }
     for account, period in partitions:
         if (account, period) not in present:  # the new export of the period names no resource
             store.partition_path(account, period).unlink(missing_ok=True)
     wanted = [p for p in partitions if p in present]
-    columns = [*LEAF_DAY_KEYS, "resource_id", *(["resource_name"] if named else []), "cost"]
-    store.replace_partitions(conn, f"SELECT {', '.join(quote(c) for c in columns)} FROM {BOUNDED}", wanted)
+    # Resource rows carry their partition's account and period (one value per file: nearly free to
+    # write) so each partition's COPY can pick its rows; every other value is in the leaf rows.
+    store.replace_partitions(
+        conn,
+        f"""SELECT r.day, k.billing_account, k.billing_period, r.leaf, r.resource_id{", r.resource_name" if named else ""},
+                   r.cost
+            FROM {BOUNDED} r JOIN {LEAVES} k USING (leaf)
+            UNION ALL BY NAME
+            SELECT * FROM {LEAVES}""",
+        wanted,
+    )
     conn.execute(f"DROP TABLE {BOUNDED}")
+    conn.execute(f"DROP TABLE {LEAVES}")
 
 
 @dataclass(frozen=True)
@@ -218,6 +272,8 @@ def top_resources(
     the event's days: a resource that did not exist then has all its spend as excess. Only the base
     dimensions of the cause filter (tag dimensions are not kept per resource).
     """
+    if not isinstance(store, ResourceStore):  # a plain store would read the compact rows as they are
+        store = ResourceStore(store.root, memory_limit=store.memory_limit, threads=store.threads)
     if not store.has_facts():
         return []
     filters = {d: v for d, v in dimensions.items() if d in BASE_DIMENSIONS}

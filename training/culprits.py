@@ -14,8 +14,8 @@ import pandas as pd
 
 from core.anomaly import Anomaly
 from core.settings import Settings
-from ingestion.fact_store import FactStore
 from ingestion.resource_facts import resources_dir, top_resources
+from ingestion.resource_store import ResourceStore
 
 log = logging.getLogger(__name__)
 TOP_RESOURCES = 5
@@ -31,7 +31,7 @@ def with_culprits(
     top = newest.root_causes[0]
     if top.contribution <= 0:
         return anomalies
-    store = FactStore(
+    store = ResourceStore(
         resources_dir(settings.data_dir),
         memory_limit=settings.duckdb_memory_limit,
         threads=settings.duckdb_threads,

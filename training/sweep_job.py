@@ -36,6 +36,7 @@ from ingestion.monitor_facts import monitor_leaf_tables
 from models.base import Baseline, forecast_arrays
 from models.registry import ModelRegistry, load_artifact
 from models.seasonal import BatchedSeasonalBaseline
+from training.cause_labels import with_labels
 from training.culprits import with_culprits
 from training.fanout import fan_out
 from training.monitors import evaluation_fields, join_frames, monitor_frame, monitor_series
@@ -496,6 +497,7 @@ class Sweeper:
                 anomalies = with_culprits(
                     self.settings, (job.key.product, job.key.cost_line, job.key.currency), anomalies, job.step
                 )
+                anomalies = with_labels(self.settings, anomalies)
                 out[id(job.evaluation)] = dataclasses.replace(job.evaluation, anomalies=anomalies)
         return out
 

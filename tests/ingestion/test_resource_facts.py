@@ -14,6 +14,7 @@ from core.settings import Settings
 from ingestion.fact_store import FactStore
 from ingestion.ingest import Ingestor
 from ingestion.resource_facts import resources_dir, top_resources
+from ingestion.resource_store import ResourceStore
 from tests.ingestion.focus_rows import row, write_csv
 
 CLOCK = FixedClock(datetime(2026, 11, 1, tzinfo=UTC))
@@ -26,7 +27,7 @@ def make_ingestor(tmp_path: Path, engine: Engine, **overrides: object) -> Ingest
 
 
 def resources(ing: Ingestor) -> FactStore:
-    return FactStore(resources_dir(ing.settings.data_dir))
+    return ResourceStore(resources_dir(ing.settings.data_dir))
 
 
 def hours(day: int, n: int, **kwargs: object) -> list[dict[str, object]]:
@@ -155,3 +156,81 @@ def test_the_bound_leaves_the_top_five_culprits_as_they_were(tmp_path: Path, eng
         ranked[bound] = [(c.resource_id, round(c.excess, 6)) for c in culprits]
     assert ranked[0] == [("i-10", 88.0), ("i-08", 72.0), ("i-06", 56.0), ("i-04", 40.0), ("i-02", 24.0)]
     assert ranked[10] == ranked[0]
+
+
+def test_two_files_of_one_export_sum_their_resource_days_before_the_bound(
+    tmp_path: Path, engine: Engine
+) -> None:
+    # One leaf-day billed in two files: i-a's day is split over both, so only their sum ranks it first.
+    first = [
+        *hours(0, 1, cost=3.0, ResourceId="i-a", SkuId="m6i"),
+        *hours(0, 1, cost=4.0, ResourceId="i-b", SkuId="m6i"),
+    ]
+    second = [
+        *[row(start=datetime(2026, 9, 1, 5), cost=3.0, ResourceId="i-a", SkuId="m6i")],
+        *hours(0, 1, cost=2.0, ResourceId="i-c", SkuId="m6i"),
+    ]
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_csv(folder / "part-1.csv", first)
+    write_csv(folder / "part-2.csv", second)
+    ing = make_ingestor(tmp_path, engine, resources_per_leaf_day=1)
+    ing.ingest_paths([folder])
+    frame = resources(ing).query("SELECT resource_id, cost FROM facts ORDER BY cost DESC")
+    got = [(None if pd.isna(r.resource_id) else r.resource_id, r.cost) for r in frame.itertuples()]
+    assert got == [("i-a", 6.0), (None, 6.0)]  # i-b and i-c in the "other" row: the total is kept
+    assert frame["cost"].sum() == ing.store.query("SELECT sum(cost) AS c FROM facts")["c"][0] == 12.0
+
+
+def test_each_file_holds_a_leaf_day_keys_values_once_and_reads_back_joined(
+    tmp_path: Path, engine: Engine
+) -> None:
+    rows = [
+        *hours(0, 3, cost=1.0, ResourceId="i-a", SkuId="m6i"),
+        *hours(0, 3, cost=1.0, ResourceId="i-b", SkuId="m6i"),
+        *hours(1, 3, cost=1.0, ResourceId="i-a", SkuId="m6i"),
+        *hours(0, 2, cost=1.0, ResourceId="db-1", SkuId="r6g", region="eu-west-1"),
+    ]
+    ing = make_ingestor(tmp_path, engine)
+    ing.ingest_paths([write_csv(tmp_path / "x.csv", rows)])
+    raw = FactStore(resources_dir(ing.settings.data_dir)).query(
+        "SELECT day IS NULL AS key_row, count(*) AS n, count(sku) AS with_sku FROM facts GROUP BY ALL ORDER BY ALL"
+    )
+    # Two leaf-day keys (m6i in us-east-1, r6g in eu-west-1), four resource-days carrying none of the values.
+    assert [tuple(r) for r in raw.itertuples(index=False)] == [(False, 4, 0), (True, 2, 2)]
+    joined = resources(ing).query("SELECT day, region, sku, resource_id, cost FROM facts ORDER BY ALL")
+    assert [(str(r.day)[:10], r.region, r.sku, r.resource_id, r.cost) for r in joined.itertuples()] == [
+        ("2026-09-01", "eu-west-1", "r6g", "db-1", 2.0),
+        ("2026-09-01", "us-east-1", "m6i", "i-a", 3.0),
+        ("2026-09-01", "us-east-1", "m6i", "i-b", 3.0),
+        ("2026-09-02", "us-east-1", "m6i", "i-a", 3.0),
+    ]
+
+
+def test_files_written_before_the_keys_were_split_out_still_read(tmp_path: Path) -> None:
+    # The earlier layout: every value on every row, no leaf id.
+    store = ResourceStore(tmp_path / "resources")
+    old = pd.DataFrame(
+        {
+            "day": [pd.Timestamp("2026-09-01")],
+            "billing_account": ["900"],
+            "billing_period": ["2026-09"],
+            "product": ["checkout"],
+            "cost_line": ["Amazon EC2"],
+            "currency": ["USD"],
+            "account": ["111"],
+            "region": ["us-east-1"],
+            "service": ["Amazon EC2"],
+            "sku": ["m6i"],
+            "resource_type": ["Instance"],
+            "resource_id": ["i-old"],
+            "cost": [5.0],
+        }
+    )
+    path = store.partition_path("900", "2026-09")
+    path.parent.mkdir(parents=True)
+    old.to_parquet(path)
+    culprits = top_resources(
+        store, SERIES, {"sku": "m6i"}, start=datetime(2026, 9, 1), end=datetime(2026, 9, 2)
+    )
+    assert [(c.resource_id, c.actual) for c in culprits] == [("i-old", 5.0)]
