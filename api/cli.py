@@ -63,10 +63,20 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         [Path(p) for p in args.paths], force=args.force, progress=_progress_bar("ingest")
     )
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
+        print(json.dumps(report.to_dict(), indent=2, default=str), flush=True)
     else:
-        print("\n".join(report.lines()))
+        print("\n".join(report.lines()), flush=True)
+    _refresh_series_catalog(settings)
     return 0
+
+
+def _refresh_series_catalog(settings: Settings) -> None:
+    # After the report: the listing `series` reads is brought up to date now, once (a scan of the facts,
+    # about a tenth of a second per million leaves), instead of by the next `series`. The library's
+    # ingest (the API's rows, benchmarks) leaves that to the next listing: its catalog is merely stale.
+    from ingestion.series_catalog import refresh_catalog
+
+    refresh_catalog(settings)
 
 
 def _parse_at(value: str | None, flag: str = "--at") -> datetime | None:
@@ -310,6 +320,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
         truth = write_demo_export(demo_dir, start=start, days=settings.demo_days, ongoing=True)
         report = ingestor.ingest_paths([demo_dir], progress=_progress_bar("ingest"), origin="demo")
         print("\n".join(report.lines()), flush=True)
+        _refresh_series_catalog(settings)
         _replay_demo(settings, ingestor.engine, truth.incidents, truth.end)
     else:
         print("spend facts found: skipping the demo export", flush=True)

@@ -68,7 +68,10 @@ def read_quick_settings(
     if env_file.is_file():
         from dotenv import dotenv_values
 
-        from_file = _ours(dotenv_values(env_file, encoding="utf-8"))
+        try:
+            from_file = _ours(dotenv_values(env_file, encoding="utf-8"))
+        except (OSError, ValueError):  # unreadable, or not UTF-8: Settings says so in its own words
+            return None
     if from_env is None or from_file is None:
         return None
     values = {**DEFAULTS, **from_file, **from_env}

@@ -95,13 +95,7 @@ class Ingestor:
     ) -> IngestReport:
         files = discover_files(paths)
         sources = [Source(p.name, datetime.fromtimestamp(p.stat().st_mtime, UTC), path=p) for p in files]
-        report = self._run(sources, force=force, progress=progress, origin=origin)
-        # Exports change the facts in bulk: list them once now, so `spendsentry series` reads the catalog.
-        # (Rows posted to the API leave it stale: the next listing recomputes it.)
-        from ingestion.series_catalog import refresh_catalog
-
-        refresh_catalog(self.settings)
-        return report
+        return self._run(sources, force=force, progress=progress, origin=origin)
 
     def ingest_frame(
         self, frame: pd.DataFrame, *, name: str = "request", origin: str = "api"

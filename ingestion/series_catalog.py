@@ -7,7 +7,7 @@ stamp of what it was computed from (every partition file's path, size, modificat
 inode, from one directory walk, and a digest of the monitors file) and is used only when both still match.
 Otherwise the listing is computed from the facts as before and the file rewritten. A partition is always
 replaced by a new file (``FactStore`` writes aside, then ``os.replace``), so any change of the facts
-changes the stamp. Ingesting files refreshes it (``Ingestor.ingest_paths``), so the next listing is fast.
+changes the stamp. ``spendsentry ingest`` refreshes it after loading, so the next listing is fast.
 """
 
 from __future__ import annotations

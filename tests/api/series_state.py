@@ -1,4 +1,5 @@
-"""A real state to list: a demo export ingested and a baseline trained per series, on a given database."""
+"""A real state to list: a demo export ingested (by the real CLI, which also writes the series catalog) and
+a baseline trained per series, on a given database."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from core.clock import FixedClock
 from core.db import make_engine, migrate
 from core.settings import Settings
 from ingestion.demo_data import write_demo_export
-from ingestion.ingest import Ingestor
+from tests.e2e.helpers import run_cli
 from training.train_job import train_all
 
 CLOCK = FixedClock(datetime(2026, 10, 1, tzinfo=UTC))  # after the demo's default start and 45 days
@@ -23,7 +24,8 @@ def trained_state(workdir: Path, database_url: str, *, days: int = 45) -> Settin
     try:
         migrate(engine)
         write_demo_export(workdir / "export", days=days)
-        Ingestor(settings, engine, CLOCK).ingest_paths([workdir / "export"])
+        ingested = run_cli(workdir, "ingest", str(workdir / "export"), SPENDSENTRY_DATABASE_URL=database_url)
+        assert ingested.returncode == 0, ingested.stderr
         train_all(settings, engine, CLOCK, model="seasonal", workers=1)
     finally:
         engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,6 @@ FIELDS = ("database_url", "data_dir", "monitors_file", "log_format")
 
 
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import os
-
     for name in list(os.environ):
         if name.lower().startswith("spendsentry_"):
             monkeypatch.delenv(name)
@@ -69,4 +68,10 @@ def test_declines_what_only_settings_can_tell(
         monkeypatch.setenv(name, value)
     if dotenv is not None:
         (tmp_path / ".env").write_text(dotenv)
+    assert read_quick_settings() is None
+
+
+def test_an_unreadable_env_file_is_left_to_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _clean_env(monkeypatch, tmp_path)
+    (tmp_path / ".env").write_bytes(b"SPENDSENTRY_DATA_DIR=\xff\xfe\n")
     assert read_quick_settings() is None
