@@ -24,7 +24,8 @@ from pathlib import Path
 from bench.bench_score_api import prepare
 from bench.machine import describe
 from bench.publish import publish
-from ingestion.series_catalog import catalog_path
+from core.settings import Settings
+from ingestion.series_catalog import catalog_path, refresh_catalog
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "cli.md"
@@ -78,6 +79,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         prepare(root)
+        # As `spendsentry ingest` leaves it: the catalog written after the ingest (prepare uses the library).
+        refresh_catalog(
+            Settings(database_url=f"sqlite:///{root / 'state.db'}", data_dir=root, _env_file=None)  # type: ignore[call-arg]
+        )
         env = {
             **os.environ,
             "SPENDSENTRY_DATA_DIR": str(root),
