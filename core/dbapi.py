@@ -33,11 +33,15 @@ class DirectDB:
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run ``sql`` (``?`` placeholders, rewritten for the driver) and return its rows by column."""
-        if self.dialect == "postgresql":
+        if params and self.dialect == "postgresql":
             sql = sql.replace("?", "%s")
         cursor = self.connection.cursor()
         try:
-            cursor.execute(sql, tuple(params))
+            # Without parameters, no placeholder parsing at all (psycopg would read a literal % as one).
+            if params:
+                cursor.execute(sql, tuple(params))
+            else:
+                cursor.execute(sql)
             names = [str(d[0]) for d in cursor.description or []]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         finally:
