@@ -97,7 +97,7 @@ def main() -> None:
         "- Command: `.venv/bin/python -m bench.bench_cli` (part of `make bench`); "
         f"{'hyperfine' if shutil.which('hyperfine') else 'this process'}, {RUNS} runs each after 3 warm-ups, "
         "the commands in one session.",
-        "- `series` lists a demo state (26 series, trained), on the series catalog the ingest wrote; the last "
+        "- `series` lists a demo state (33 series: 26 product × cost line, 7 product totals; trained), on the series catalog the ingest wrote; the last "
         "row removes the catalog before each run (the listing is then computed from the facts with DuckDB, "
         "as before the catalog, and the catalog rewritten). `--help` parses nothing else.",
         "",
