@@ -7,12 +7,9 @@ embedded default; PostgreSQL is used in production and CI.
 
 from __future__ import annotations
 
-import ast
-import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,15 +17,13 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+# Re-exported: the schema's packages and heads are read without SQLAlchemy (core.schema_heads).
+from core.schema_heads import SCHEMA_PACKAGES, package_migrations, script_heads
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
-# Packages whose Alembic branches make up the schema, in dependency order.
-SCHEMA_PACKAGES: tuple[str, ...] = ("ingestion", "models", "alerts", "training", "api")
-
 _MIGRATE_LOCK = threading.Lock()
-# `revision = "x"` / `down_revision = ("a", "b")` lines of a migration script (annotations allowed).
-_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+)$", re.MULTILINE)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -52,48 +47,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _package_dir(package: str) -> Path:
-    # Resolved from this file's location so that core imports nothing from its sibling packages.
-    return Path(__file__).resolve().parent.parent / package / "migrations"
-
-
 def alembic_config(connection: Connection, packages: Iterable[str] = SCHEMA_PACKAGES) -> Config:
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).resolve().parent / "migrations"))
-    locations = [str(_package_dir(p)) for p in packages if _package_dir(p).is_dir()]
+    locations = [str(package_migrations(p)) for p in packages if package_migrations(p).is_dir()]
     cfg.set_main_option("version_locations", " ".join(locations))
     cfg.set_main_option("path_separator", "space")
     cfg.attributes["connection"] = connection
     return cfg
-
-
-@lru_cache(maxsize=8)
-def script_heads(packages: tuple[str, ...] = SCHEMA_PACKAGES) -> frozenset[str] | None:
-    """The head revisions of the packages' migration scripts, read from their ``revision`` and
-    ``down_revision`` lines without Alembic; None when a script cannot be read that way."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for package in packages:
-        folder = _package_dir(package)
-        if not folder.is_dir():
-            continue
-        for script in sorted(folder.glob("*.py")):
-            if script.name in ("__init__.py", "env.py"):
-                continue
-            try:
-                found = {
-                    k: ast.literal_eval(v.strip()) for k, v in _REVISION_LINE.findall(script.read_text())
-                }
-            except (OSError, ValueError, SyntaxError):
-                return None
-            revision, down = found.get("revision"), found.get("down_revision")
-            if not isinstance(revision, str):
-                return None
-            revisions.add(revision)
-            parents.update([down] if isinstance(down, str) else list(down or ()))
-    return frozenset(revisions - parents)
 
 
 def _at_heads(engine: Engine, packages: tuple[str, ...]) -> bool:

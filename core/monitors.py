@@ -29,7 +29,6 @@ from pathlib import Path
 
 from core.errors import InputError
 from core.types import DEFAULT_SCOPE, Granularity, SeriesKey
-from core.yaml_limits import safe_load_file
 
 ALL = "(all)"  # the product or cost line of a series that does not fix it (as unit costs spell it)
 BASE_KEYS: tuple[str, ...] = ("product", "cost_line", "account", "region", "service", "sku", "resource_type")
@@ -153,6 +152,9 @@ def load_monitors(path: Path | None) -> tuple[Monitor, ...]:
     """Every monitor: product × cost line first, then the file's list (product totals without a file)."""
     if path is None:
         return (DEFAULT_MONITOR, PRODUCT_MONITOR)
+    # YAML is loaded only for a file: listings on the defaults (``spendsentry series``) skip its import.
+    from core.yaml_limits import safe_load_file
+
     doc = safe_load_file(Path(path), "SPENDSENTRY_MONITORS_FILE")
     return (DEFAULT_MONITOR, *parse_monitors(doc, source=Path(path).name))
 

@@ -283,8 +283,7 @@ class FactStore:
             """
             SELECT product, cost_line, currency,
                    min(period_start) AS first_period, max(period_start) AS last_period,
-                   max(period_hours) AS period_hours, sum(cost) AS total_spend,
-                   count(DISTINCT period_start) AS hours
+                   max(period_hours) AS period_hours, sum(cost) AS total_spend
             FROM facts WHERE charge_category = ?
             GROUP BY ALL ORDER BY product, cost_line, currency
             """,

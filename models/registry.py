@@ -13,8 +13,8 @@ import json
 import os
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,8 @@ from sqlalchemy import Engine, and_, func, insert, select
 
 from core.errors import InputError, StoreError
 from core.types import Granularity, SeriesKey
+from models.registry_entry import RegistryEntry as RegistryEntry  # re-exported: callers import it here
+from models.registry_entry import entry_from
 from models.tables import model_versions
 
 if TYPE_CHECKING:
@@ -29,22 +31,6 @@ if TYPE_CHECKING:
 
 # models.serialization (numpy, pandas, scikit-learn, Prophet's wrapper) is imported where an artifact is
 # written or read: listing versions (``spendsentry series``) needs none of it.
-
-
-@dataclass(frozen=True)
-class RegistryEntry:
-    version: int
-    key: SeriesKey
-    status: str
-    model_type: str | None
-    trained_at: datetime
-    train_start: datetime | None
-    train_end: datetime | None
-    points: int | None
-    alerting_ready: bool | None
-    metrics: dict[str, Any]
-    artifact: str | None
-    error: str | None
 
 
 @dataclass(frozen=True)
@@ -57,36 +43,6 @@ class TrainedModel:
     train_end: datetime | None = None
     points: int | None = None
     error: str | None = None
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _key(row: Any) -> SeriesKey:
-    key = SeriesKey(row.product, row.cost_line, row.currency, Granularity(row.granularity))
-    # A monitor's series (core.monitors) has its scope after the base id; its filters live in the facts.
-    scope = str(row.series_id)[len(key.id) + 1 :] if str(row.series_id).startswith(f"{key.id}|") else ""
-    return replace(key, scope=scope) if scope else key
-
-
-def _entry(row: Any) -> RegistryEntry:
-    return RegistryEntry(
-        version=int(row.id),
-        key=_key(row),
-        status=row.status,
-        model_type=row.model_type,
-        trained_at=_aware(row.trained_at) or datetime.min.replace(tzinfo=UTC),
-        train_start=_aware(row.train_start),
-        train_end=_aware(row.train_end),
-        points=row.points,
-        alerting_ready=row.alerting_ready,
-        metrics=json.loads(row.metrics) if row.metrics else {},
-        artifact=row.artifact,
-        error=row.error,
-    )
 
 
 class ModelRegistry:
@@ -172,7 +128,7 @@ class ModelRegistry:
             sub, and_(model_versions.c.id == sub.c.id, model_versions.c.series_id == sub.c.series_id)
         )
         with self.engine.connect() as conn:
-            return {row.series_id: _entry(row) for row in conn.execute(query)}
+            return {row.series_id: entry_from(row._mapping) for row in conn.execute(query)}
 
     def latest_for(self, product: str, cost_line: str, granularity: Granularity) -> RegistryEntry | None:
         """The newest successful model of a product's cost line at a granularity (any currency)."""
@@ -189,7 +145,7 @@ class ModelRegistry:
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return _entry(row) if row is not None else None
+        return entry_from(row._mapping) if row is not None else None
 
     def history(self, key: SeriesKey, limit: int = 20) -> list[RegistryEntry]:
         query = (
@@ -199,7 +155,7 @@ class ModelRegistry:
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [_entry(row) for row in conn.execute(query)]
+            return [entry_from(row._mapping) for row in conn.execute(query)]
 
     def load(self, entry: RegistryEntry) -> Baseline:
         """The fitted model of ``entry``; a missing or corrupt artifact is a ``StoreError``."""

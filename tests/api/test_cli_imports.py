@@ -1,5 +1,6 @@
 """The CLI imports what a command uses: ``--help`` must not load the heavy libraries, and ``series`` (a
-listing) must not load pandas, scikit-learn or Alembic once the database is migrated.
+listing) must not load pandas, scikit-learn or Alembic once the database is migrated, nor SQLAlchemy,
+DuckDB or pydantic-settings while the series catalog is fresh (on SQLite).
 
 Checked by the modules a fresh interpreter holds afterwards (``sys.modules``), never by timing.
 """
@@ -11,6 +12,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.api.series_state import trained_state
 
 HEAVY = ("pandas", "sqlalchemy", "duckdb", "alembic", "numpy", "sklearn", "fastapi", "pydantic_settings")
 
@@ -54,5 +57,19 @@ def test_series_lists_without_pandas_or_alembic(tmp_path: Path) -> None:
     first = _loaded(["series"], env)
     assert "alembic" in first  # a new database is migrated by Alembic
     again = _loaded(["series"], env)
-    assert "sqlalchemy" in again  # it did read the registry
-    assert not again & {"pandas", "alembic", "sklearn", "numpy"}, sorted(again)
+    assert "sqlite3" in again  # it did read the registry, over the DB-API driver
+    assert not again & {"pandas", "alembic", "sklearn", "numpy", "sqlalchemy"}, sorted(again)
+
+
+def test_series_on_a_fresh_catalog_loads_none_of_the_heavy_libraries(tmp_path: Path) -> None:
+    settings = trained_state(tmp_path, f"sqlite:///{tmp_path / 'var' / 'state.db'}")
+    env = {"SPENDSENTRY_DATA_DIR": str(settings.data_dir), "SPENDSENTRY_DATABASE_URL": settings.database_url}
+    loaded = _loaded(["series"], env)
+    assert "sqlite3" in loaded  # the registry was read
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    # A stale catalog (a partition rewritten) takes the full path: DuckDB lists the facts again ...
+    partition = next(settings.facts_dir.glob("*/*/facts.parquet"))
+    os.utime(partition, ns=(partition.stat().st_atime_ns, partition.stat().st_mtime_ns + 1))
+    assert {"duckdb", "pydantic_settings"} <= _loaded(["series"], env)
+    # ... and writes the catalog anew, so the next listing is light again.
+    assert not _loaded(["series"], env) & set(HEAVY)
