@@ -176,7 +176,9 @@ def test_two_files_of_one_export_sum_their_resource_days_before_the_bound(
     write_csv(folder / "part-2.csv", second)
     ing = make_ingestor(tmp_path, engine, resources_per_leaf_day=1)
     ing.ingest_paths([folder])
-    frame = resources(ing).query("SELECT resource_id, cost FROM facts ORDER BY cost DESC")
+    frame = resources(ing).query(
+        "SELECT resource_id, cost FROM facts ORDER BY cost DESC, resource_id NULLS LAST"
+    )
     got = [(None if pd.isna(r.resource_id) else r.resource_id, r.cost) for r in frame.itertuples()]
     assert got == [("i-a", 6.0), (None, 6.0)]  # i-b and i-c in the "other" row: the total is kept
     assert frame["cost"].sum() == ing.store.query("SELECT sum(cost) AS c FROM facts")["c"][0] == 12.0
