@@ -26,6 +26,9 @@ BoolArray = npt.NDArray[np.bool_]
 
 # Above this key space, group keys are re-numbered by hashing instead of being used as bincount indexes.
 _DENSE_KEY_LIMIT = 1 << 22
+# Above this key space, and when the space is much larger than the leaves, group keys are re-numbered in
+# key order: every per-group array (a dozen bincounts per cuboid) would otherwise be the size of the space.
+_SPARSE_KEY_SPACE = 1 << 10
 _INT64_SAFE = 1 << 62
 # Scale factor from the median absolute deviation to the standard deviation of a normal distribution.
 _MAD_TO_SIGMA = 1.4826
@@ -107,6 +110,10 @@ def group_ids(codes: IntArray, cards: list[int], cuboid: tuple[int, ...]) -> tup
         space *= cards[dim]
     if space > _DENSE_KEY_LIMIT and space > 4 * key.size:
         key, space = _compact(key)
+    elif space > _SPARSE_KEY_SPACE and space > 4 * key.size:
+        # Sorted numbering keeps the groups in the dense numbering's order, so ties break alike.
+        uniques, inverse = np.unique(key, return_inverse=True)
+        key, space = inverse.astype(np.int64).reshape(-1), int(uniques.size)
     return key, space
 
 

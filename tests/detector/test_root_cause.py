@@ -11,6 +11,7 @@ import pytest
 
 from core.errors import InputError
 from detector.root_cause import RootCauseResult, rank_root_causes
+from detector.root_cause_search import group_ids
 
 SERVICES = ["Compute", "Storage", "Database", "Network", "Analytics"]
 REGIONS = ["eu-west-1", "eu-central-1", "us-east-1", "us-west-2", "ap-south-1", "sa-east-1"]
@@ -226,3 +227,22 @@ def test_real_b0_instances(shared_data: Path, setting: str) -> None:
         leaves = pd.read_csv(folder / f"{timestamp}.csv.gz", dtype={c: str for c in "abcd"})
         result = rank_root_causes(leaves, actual="real", expected="predict")
         assert selected_set(result) == {_b0_truth(e) for e in str(truth).split(";")}, timestamp
+
+
+def test_group_ids_renumber_a_sparse_space_in_key_order() -> None:
+    """Few leaves in a large key space are numbered densely, in the order of their keys, so that every
+    per-group array stays the size of the leaves and ties between groups break as they would unnumbered."""
+    rng = np.random.default_rng(11)
+    codes = rng.integers(0, 60, size=(40, 3)).astype(np.int64)
+    cards = [60, 60, 60]
+    ids, space = group_ids(codes, cards, (0, 1, 2))
+    dense = (codes[:, 0] * 60 + codes[:, 1]) * 60 + codes[:, 2]
+    assert space == np.unique(dense).size < 60**3
+    # Same groups, and the numbering increases with the dense key.
+    order = np.argsort(dense, kind="stable")
+    assert np.all(np.diff(ids[order]) >= 0)
+    assert np.array_equal(dense[order][np.r_[True, np.diff(ids[order]) > 0]], np.unique(dense))
+    # A small space stays dense: ids are the keys themselves.
+    small, small_space = group_ids(codes % 4, [4, 4, 4], (0, 2))
+    assert small_space == 16
+    assert np.array_equal(small, (codes[:, 0] % 4) * 4 + codes[:, 2] % 4)
