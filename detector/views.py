@@ -23,11 +23,10 @@ Every view at ``t`` reads only points up to ``t``, so scores stay causal. ``sign
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from detector.nan_arrays import nanmean_rows
 from detector.tail import row_quantile, trailing_view
 
 MAD_TO_SIGMA = 1.4826
@@ -36,12 +35,6 @@ MEAN_AD_TO_SIGMA = 1.2533  # E|X − μ| = σ·√(2/π) for a normal variable
 
 def _nanmedian_rows(v: np.ndarray) -> np.ndarray:
     return row_quantile(np.where(np.isfinite(v), v, np.nan), 0.5)
-
-
-def _nanmean_rows(v: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(np.nanmean(v, axis=-1))
 
 
 def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.ndarray:
@@ -61,8 +54,20 @@ def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.nda
     med = _nanmedian_rows(rows)
     dev = np.abs(rows - med[..., None])
     mad = MAD_TO_SIGMA * _nanmedian_rows(dev)
-    scale = np.where(mad > 0, mad, 0.5 * MEAN_AD_TO_SIGMA * _nanmean_rows(dev))
-    scale = np.fmax(scale, rel_floor * _nanmedian_rows(np.abs(rows)) + 1e-12)
+    fallback = ~(mad > 0)
+    # The mean deviation only where the MAD cannot serve (the rows' means are independent of each other).
+    mean_dev = np.full(mad.shape, np.nan)
+    if fallback.any():
+        mean_dev[fallback] = nanmean_rows(dev[fallback])
+    scale = np.where(mad > 0, mad, 0.5 * MEAN_AD_TO_SIGMA * mean_dev)
+    # The floor (a share of the median magnitude) only matters where the scale may be below it; it is
+    # below the same share of the largest magnitude, so rows whose scale clears that bound (with a margin
+    # for rounding) keep their scale, and only the others are sorted again.
+    size = np.abs(rows)
+    bound = (rel_floor * np.fmax.reduce(size, axis=-1) + 1e-12) * (1.0 + 1e-6)
+    low = ~(scale > bound)
+    if low.any():
+        scale[low] = np.fmax(scale[low], rel_floor * _nanmedian_rows(size[low]) + 1e-12)
     with np.errstate(all="ignore"):
         return np.where(np.isfinite(x) & np.isfinite(med), (x - med) / scale, np.nan)
 
