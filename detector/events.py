@@ -115,7 +115,10 @@ def projected_month_impact(
     """
     end = index[-1]
     month_end = (end + pd.offsets.MonthBegin(1)).normalize()
-    in_month = np.asarray(index >= end.replace(day=1).normalize())
+    # On the index's integers (UTC ticks, as an aware comparison uses): comparing the DatetimeIndex
+    # itself costs more than the rest of the event.
+    first = end.replace(day=1).normalize().as_unit(index.unit)
+    in_month = index.asi8 >= int(first.asm8.astype(np.int64))
     impact = value - expected * c
     so_far = nansum(impact[in_month])
     with np.errstate(all="ignore"):

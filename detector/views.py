@@ -116,7 +116,7 @@ def same_phase_twins(
     for k in range(1, periods + 1):
         lo = np.searchsorted(t, t - k * period_ns - tolerance_ns, side="left")
         hi = np.minimum(np.searchsorted(t, t - k * period_ns + tolerance_ns, side="right"), position)
-        width = int(np.max(hi - lo, initial=0))
+        width = int((hi - lo).max()) if n else 0
         if width <= 0:
             continue
         idx = lo[:, None] + np.arange(width)[None, :]
@@ -124,7 +124,8 @@ def same_phase_twins(
         diff = x[:, None] - candidates
         with np.errstate(all="ignore"):
             magnitude = np.where(np.isnan(diff), np.inf, np.abs(diff))
-        pick = np.argmin(magnitude, axis=1)
+        # One candidate per point (a regular daily series, no tolerance): nothing to choose between.
+        pick = np.argmin(magnitude, axis=1) if width > 1 else np.zeros(n, dtype=np.intp)
         nearest = magnitude[np.arange(n), pick]
         with np.errstate(invalid="ignore"):
             repeats += nearest <= bound
@@ -152,13 +153,14 @@ def same_phase_level(
     columns = []
     for k in range(1, periods + 1):
         target = t - k * period_ns
-        after = np.clip(np.searchsorted(t, target), 0, n - 1)
-        before = np.clip(after - 1, 0, n - 1)
+        # np.minimum/np.maximum rather than np.clip: the same integers, without clip's Python wrapper.
+        after = np.minimum(np.searchsorted(t, target), n - 1)  # searchsorted never returns below 0
+        before = np.maximum(after - 1, 0)
         pick = np.where(np.abs(t[before] - target) < np.abs(t[after] - target), before, after)
         found = (np.abs(t[pick] - target) <= tolerance_ns) & (pick < position)
         columns.append(np.where(found, x[pick], np.nan))
     stacked = np.stack(columns, axis=1)
-    return row_quantile(stacked, 0.5), np.count_nonzero(np.isfinite(stacked), axis=1)
+    return row_quantile(stacked, 0.5), np.add.reduce(np.isfinite(stacked), axis=1, dtype=np.intp)
 
 
 def range_excess(values: np.ndarray, min_history: int, rel_floor: float = 1e-3) -> np.ndarray:
