@@ -71,11 +71,27 @@ class ParsedSeries:
     at: np.ndarray
 
 
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def utc_naive_index(stamps: list[datetime]) -> pd.DatetimeIndex:
     """The contract's time axis: aware timestamps converted to UTC, naive ones taken as UTC already."""
     if all(t.tzinfo is None for t in stamps):
-        return pd.DatetimeIndex(np.array(stamps, dtype="datetime64[us]"))  # no per-element parsing
+        # Microseconds since the epoch in integer arithmetic: the same datetime64[us] values numpy's
+        # own conversion gives, several times faster on the few hundred points of a request.
+        ticks = np.array([(t - _EPOCH) // _MICROSECOND for t in stamps], dtype=np.int64)
+        return pd.DatetimeIndex(ticks.view("datetime64[us]"))
     return pd.DatetimeIndex(pd.to_datetime(stamps, utc=True)).tz_localize(None)
+
+
+_NS_PER_TICK = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+def _ticks_per(step: pd.Timedelta, unit: str) -> int:
+    """How many ticks of a ``unit`` index make one ``step`` (an hour or a day: a whole number of ticks),
+    in integers: Timedelta division costs microseconds."""
+    return int(step.value) // _NS_PER_TICK[unit]
 
 
 def parse_series(
@@ -110,7 +126,7 @@ def parse_series(
         raise InputError(f"{field}.{i}.{suffix}", what)
     gran = granularity or _infer_granularity(index, field)
     step = _STEP[gran]
-    per_step = int(step / pd.Timedelta(1, unit=index.unit))
+    per_step = _ticks_per(step, index.unit)
     off_grid = np.flatnonzero(ticks % per_step != 0)
     if off_grid.size:
         i = int(off_grid[0])
@@ -122,23 +138,25 @@ def parse_series(
     periods = int((ticks[-1] - ticks[0]) // per_step) + 1
     if periods > max_points:
         raise TooLargeError(field, f"the points span {periods} {gran.value}s; at most {max_points}")
-    grid = pd.date_range(index[0], index[-1], freq=step)
+    # The period grid from first to last point (``pd.date_range``'s values, built from integers).
+    grid = pd.DatetimeIndex((ticks[0] + per_step * np.arange(periods, dtype=np.int64)).view(index.dtype))
     at = (ticks - ticks[0]) // per_step
     full = np.full(periods, np.nan)
     full[at] = values
     given = np.full(periods, np.nan)
     given[at] = [np.nan if p.completeness is None else p.completeness for p in points]
-    return ParsedSeries(pd.Series(full, index=grid, dtype=np.float64), gran, given, at)
+    return ParsedSeries(pd.Series(full, index=grid, copy=False), gran, given, at)
 
 
 def _infer_granularity(index: pd.DatetimeIndex, field: str) -> Granularity:
-    per_hour = pd.Timedelta(hours=1) // pd.Timedelta(1, unit=index.unit)
+    per_hour = _ticks_per(pd.Timedelta(hours=1), index.unit)
     diffs = np.diff(index.asi8)
-    smallest = pd.Timedelta(int(diffs.min()) * (pd.Timedelta(hours=1) / per_hour))
+    least = int(diffs.min())  # in ticks: compared as integers, a Timedelta only for the message
     hourly = bool((diffs % per_hour == 0).all())
-    if smallest < pd.Timedelta(hours=1) or not hourly:
+    if least < per_hour or not hourly:
+        smallest = pd.Timedelta(least * (pd.Timedelta(hours=1) / per_hour))
         raise InputError(field, f"points {smallest} apart: only hourly or daily series are scored")
-    if smallest < pd.Timedelta(days=1):
+    if least < 24 * per_hour:
         day_gaps = int((diffs >= 24 * per_hour).sum())
         # Hourly points mixed with daily totals (not an outage now and then): reject rather than guess.
         if day_gaps >= 2 and day_gaps >= 0.2 * len(diffs):
