@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -75,14 +75,15 @@ _EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def utc_naive_index(stamps: list[datetime]) -> pd.DatetimeIndex:
-    """The contract's time axis: aware timestamps converted to UTC, naive ones taken as UTC already."""
+def utc_naive_times(stamps: list[datetime]) -> np.ndarray:
+    """The contract's time axis as datetime64 values: aware timestamps converted to UTC, naive ones taken
+    as UTC already (microseconds for naive ones, nanoseconds for aware ones, as pandas parses them)."""
     if all(t.tzinfo is None for t in stamps):
         # Microseconds since the epoch in integer arithmetic: the same datetime64[us] values numpy's
         # own conversion gives, several times faster on the few hundred points of a request.
         ticks = np.array([(t - _EPOCH) // _MICROSECOND for t in stamps], dtype=np.int64)
-        return pd.DatetimeIndex(ticks.view("datetime64[us]"))
-    return pd.DatetimeIndex(pd.to_datetime(stamps, utc=True)).tz_localize(None)
+        return ticks.view("datetime64[us]")
+    return pd.DatetimeIndex(pd.to_datetime(stamps, utc=True)).tz_localize(None).to_numpy()
 
 
 _NS_PER_TICK = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -107,9 +108,10 @@ def parse_series(
         raise TooLargeError(field, f"{len(points)} points; at most {max_points} per series")
     if len(points) < MIN_POINTS:
         raise InputError(field, f"at least {MIN_POINTS} points are needed to fit a baseline")
-    index = utc_naive_index([p.timestamp for p in points])
+    times = utc_naive_times([p.timestamp for p in points])
+    unit = str(np.datetime_data(times.dtype)[0])
     values = np.fromiter((p.value for p in points), dtype=np.float64, count=len(points))
-    ticks = index.asi8
+    ticks = times.view(np.int64)
     gaps = np.diff(ticks)
     problems = [
         # (position, order at the same position, field suffix, reason)
@@ -120,26 +122,26 @@ def parse_series(
     if problems:
         i, _, suffix, what = min(problems)
         if what == "duplicate":
-            raise InputError(f"{field}.{i}.timestamp", f"duplicate timestamp {index[i].isoformat()}")
+            raise InputError(f"{field}.{i}.timestamp", f"duplicate timestamp {_iso(times[i])}")
         if what == "unsorted":
             raise InputError(f"{field}.{i}.timestamp", "earlier than the point before: send oldest first")
         raise InputError(f"{field}.{i}.{suffix}", what)
-    gran = granularity or _infer_granularity(index, field)
+    gran = granularity or _infer_granularity(ticks, unit, field)
     step = _STEP[gran]
-    per_step = _ticks_per(step, index.unit)
+    per_step = _ticks_per(step, unit)
     off_grid = np.flatnonzero(ticks % per_step != 0)
     if off_grid.size:
         i = int(off_grid[0])
         raise InputError(
             f"{field}.{i}.timestamp",
-            f"{index[i].isoformat()} is not the start of {'an hour' if gran is Granularity.HOUR else 'a day'} "
+            f"{_iso(times[i])} is not the start of {'an hour' if gran is Granularity.HOUR else 'a day'} "
             f"(granularity {gran.value}): mixed granularity",
         )
     periods = int((ticks[-1] - ticks[0]) // per_step) + 1
     if periods > max_points:
         raise TooLargeError(field, f"the points span {periods} {gran.value}s; at most {max_points}")
     # The period grid from first to last point (``pd.date_range``'s values, built from integers).
-    grid = pd.DatetimeIndex((ticks[0] + per_step * np.arange(periods, dtype=np.int64)).view(index.dtype))
+    grid = pd.DatetimeIndex((ticks[0] + per_step * np.arange(periods, dtype=np.int64)).view(times.dtype))
     at = (ticks - ticks[0]) // per_step
     full = np.full(periods, np.nan)
     full[at] = values
@@ -148,9 +150,13 @@ def parse_series(
     return ParsedSeries(pd.Series(full, index=grid, copy=False), gran, given, at)
 
 
-def _infer_granularity(index: pd.DatetimeIndex, field: str) -> Granularity:
-    per_hour = _ticks_per(pd.Timedelta(hours=1), index.unit)
-    diffs = np.diff(index.asi8)
+def _iso(time: np.datetime64) -> str:
+    return pd.Timestamp(time).isoformat()
+
+
+def _infer_granularity(ticks: np.ndarray, unit: str, field: str) -> Granularity:
+    per_hour = _ticks_per(pd.Timedelta(hours=1), unit)
+    diffs = np.diff(ticks)
     least = int(diffs.min())  # in ticks: compared as integers, a Timedelta only for the message
     hourly = bool((diffs % per_hour == 0).all())
     if least < per_hour or not hourly:
@@ -178,7 +184,7 @@ def score_one(
     y, gran, given = parsed.values, parsed.granularity, parsed.given
     step = _STEP[gran]
     now = pd.Timestamp(clock.now())
-    by_clock = period_completeness(pd.DatetimeIndex(y.index), step, _utc_naive(now))
+    by_clock = period_completeness(cast(pd.DatetimeIndex, y.index), step, _utc_naive(now))
     completeness = np.where(np.isfinite(given), given, by_clock)
     stored = stored_lookup(req.product, req.cost_line, gran) if stored_lookup is not None else None
     baseline: Baseline
