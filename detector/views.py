@@ -24,7 +24,7 @@ Every view at ``t`` reads only points up to ``t``, so scores stay causal. ``sign
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from detector.nan_arrays import nanmean_rows
 from detector.tail import row_quantile, trailing_view
@@ -33,8 +33,10 @@ MAD_TO_SIGMA = 1.4826
 MEAN_AD_TO_SIGMA = 1.2533  # E|X − μ| = σ·√(2/π) for a normal variable
 
 
-def _nanmedian_rows(v: np.ndarray) -> np.ndarray:
-    return row_quantile(np.where(np.isfinite(v), v, np.nan), 0.5)
+def _nanmedian_rows(v: np.ndarray, *, no_inf: bool = False) -> np.ndarray:
+    """Median of the finite values of each row; ``no_inf`` says there is no ±inf to mask (NaN sorts last
+    either way), which saves a pass over the windows."""
+    return row_quantile(v if no_inf else np.where(np.isfinite(v), v, np.nan), 0.5)
 
 
 def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.ndarray:
@@ -50,10 +52,21 @@ def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.nda
     x = np.asarray(values, dtype=np.float64)
     window = max(min(window, x.shape[-1]), 1)  # a longer window than the series only adds padding
     padded = np.concatenate([np.full((*x.shape[:-1], window - 1), np.nan), x], axis=-1)
-    rows = sliding_window_view(padded, window, axis=-1)  # ends at t
-    med = _nanmedian_rows(rows)
+    # Row t is padded[t : t + window] (ends at t): the strided view sliding_window_view builds, without
+    # its argument handling.
+    step = padded.strides[-1]
+    rows = as_strided(
+        padded,
+        shape=(*x.shape[:-1], x.shape[-1], window),
+        strides=(*padded.strides[:-1], step, step),
+        writeable=False,
+    )
+    # Values far from overflow and without ±inf: no window, deviation or magnitude is infinite, so the
+    # medians need not mask any (NaN sorts last as it is).
+    tame = bool(np.fmax.reduce(np.abs(x), axis=None) < 1e300) if x.size else False
+    med = _nanmedian_rows(rows, no_inf=tame)
     dev = np.abs(rows - med[..., None])
-    mad = MAD_TO_SIGMA * _nanmedian_rows(dev)
+    mad = MAD_TO_SIGMA * _nanmedian_rows(dev, no_inf=tame)
     fallback = ~(mad > 0)
     # The mean deviation only where the MAD cannot serve (the rows' means are independent of each other).
     mean_dev = np.full(mad.shape, np.nan)
@@ -67,7 +80,7 @@ def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.nda
     bound = (rel_floor * np.fmax.reduce(size, axis=-1) + 1e-12) * (1.0 + 1e-6)
     low = ~(scale > bound)
     if low.any():
-        scale[low] = np.fmax(scale[low], rel_floor * _nanmedian_rows(size[low]) + 1e-12)
+        scale[low] = np.fmax(scale[low], rel_floor * _nanmedian_rows(size[low], no_inf=tame) + 1e-12)
     with np.errstate(all="ignore"):
         return np.where(np.isfinite(x) & np.isfinite(med), (x - med) / scale, np.nan)
 
