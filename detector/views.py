@@ -106,6 +106,26 @@ def same_phase_distance(
     return signed
 
 
+def _grid_lag(t: np.ndarray, period_ns: int, tolerance_ns: int) -> int | None:
+    """Points per period when ``t`` is a regular grid whose step divides the period and exceeds the
+    tolerance: then the only value within tolerance of ``t − k·period`` is the one ``k`` periods back (or
+    none, before the first period), and the same-phase views can shift instead of searching by time."""
+    if t.size < 2:
+        return None
+    gaps = np.diff(t)
+    step = int(gaps[0])
+    if step <= 0 or tolerance_ns >= step or period_ns % step or not (gaps == step).all():
+        return None
+    lag = period_ns // step
+    return lag if lag >= 1 else None
+
+
+def _lagged(x: np.ndarray, lag: int) -> np.ndarray:
+    """``x`` shifted ``lag`` points later (NaN before)."""
+    n = x.size
+    return np.concatenate([np.full(min(lag, n), np.nan), x[: max(n - lag, 0)]])
+
+
 def same_phase_twins(
     values: np.ndarray,
     times_ns: np.ndarray,
@@ -126,25 +146,35 @@ def same_phase_twins(
     signed = np.full(n, np.nan)
     repeats = np.zeros(n, dtype=np.int64)
     position = np.arange(n)
+    lag = _grid_lag(t, period_ns, tolerance_ns)
     for k in range(1, periods + 1):
-        lo = np.searchsorted(t, t - k * period_ns - tolerance_ns, side="left")
-        hi = np.minimum(np.searchsorted(t, t - k * period_ns + tolerance_ns, side="right"), position)
-        width = int((hi - lo).max()) if n else 0
-        if width <= 0:
-            continue
-        idx = lo[:, None] + np.arange(width)[None, :]
-        candidates = np.where(idx < hi[:, None], x[np.minimum(idx, max(n - 1, 0))], np.nan)
-        diff = x[:, None] - candidates
-        with np.errstate(all="ignore"):
-            magnitude = np.where(np.isnan(diff), np.inf, np.abs(diff))
-        # One candidate per point (a regular daily series, no tolerance): nothing to choose between.
-        pick = np.argmin(magnitude, axis=1) if width > 1 else np.zeros(n, dtype=np.intp)
-        nearest = magnitude[np.arange(n), pick]
+        if lag is not None:
+            if k * lag >= n:
+                continue  # no point has a value this many periods back
+            diff = x - _lagged(x, k * lag)  # the one candidate: the value k periods back
+            with np.errstate(all="ignore"):
+                nearest = np.where(np.isnan(diff), np.inf, np.abs(diff))
+            chosen = diff
+        else:
+            lo = np.searchsorted(t, t - k * period_ns - tolerance_ns, side="left")
+            hi = np.minimum(np.searchsorted(t, t - k * period_ns + tolerance_ns, side="right"), position)
+            width = int((hi - lo).max()) if n else 0
+            if width <= 0:
+                continue
+            idx = lo[:, None] + np.arange(width)[None, :]
+            candidates = np.where(idx < hi[:, None], x[np.minimum(idx, max(n - 1, 0))], np.nan)
+            diffs = x[:, None] - candidates
+            with np.errstate(all="ignore"):
+                magnitude = np.where(np.isnan(diffs), np.inf, np.abs(diffs))
+            # One candidate per point: nothing to choose between.
+            pick = np.argmin(magnitude, axis=1) if width > 1 else np.zeros(n, dtype=np.intp)
+            nearest = magnitude[position, pick]
+            chosen = diffs[position, pick]
         with np.errstate(invalid="ignore"):
             repeats += nearest <= bound
         better = nearest < best
         best = np.where(better, nearest, best)
-        signed = np.where(better, diff[np.arange(n), pick], signed)
+        signed = np.where(better, chosen, signed)
     return signed, repeats
 
 
@@ -164,7 +194,11 @@ def same_phase_level(
         return np.empty(0), np.zeros(0, dtype=np.int64)
     position = np.arange(n)
     columns = []
+    lag = _grid_lag(t, period_ns, tolerance_ns)
     for k in range(1, periods + 1):
+        if lag is not None:  # a regular grid: the nearest value k periods back is the one k·lag points back
+            columns.append(_lagged(x, k * lag))
+            continue
         target = t - k * period_ns
         # np.minimum/np.maximum rather than np.clip: the same integers, without clip's Python wrapper.
         after = np.minimum(np.searchsorted(t, target), n - 1)  # searchsorted never returns below 0
