@@ -41,6 +41,7 @@ from core.errors import InputError, TooLargeError
 from core.types import Granularity
 from detector.detector import Detection, Detector
 from detector.explain import explain_anomaly
+from detector.nan_arrays import nan_to_num
 from detector.post_rules import DetectorConfig, period_completeness
 from models.base import Baseline
 
@@ -225,10 +226,8 @@ def _points_out(detection: Detection, sent: list[ScorePointIn], at: np.ndarray) 
         values = np.asarray(cols[name], dtype=np.float64)[at]
         return [v if v == v else None for v in np.where(np.isfinite(values), values, np.nan).tolist()]
 
-    scores = np.clip(
-        np.nan_to_num(np.asarray(cols["anomaly_score"], dtype=np.float64)[at]), 0.0, 1.0
-    ).tolist()
-    tails = np.clip(np.nan_to_num(np.asarray(cols["tail_score"], dtype=np.float64)[at]), 0.0, 1.0).tolist()
+    scores = np.clip(nan_to_num(np.asarray(cols["anomaly_score"], dtype=np.float64)[at]), 0.0, 1.0).tolist()
+    tails = np.clip(nan_to_num(np.asarray(cols["tail_score"], dtype=np.float64)[at]), 0.0, 1.0).tolist()
     flags = np.asarray(cols["is_anomaly"], dtype=bool)[at].tolist()
     held = np.asarray(cols["held_back"], dtype=bool)[at].tolist()
     complete = np.asarray(cols["completeness"], dtype=np.float64)[at].tolist()
