@@ -18,6 +18,7 @@ import pandas as pd
 
 from core.anomaly import Anomaly
 from detector.events import build_events, events_from_arrays
+from detector.nan_arrays import nan_to_num
 from detector.post_rules import (
     DetectorConfig,
     apply_post_rules,
@@ -71,7 +72,7 @@ class Detection:
         return made
 
     def completeness_note(self) -> dict[str, Any]:
-        partial = int((np.nan_to_num(self.columns["completeness"], nan=1.0) < 1.0).sum())
+        partial = int((nan_to_num(self.columns["completeness"], nan=1.0) < 1.0).sum())
         return {"policy": self.completeness_policy, "partial_periods": partial, "held_back": self.held_back}
 
 
@@ -79,7 +80,10 @@ def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta:
     """The series' period: the most common spacing, the shortest on a tie (one day for a single point)."""
     if len(index) < 2:
         return pd.Timedelta(days=1)
-    spacings, counts = np.unique(np.diff(index.asi8), return_counts=True)
+    gaps = np.diff(index.asi8)
+    if gaps.min() == gaps.max():  # a regular grid (what a request's series is): no sort needed
+        return pd.Timedelta(int(gaps[0]), unit=index.unit)
+    spacings, counts = np.unique(gaps, return_counts=True)
     return pd.Timedelta(int(spacings[int(np.argmax(counts))]), unit=index.unit)
 
 
@@ -132,7 +136,7 @@ class Detector:
         c = (
             np.ones(value.size)
             if completeness is None
-            else np.nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
+            else nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
         )
         scores = anomaly_scores(
             value,
@@ -199,11 +203,11 @@ class Detector:
         Without an explicit ``completeness``, the newest period's is what the clock implies at ``as_of``.
         Partial periods are left out of the fit so they cannot drag the baseline down.
         """
-        index = pd.DatetimeIndex(y.index)
+        index = y.index if isinstance(y.index, pd.DatetimeIndex) else pd.DatetimeIndex(y.index)
         step = infer_step(index)
         if completeness is None:
             completeness = period_completeness(index, step, as_of)
-        c = np.nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
+        c = nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
         if fit:
             baseline.fit(y.where(c >= 1.0))
         points = self.score_arrays(
@@ -213,8 +217,10 @@ class Detector:
             step=step,
             index=index,
         )
-        seen = index[c >= 1.0]
-        mature = len(seen) > 1 and (seen[-1] - seen[0]) >= min_alert_span(step)
+        # On the index's integers: indexing a DatetimeIndex by a mask builds a new index.
+        seen = index.asi8[c >= 1.0]
+        span = pd.Timedelta(int(seen[-1] - seen[0]), unit=index.unit) if len(seen) > 1 else None
+        mature = span is not None and span >= min_alert_span(step)
         ready = mature and bool(getattr(baseline, "alerting_ready_", True))
         points.update(self.decide(points, alerting_ready=ready, index=index))
         return Detection(

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core.anomaly import Anomaly
+from detector.nan_arrays import nan_to_num, nanmean, nansum
 
 # |impact| / expected is capped so that an event on an expected value of ~0 still serialises as a number.
 MAX_IMPACT_PCT = 1e6
@@ -75,13 +76,13 @@ def _event(
     arrays: dict[str, np.ndarray], index: pd.DatetimeIndex, lo: int, hi: int, step: pd.Timedelta
 ) -> Anomaly:
     part = {c: v[lo : hi + 1] for c, v in arrays.items()}
-    c = np.nan_to_num(part["completeness"], nan=1.0)
+    c = nan_to_num(part["completeness"], nan=1.0)
     value = part["value"]
     # Merged gaps may contain normal points; they belong to the event's spend all the same.
-    actual = float(np.nansum(value))
-    expected = float(np.nansum(part["expected"] * c))
-    trend = float(np.nansum(part["trend"] * c))
-    seasonal = float(np.nansum(part["seasonal"] * c))
+    actual = nansum(value)
+    expected = nansum(part["expected"] * c)
+    trend = nansum(part["trend"] * c)
+    seasonal = nansum(part["seasonal"] * c)
     impact = actual - expected
     if abs(expected) > 0:
         impact_pct = float(np.clip(impact / abs(expected) * 100.0, -MAX_IMPACT_PCT, MAX_IMPACT_PCT))
@@ -96,7 +97,7 @@ def _event(
         expected=expected,
         impact=impact,
         impact_pct=impact_pct,
-        anomaly_score=float(np.nanmax(part["tail_score"])),  # the strongest evidence in the event
+        anomaly_score=float(np.fmax.reduce(part["tail_score"])),  # the strongest evidence in the event
         projected_month_impact=projected_month_impact(index[lo : hi + 1], value, part["expected"], c, step),
         expected_trend=trend,
         expected_seasonal=seasonal,
@@ -114,12 +115,15 @@ def projected_month_impact(
     """
     end = index[-1]
     month_end = (end + pd.offsets.MonthBegin(1)).normalize()
-    in_month = np.asarray(index >= end.replace(day=1).normalize())
+    # On the index's integers (UTC ticks, as an aware comparison uses): comparing the DatetimeIndex
+    # itself costs more than the rest of the event.
+    first = end.replace(day=1).normalize().as_unit(index.unit)
+    in_month = index.asi8 >= int(first.asm8.astype(np.int64))
     impact = value - expected * c
-    so_far = float(np.nansum(impact[in_month]))
+    so_far = nansum(impact[in_month])
     with np.errstate(all="ignore"):
         full = value / np.where(c > 0, c, 1.0) - expected
-    rate = float(np.nanmean(full)) if np.isfinite(full).any() else 0.0
+    rate = nanmean(full) if np.isfinite(full).any() else 0.0
     remaining = max(int((month_end - (end + step)) / step), 0)
     # The newest period's missing share is still to come at the same rate.
     rest_of_last = (1.0 - float(c[-1])) * rate

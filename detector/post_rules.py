@@ -28,6 +28,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from detector.nan_arrays import nan_to_num
 from detector.scoring import ScoreConfig, alarm_horizon, escalation
 
 DirectionRule = Literal["up", "down", "both"]
@@ -74,12 +75,12 @@ class DetectorConfig:
 
 
 def threshold_mask(score: np.ndarray, threshold: float) -> np.ndarray:
-    return np.asarray(np.nan_to_num(score, nan=0.0) >= threshold)
+    return np.asarray(nan_to_num(score, nan=0.0) >= threshold)
 
 
 def direction_sign(impact: np.ndarray, direction: DirectionRule) -> np.ndarray:
     """+1 where the point may alert upwards, -1 downwards, 0 where its side is not monitored."""
-    sign: np.ndarray = np.sign(np.nan_to_num(impact, nan=0.0)).astype(np.int8)
+    sign: np.ndarray = np.sign(nan_to_num(impact, nan=0.0)).astype(np.int8)
     if direction == "up":
         return np.where(sign > 0, sign, 0).astype(np.int8)
     if direction == "down":
@@ -96,7 +97,7 @@ def impact_mask(
     rule: Literal["and", "or"],
 ) -> np.ndarray:
     """$ and / or % impact rules, like the threshold expressions FinOps tools take ("> $100 and > 20%")."""
-    size = np.abs(np.nan_to_num(impact, nan=0.0))
+    size = np.abs(nan_to_num(impact, nan=0.0))
     checks: list[np.ndarray] = []
     if min_impact is not None:
         checks.append(size >= min_impact)
@@ -114,7 +115,7 @@ def completeness_masks(
     completeness: np.ndarray, sign: np.ndarray, *, policy: CompletenessPolicy, min_completeness: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(allowed, held_back)``: partial periods never alert downwards; ``hold`` holds them all back."""
-    c = np.nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
+    c = nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
     partial = c < 1.0
     held = c < min_completeness
     if policy == "hold":
@@ -145,11 +146,14 @@ def persistence_mask(candidate_sign: np.ndarray, min_persistence: int) -> np.nda
     as the live service would have at that time.
     """
     s = np.asarray(candidate_sign, dtype=np.int8)
+    if min_persistence <= 1:
+        return np.asarray(s != 0)  # every run reaches one at its first point
     out = np.zeros(s.size, dtype=bool)
     run = 0
-    for i in range(s.size):
-        run = run + 1 if s[i] != 0 and i > 0 and s[i] == s[i - 1] else (1 if s[i] != 0 else 0)
-        out[i] = run >= max(min_persistence, 1)
+    signs = s.tolist()  # Python ints: indexing a numpy array point by point costs more than the loop
+    for i, sign in enumerate(signs):
+        run = run + 1 if sign != 0 and i > 0 and sign == signs[i - 1] else (1 if sign != 0 else 0)
+        out[i] = run >= min_persistence
     return out
 
 
@@ -244,7 +248,7 @@ def decide(
     """
     value = np.asarray(value, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
-    c = np.nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
+    c = nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
     # Impact so far: a partial period is compared with the share of the expected spend it covers.
     impact = value - expected * c
     sign = direction_sign(impact, config.direction)
@@ -270,7 +274,7 @@ def decide(
         & ready
         & scored
     )
-    tail = np.nan_to_num(np.asarray(score, dtype=np.float64), nan=0.0)
+    tail = nan_to_num(np.asarray(score, dtype=np.float64), nan=0.0)
     keep = gate & threshold_mask(tail, config.threshold)
     if sustain is not None and keep.any():
         keep = keep | sustained(keep, gate & threshold_mask(np.asarray(sustain), config.threshold), sign)
@@ -315,7 +319,10 @@ def _step_of(index: pd.DatetimeIndex | None) -> pd.Timedelta:
     """The typical spacing of ``index`` (one day when it cannot tell)."""
     if index is None or len(index) < 2:
         return pd.Timedelta(days=1)
-    step = pd.Timedelta(int(np.median(np.diff(index.asi8))), unit=index.unit)
+    gaps = np.diff(index.asi8)
+    # A regular grid's median is its one spacing (as np.median gives it: through a float), without a sort.
+    middle = float(gaps[0]) if gaps.min() == gaps.max() else float(np.median(gaps))
+    step = pd.Timedelta(int(middle), unit=index.unit)
     return step if step > pd.Timedelta(0) else pd.Timedelta(days=1)
 
 

@@ -36,7 +36,10 @@ def recurrences(magnitude: np.ndarray, *, window: int, block: int) -> tuple[np.n
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     finite = np.where(np.isfinite(m), m, -np.inf)
     # Maximum of the ``block`` points ending at each index (−∞ where none is finite).
-    peak = sliding_window_view(np.concatenate([np.full(block - 1, -np.inf), finite]), block).max(axis=1)
+    if block == 1:
+        peak = finite  # hourly and daily series: a block is one point
+    else:
+        peak = sliding_window_view(np.concatenate([np.full(block - 1, -np.inf), finite]), block).max(axis=1)
     history = trailing_view(np.where(np.isfinite(peak), peak, np.nan), window)[:, ::-1][:, ::block]
     # Block j ends at t − 1 − j·block; it may count only if it ends before the point's own excursion.
     first_countable = np.ceil((np.arange(n) - 1 - excursion_starts(finite)) / block).astype(np.int64)

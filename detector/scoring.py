@@ -39,13 +39,14 @@ Everything at ``t`` uses only points up to ``t``, so a replay scores exactly as 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from core.anomaly import Direction
+from detector.nan_arrays import nan_to_num
 from detector.recurrence import block_points, recurrence_cap
 from detector.tail import tail_decades, trailing_mean
 from detector.views import (
@@ -137,6 +138,7 @@ def tail_window(points_per_day: float, days: float) -> int:
     return int(min(max(days * points_per_day, 168), 2016))
 
 
+@lru_cache(maxsize=64)  # Timedelta arithmetic costs microseconds, and a service sees a handful of steps
 def alarm_horizon(step: pd.Timedelta, hours: float, coarse_hours: float | None = None) -> int:
     """Periods a raised alarm covers: ``hours`` below an hourly step, ``coarse_hours`` from one (≥ 2)."""
     span = hours if coarse_hours is None or step < pd.Timedelta(hours=1) else coarse_hours
@@ -155,7 +157,7 @@ def _signed(x: np.ndarray, direction: ScoreDirection) -> np.ndarray:
 def _trailing_level(values: np.ndarray, window: int) -> np.ndarray:
     """Typical magnitude before each point (for scale floors); the point's own where nothing precedes it."""
     level = trailing_median(np.abs(values), window)
-    return np.where(np.isfinite(level), level, np.nan_to_num(np.abs(values)))
+    return np.where(np.isfinite(level), level, nan_to_num(np.abs(values)))
 
 
 def surprise(
@@ -203,16 +205,16 @@ def surprise(
     )
     # Both robust z's in one call (the point, and its distance to the same-phase level: one row each).
     z, distance_z = robust_z(np.stack([x, x - level]), cfg.z_window)
-    z_decades = np.nan_to_num(_signed(z, direction), nan=0.0) / cfg.z_per_decade
+    z_decades = nan_to_num(_signed(z, direction), nan=0.0) / cfg.z_per_decade
     seasonal_z = np.where(found >= 2, distance_z, np.nan)
-    seasonal_decades = np.nan_to_num(_signed(seasonal_z, direction), nan=0.0) / cfg.seasonal_z_per_decade
+    seasonal_decades = nan_to_num(_signed(seasonal_z, direction), nan=0.0) / cfg.seasonal_z_per_decade
     twin, repeats = same_phase_twins(
         x,
         times_ns,
         period_ns=int(period.value),
         tolerance_ns=int(pd.Timedelta(minutes=cfg.context_tolerance_minutes).value) if intraday else 0,
         periods=cfg.context_periods if intraday else 4,
-        within=cfg.repeat_share * np.nan_to_num(np.abs(level_residual)),
+        within=cfg.repeat_share * nan_to_num(np.abs(level_residual)),
     )
     # A routine: the same excursion (within ``repeat_share`` of its height) at this phase in ``repeat_min``
     # earlier periods. The twin's distance alone is judged against twin distances, which are tiny where the
@@ -243,11 +245,18 @@ def escalation(score: np.ndarray, horizon: int, ratio: float = 0.0) -> np.ndarra
     score are its decades over the scale): an event whose evidence creeps up does not re-alarm every
     period, while a real escalation (or an alarm after a quiet spell) clears it easily.
     """
-    s = np.nan_to_num(np.asarray(score, dtype=np.float64), nan=0.0)
+    s = nan_to_num(np.asarray(score, dtype=np.float64), nan=0.0)
     if s.size == 0:
         return s
     padded = np.concatenate([np.full(horizon, -np.inf), s[:-1]])
-    previous = sliding_window_view(padded, horizon).max(axis=1)
+    if horizon <= 8:
+        # A few shifted maxima (exact, like the window's) cost less than building the window view.
+        n = s.size
+        previous = padded[:n].copy()
+        for k in range(1, horizon):
+            np.maximum(previous, padded[k : k + n], out=previous)
+    else:
+        previous = sliding_window_view(padded, horizon).max(axis=1)
     with np.errstate(all="ignore"):
         odds = s / (1.0 - s)
         before = np.where(np.isfinite(previous), previous / (1.0 - previous), 0.0)
@@ -268,7 +277,7 @@ def anomaly_scores(
     cfg = config or ScoreConfig()
     y = np.asarray(values, dtype=np.float64)
     if completeness is not None:
-        c = np.clip(np.nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0), 1e-6, 1.0)
+        c = np.clip(nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0), 1e-6, 1.0)
         # Project a partial period to a full one: a half-day that already spent a day's worth is a spike.
         y = y / c
     # Rows out of time order (a clock reset) are judged in file order, at the latest time seen so far.

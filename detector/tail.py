@@ -73,7 +73,10 @@ def tail_decades(
             memory=memory,
         )[0]
         return one
-    first = _pass(m, m, window, min_history, floor)
+    # A point has fewer than ``min_history`` points before it until ``min_history``: those score 0.
+    skip = min(max(min_history, 0), m.shape[1])
+    first = np.zeros(m.shape)
+    first[:, skip:] = _pass(m, m, window, min_history, floor, start=skip)
     if exclude is None:
         return first
     flagged = first >= exclude
@@ -82,10 +85,14 @@ def tail_decades(
         return first
     out = first.copy()
     rows, hit = m[again], flagged[again]
+    # Up to the first flagged point of these rows no history holds a flagged point, so the second pass
+    # would repeat the first there: it starts just after (a spike at the end re-judges a point or two).
+    start = int(np.argmax(hit.any(axis=0))) + 1
     if memory is None or memory >= window:
-        out[again] = _pass(rows, np.where(hit, np.nan, rows), window, min_history, floor[again])
+        redo = _pass(rows, np.where(hit, np.nan, rows), window, min_history, floor[again], start=start)
     else:
-        out[again] = _pass(rows, rows, window, min_history, floor[again], flagged=hit, memory=memory)
+        redo = _pass(rows, rows, window, min_history, floor[again], flagged=hit, memory=memory, start=start)
+    out[again, start:] = redo
     return out
 
 
@@ -98,22 +105,27 @@ def _pass(
     *,
     flagged: np.ndarray | None = None,
     memory: int = 0,
+    start: int = 0,
 ) -> np.ndarray:
-    """One pass over 2-D ``m`` (series × points), each point against its row's ``history`` before it."""
-    out = np.zeros(m.shape)
+    """One pass over 2-D ``m`` (series × points), each point against its row's ``history`` before it.
+
+    Only points from ``start`` on are judged (their histories still reach back before it); the answer
+    has one column per judged point.
+    """
     n = m.shape[1]
+    out = np.zeros((m.shape[0], max(n - start, 0)))
     rows_per_block = max(_BLOCK_CELLS // max(window * m.shape[0], 1), 1)
     past_all = trailing_view(np.where(np.isfinite(history), history, np.nan), window)
     flags_all = None if flagged is None else trailing_view(flagged.astype(np.float64), window)
     recent = np.arange(window) >= window - memory  # the last ``memory`` columns of each history row
-    for lo in range(0, n, rows_per_block):
+    for lo in range(start, n, rows_per_block):
         hi = min(lo + rows_per_block, n)
         rows = past_all[:, lo:hi]
         if flags_all is not None:
             # Flagged points stay out of the history for ``memory`` points, then count again.
             rows = np.where((flags_all[:, lo:hi] == 1.0) & recent, np.nan, rows)
         past = np.sort(rows, axis=-1)  # NaN sorts last
-        count = np.count_nonzero(~np.isnan(past), axis=-1)
+        count = finite_count(past)
         u = _row_quantile(past, count, TAIL_QUANTILE)
         a = m[:, lo:hi]
         with np.errstate(all="ignore"):
@@ -123,7 +135,7 @@ def _pass(
             beta = np.maximum(excess, floor[:, lo:hi] + 1e-12)
             decades = -np.log10(1.0 - TAIL_QUANTILE) + (a - u) / beta / LN10
         usable = (count >= min_history) & np.isfinite(a) & (a > u)
-        out[:, lo:hi] = np.where(usable, decades, 0.0)
+        out[:, lo - start : hi - start] = np.where(usable, decades, 0.0)
     return out
 
 
@@ -134,17 +146,29 @@ def row_quantile(rows: np.ndarray, q: float) -> np.ndarray:
     the arithmetic on the short rows a sweep scores by the thousand. Rows are along the last axis.
     """
     ordered = np.sort(rows, axis=-1)
-    return _row_quantile(ordered, np.count_nonzero(~np.isnan(ordered), axis=-1), q)
+    return _row_quantile(ordered, finite_count(ordered), q)
+
+
+def finite_count(rows: np.ndarray) -> np.ndarray:
+    """Values that are not NaN in each row (last axis): one comparison and one sum, where
+    ``np.count_nonzero(..., axis=...)`` goes through a cast and several Python-level calls."""
+    counted: np.ndarray = np.add.reduce(rows == rows, axis=-1, dtype=np.int64)  # NaN != NaN
+    return counted
 
 
 def _row_quantile(ordered: np.ndarray, count: np.ndarray, q: float) -> np.ndarray:
     """Per row (last axis), the ``q`` quantile (linear interpolation) of its first ``count`` sorted finite
     values."""
-    pos = q * np.maximum(count - 1, 0)
+    last = np.maximum(count - 1, 0)
+    pos = q * last
     lo = pos.astype(np.int64)
-    hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
-    a = np.take_along_axis(ordered, lo[..., None], axis=-1)[..., 0]
-    b = np.take_along_axis(ordered, hi[..., None], axis=-1)[..., 0]
+    hi = np.minimum(lo + 1, last)
+    # Plain fancy indexing on the rows flattened: the same elements ``np.take_along_axis`` picks, without
+    # its index building (it dominates on the short rows a request scores).
+    flat = ordered.reshape(-1, ordered.shape[-1])
+    rows = np.arange(flat.shape[0])
+    a = flat[rows, lo.ravel()].reshape(lo.shape)
+    b = flat[rows, hi.ravel()].reshape(lo.shape)
     with np.errstate(all="ignore"):
         out = a + (pos - lo) * (b - a)
     return np.where(count > 0, out, np.nan)

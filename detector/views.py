@@ -23,25 +23,20 @@ Every view at ``t`` reads only points up to ``t``, so scores stay causal. ``sign
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
+from detector.nan_arrays import nanmean_rows
 from detector.tail import row_quantile, trailing_view
 
 MAD_TO_SIGMA = 1.4826
 MEAN_AD_TO_SIGMA = 1.2533  # E|X − μ| = σ·√(2/π) for a normal variable
 
 
-def _nanmedian_rows(v: np.ndarray) -> np.ndarray:
-    return row_quantile(np.where(np.isfinite(v), v, np.nan), 0.5)
-
-
-def _nanmean_rows(v: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(np.nanmean(v, axis=-1))
+def _nanmedian_rows(v: np.ndarray, *, no_inf: bool = False) -> np.ndarray:
+    """Median of the finite values of each row; ``no_inf`` says there is no ±inf to mask (NaN sorts last
+    either way), which saves a pass over the windows."""
+    return row_quantile(v if no_inf else np.where(np.isfinite(v), v, np.nan), 0.5)
 
 
 def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.ndarray:
@@ -57,12 +52,35 @@ def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.nda
     x = np.asarray(values, dtype=np.float64)
     window = max(min(window, x.shape[-1]), 1)  # a longer window than the series only adds padding
     padded = np.concatenate([np.full((*x.shape[:-1], window - 1), np.nan), x], axis=-1)
-    rows = sliding_window_view(padded, window, axis=-1)  # ends at t
-    med = _nanmedian_rows(rows)
+    # Row t is padded[t : t + window] (ends at t): the strided view sliding_window_view builds, without
+    # its argument handling.
+    step = padded.strides[-1]
+    rows = as_strided(
+        padded,
+        shape=(*x.shape[:-1], x.shape[-1], window),
+        strides=(*padded.strides[:-1], step, step),
+        writeable=False,
+    )
+    # Values far from overflow and without ±inf: no window, deviation or magnitude is infinite, so the
+    # medians need not mask any (NaN sorts last as it is).
+    tame = bool(np.fmax.reduce(np.abs(x), axis=None) < 1e300) if x.size else False
+    med = _nanmedian_rows(rows, no_inf=tame)
     dev = np.abs(rows - med[..., None])
-    mad = MAD_TO_SIGMA * _nanmedian_rows(dev)
-    scale = np.where(mad > 0, mad, 0.5 * MEAN_AD_TO_SIGMA * _nanmean_rows(dev))
-    scale = np.fmax(scale, rel_floor * _nanmedian_rows(np.abs(rows)) + 1e-12)
+    mad = MAD_TO_SIGMA * _nanmedian_rows(dev, no_inf=tame)
+    fallback = ~(mad > 0)
+    # The mean deviation only where the MAD cannot serve (the rows' means are independent of each other).
+    mean_dev = np.full(mad.shape, np.nan)
+    if fallback.any():
+        mean_dev[fallback] = nanmean_rows(dev[fallback])
+    scale = np.where(mad > 0, mad, 0.5 * MEAN_AD_TO_SIGMA * mean_dev)
+    # The floor (a share of the median magnitude) only matters where the scale may be below it; it is
+    # below the same share of the largest magnitude, so rows whose scale clears that bound (with a margin
+    # for rounding) keep their scale, and only the others are sorted again.
+    size = np.abs(rows)
+    bound = (rel_floor * np.fmax.reduce(size, axis=-1) + 1e-12) * (1.0 + 1e-6)
+    low = ~(scale > bound)
+    if low.any():
+        scale[low] = np.fmax(scale[low], rel_floor * _nanmedian_rows(size[low], no_inf=tame) + 1e-12)
     with np.errstate(all="ignore"):
         return np.where(np.isfinite(x) & np.isfinite(med), (x - med) / scale, np.nan)
 
@@ -88,6 +106,26 @@ def same_phase_distance(
     return signed
 
 
+def _grid_lag(t: np.ndarray, period_ns: int, tolerance_ns: int) -> int | None:
+    """Points per period when ``t`` is a regular grid whose step divides the period and exceeds the
+    tolerance: then the only value within tolerance of ``t − k·period`` is the one ``k`` periods back (or
+    none, before the first period), and the same-phase views can shift instead of searching by time."""
+    if t.size < 2:
+        return None
+    gaps = np.diff(t)
+    step = int(gaps[0])
+    if step <= 0 or tolerance_ns >= step or period_ns % step or not (gaps == step).all():
+        return None
+    lag = period_ns // step
+    return lag if lag >= 1 else None
+
+
+def _lagged(x: np.ndarray, lag: int) -> np.ndarray:
+    """``x`` shifted ``lag`` points later (NaN before)."""
+    n = x.size
+    return np.concatenate([np.full(min(lag, n), np.nan), x[: max(n - lag, 0)]])
+
+
 def same_phase_twins(
     values: np.ndarray,
     times_ns: np.ndarray,
@@ -108,24 +146,35 @@ def same_phase_twins(
     signed = np.full(n, np.nan)
     repeats = np.zeros(n, dtype=np.int64)
     position = np.arange(n)
+    lag = _grid_lag(t, period_ns, tolerance_ns)
     for k in range(1, periods + 1):
-        lo = np.searchsorted(t, t - k * period_ns - tolerance_ns, side="left")
-        hi = np.minimum(np.searchsorted(t, t - k * period_ns + tolerance_ns, side="right"), position)
-        width = int(np.max(hi - lo, initial=0))
-        if width <= 0:
-            continue
-        idx = lo[:, None] + np.arange(width)[None, :]
-        candidates = np.where(idx < hi[:, None], x[np.minimum(idx, max(n - 1, 0))], np.nan)
-        diff = x[:, None] - candidates
-        with np.errstate(all="ignore"):
-            magnitude = np.where(np.isnan(diff), np.inf, np.abs(diff))
-        pick = np.argmin(magnitude, axis=1)
-        nearest = magnitude[np.arange(n), pick]
+        if lag is not None:
+            if k * lag >= n:
+                continue  # no point has a value this many periods back
+            diff = x - _lagged(x, k * lag)  # the one candidate: the value k periods back
+            with np.errstate(all="ignore"):
+                nearest = np.where(np.isnan(diff), np.inf, np.abs(diff))
+            chosen = diff
+        else:
+            lo = np.searchsorted(t, t - k * period_ns - tolerance_ns, side="left")
+            hi = np.minimum(np.searchsorted(t, t - k * period_ns + tolerance_ns, side="right"), position)
+            width = int((hi - lo).max()) if n else 0
+            if width <= 0:
+                continue
+            idx = lo[:, None] + np.arange(width)[None, :]
+            candidates = np.where(idx < hi[:, None], x[np.minimum(idx, max(n - 1, 0))], np.nan)
+            diffs = x[:, None] - candidates
+            with np.errstate(all="ignore"):
+                magnitude = np.where(np.isnan(diffs), np.inf, np.abs(diffs))
+            # One candidate per point: nothing to choose between.
+            pick = np.argmin(magnitude, axis=1) if width > 1 else np.zeros(n, dtype=np.intp)
+            nearest = magnitude[position, pick]
+            chosen = diffs[position, pick]
         with np.errstate(invalid="ignore"):
             repeats += nearest <= bound
         better = nearest < best
         best = np.where(better, nearest, best)
-        signed = np.where(better, diff[np.arange(n), pick], signed)
+        signed = np.where(better, chosen, signed)
     return signed, repeats
 
 
@@ -145,15 +194,20 @@ def same_phase_level(
         return np.empty(0), np.zeros(0, dtype=np.int64)
     position = np.arange(n)
     columns = []
+    lag = _grid_lag(t, period_ns, tolerance_ns)
     for k in range(1, periods + 1):
+        if lag is not None:  # a regular grid: the nearest value k periods back is the one k·lag points back
+            columns.append(_lagged(x, k * lag))
+            continue
         target = t - k * period_ns
-        after = np.clip(np.searchsorted(t, target), 0, n - 1)
-        before = np.clip(after - 1, 0, n - 1)
+        # np.minimum/np.maximum rather than np.clip: the same integers, without clip's Python wrapper.
+        after = np.minimum(np.searchsorted(t, target), n - 1)  # searchsorted never returns below 0
+        before = np.maximum(after - 1, 0)
         pick = np.where(np.abs(t[before] - target) < np.abs(t[after] - target), before, after)
         found = (np.abs(t[pick] - target) <= tolerance_ns) & (pick < position)
         columns.append(np.where(found, x[pick], np.nan))
     stacked = np.stack(columns, axis=1)
-    return row_quantile(stacked, 0.5), np.count_nonzero(np.isfinite(stacked), axis=1)
+    return row_quantile(stacked, 0.5), np.add.reduce(np.isfinite(stacked), axis=1, dtype=np.intp)
 
 
 def range_excess(values: np.ndarray, min_history: int, rel_floor: float = 1e-3) -> np.ndarray:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,7 @@ from core.errors import InputError, TooLargeError
 from core.types import Granularity
 from detector.detector import Detection, Detector
 from detector.explain import explain_anomaly
+from detector.nan_arrays import nan_to_num
 from detector.post_rules import DetectorConfig, period_completeness
 from models.base import Baseline
 
@@ -71,11 +72,28 @@ class ParsedSeries:
     at: np.ndarray
 
 
-def utc_naive_index(stamps: list[datetime]) -> pd.DatetimeIndex:
-    """The contract's time axis: aware timestamps converted to UTC, naive ones taken as UTC already."""
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def utc_naive_times(stamps: list[datetime]) -> np.ndarray:
+    """The contract's time axis as datetime64 values: aware timestamps converted to UTC, naive ones taken
+    as UTC already (microseconds for naive ones, nanoseconds for aware ones, as pandas parses them)."""
     if all(t.tzinfo is None for t in stamps):
-        return pd.DatetimeIndex(np.array(stamps, dtype="datetime64[us]"))  # no per-element parsing
-    return pd.DatetimeIndex(pd.to_datetime(stamps, utc=True)).tz_localize(None)
+        # Microseconds since the epoch in integer arithmetic: the same datetime64[us] values numpy's
+        # own conversion gives, several times faster on the few hundred points of a request.
+        ticks = np.array([(t - _EPOCH) // _MICROSECOND for t in stamps], dtype=np.int64)
+        return ticks.view("datetime64[us]")
+    return pd.DatetimeIndex(pd.to_datetime(stamps, utc=True)).tz_localize(None).to_numpy()
+
+
+_NS_PER_TICK = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+def _ticks_per(step: pd.Timedelta, unit: str) -> int:
+    """How many ticks of a ``unit`` index make one ``step`` (an hour or a day: a whole number of ticks),
+    in integers: Timedelta division costs microseconds."""
+    return int(step.value) // _NS_PER_TICK[unit]
 
 
 def parse_series(
@@ -91,9 +109,10 @@ def parse_series(
         raise TooLargeError(field, f"{len(points)} points; at most {max_points} per series")
     if len(points) < MIN_POINTS:
         raise InputError(field, f"at least {MIN_POINTS} points are needed to fit a baseline")
-    index = utc_naive_index([p.timestamp for p in points])
+    times = utc_naive_times([p.timestamp for p in points])
+    unit = str(np.datetime_data(times.dtype)[0])
     values = np.fromiter((p.value for p in points), dtype=np.float64, count=len(points))
-    ticks = index.asi8
+    ticks = times.view(np.int64)
     gaps = np.diff(ticks)
     problems = [
         # (position, order at the same position, field suffix, reason)
@@ -104,41 +123,47 @@ def parse_series(
     if problems:
         i, _, suffix, what = min(problems)
         if what == "duplicate":
-            raise InputError(f"{field}.{i}.timestamp", f"duplicate timestamp {index[i].isoformat()}")
+            raise InputError(f"{field}.{i}.timestamp", f"duplicate timestamp {_iso(times[i])}")
         if what == "unsorted":
             raise InputError(f"{field}.{i}.timestamp", "earlier than the point before: send oldest first")
         raise InputError(f"{field}.{i}.{suffix}", what)
-    gran = granularity or _infer_granularity(index, field)
+    gran = granularity or _infer_granularity(ticks, unit, field)
     step = _STEP[gran]
-    per_step = int(step / pd.Timedelta(1, unit=index.unit))
+    per_step = _ticks_per(step, unit)
     off_grid = np.flatnonzero(ticks % per_step != 0)
     if off_grid.size:
         i = int(off_grid[0])
         raise InputError(
             f"{field}.{i}.timestamp",
-            f"{index[i].isoformat()} is not the start of {'an hour' if gran is Granularity.HOUR else 'a day'} "
+            f"{_iso(times[i])} is not the start of {'an hour' if gran is Granularity.HOUR else 'a day'} "
             f"(granularity {gran.value}): mixed granularity",
         )
     periods = int((ticks[-1] - ticks[0]) // per_step) + 1
     if periods > max_points:
         raise TooLargeError(field, f"the points span {periods} {gran.value}s; at most {max_points}")
-    grid = pd.date_range(index[0], index[-1], freq=step)
+    # The period grid from first to last point (``pd.date_range``'s values, built from integers).
+    grid = pd.DatetimeIndex((ticks[0] + per_step * np.arange(periods, dtype=np.int64)).view(times.dtype))
     at = (ticks - ticks[0]) // per_step
     full = np.full(periods, np.nan)
     full[at] = values
     given = np.full(periods, np.nan)
     given[at] = [np.nan if p.completeness is None else p.completeness for p in points]
-    return ParsedSeries(pd.Series(full, index=grid, dtype=np.float64), gran, given, at)
+    return ParsedSeries(pd.Series(full, index=grid, copy=False), gran, given, at)
 
 
-def _infer_granularity(index: pd.DatetimeIndex, field: str) -> Granularity:
-    per_hour = pd.Timedelta(hours=1) // pd.Timedelta(1, unit=index.unit)
-    diffs = np.diff(index.asi8)
-    smallest = pd.Timedelta(int(diffs.min()) * (pd.Timedelta(hours=1) / per_hour))
+def _iso(time: np.datetime64) -> str:
+    return pd.Timestamp(time).isoformat()
+
+
+def _infer_granularity(ticks: np.ndarray, unit: str, field: str) -> Granularity:
+    per_hour = _ticks_per(pd.Timedelta(hours=1), unit)
+    diffs = np.diff(ticks)
+    least = int(diffs.min())  # in ticks: compared as integers, a Timedelta only for the message
     hourly = bool((diffs % per_hour == 0).all())
-    if smallest < pd.Timedelta(hours=1) or not hourly:
+    if least < per_hour or not hourly:
+        smallest = pd.Timedelta(least * (pd.Timedelta(hours=1) / per_hour))
         raise InputError(field, f"points {smallest} apart: only hourly or daily series are scored")
-    if smallest < pd.Timedelta(days=1):
+    if least < 24 * per_hour:
         day_gaps = int((diffs >= 24 * per_hour).sum())
         # Hourly points mixed with daily totals (not an outage now and then): reject rather than guess.
         if day_gaps >= 2 and day_gaps >= 0.2 * len(diffs):
@@ -160,7 +185,7 @@ def score_one(
     y, gran, given = parsed.values, parsed.granularity, parsed.given
     step = _STEP[gran]
     now = pd.Timestamp(clock.now())
-    by_clock = period_completeness(pd.DatetimeIndex(y.index), step, _utc_naive(now))
+    by_clock = period_completeness(cast(pd.DatetimeIndex, y.index), step, _utc_naive(now))
     completeness = np.where(np.isfinite(given), given, by_clock)
     stored = stored_lookup(req.product, req.cost_line, gran) if stored_lookup is not None else None
     baseline: Baseline
@@ -201,10 +226,8 @@ def _points_out(detection: Detection, sent: list[ScorePointIn], at: np.ndarray) 
         values = np.asarray(cols[name], dtype=np.float64)[at]
         return [v if v == v else None for v in np.where(np.isfinite(values), values, np.nan).tolist()]
 
-    scores = np.clip(
-        np.nan_to_num(np.asarray(cols["anomaly_score"], dtype=np.float64)[at]), 0.0, 1.0
-    ).tolist()
-    tails = np.clip(np.nan_to_num(np.asarray(cols["tail_score"], dtype=np.float64)[at]), 0.0, 1.0).tolist()
+    scores = np.clip(nan_to_num(np.asarray(cols["anomaly_score"], dtype=np.float64)[at]), 0.0, 1.0).tolist()
+    tails = np.clip(nan_to_num(np.asarray(cols["tail_score"], dtype=np.float64)[at]), 0.0, 1.0).tolist()
     flags = np.asarray(cols["is_anomaly"], dtype=bool)[at].tolist()
     held = np.asarray(cols["held_back"], dtype=bool)[at].tolist()
     complete = np.asarray(cols["completeness"], dtype=np.float64)[at].tolist()
