@@ -170,18 +170,20 @@ def bound_resources(conn: duckdb.DuckDBPyConnection, *, per_leaf_day: int, sourc
         conn.execute(f"CREATE TEMP TABLE {BOUNDED} AS {with_partition(everything)}")
         return named
     # No ranking of every resource-day (a sort of them all): only leaf-days with more than n resources
-    # are cut, at their n-th dearest cost, which one top-n aggregate of numbers (``max(cost, n)``, sorted
-    # dearest first) gives with their total. Resources above the cut are kept; of those at the cut, as
+    # (counted first: a top-n state per leaf-day costs far more than a count) are cut, at their n-th
+    # dearest cost, which one top-n aggregate of numbers (``max(cost, n)``, sorted dearest first) gives
+    # with their total. Resources above the cut are kept; of those at the cut, as
     # many as are left to keep, by resource id (a sort of the tied rows alone); the "other" row is the
     # total less the n dearest costs, exact in DECIMAL. Several sources' sums are read twice: once only.
     source = f"MATERIALIZED {rows}" if sources > 1 else rows
     bounded = f"""
         WITH r AS {source},
+        big AS (SELECT day, leaf FROM r GROUP BY day, leaf HAVING count(*) > {n}),
         cut AS (
             SELECT day, leaf, top[{n}] AS cut, total - list_reduce(top, lambda a, b: a + b) AS rest,
                    {n} - len(list_filter(top, lambda c: c > top[{n}])) AS room
             FROM (SELECT day, leaf, max(cost, {n}) AS top, sum(cost) AS total
-                  FROM r GROUP BY day, leaf HAVING count(*) > {n})),
+                  FROM r SEMI JOIN big USING (day, leaf) GROUP BY day, leaf)),
         kept AS (
             SELECT r.*, c.cut, c.room FROM r LEFT JOIN cut c USING (day, leaf)
             WHERE c.cut IS NULL OR r.cost >= c.cut)
@@ -234,8 +236,9 @@ def publish_resources(
         if (account, period) not in present:  # the new export of the period names no resource
             store.partition_path(account, period).unlink(missing_ok=True)
     wanted = [p for p in partitions if p in present]
-    # Resource rows carry their partition's account and period (one value per file: nearly free to
-    # write) so each partition's COPY can pick its rows; every other value is in the leaf rows.
+    # Resource rows carry their partition's account and period so each partition's COPY can pick its
+    # rows, but write them empty: every value of a key, these two included, is in its leaf row of the
+    # same file (a quarter of the write, repeated on every row; the reader joins them back).
     store.replace_partitions(
         conn,
         f"""SELECT day, billing_account, billing_period, leaf, resource_id{", resource_name" if named else ""}, cost
@@ -243,6 +246,9 @@ def publish_resources(
             UNION ALL BY NAME
             SELECT * FROM {LEAVES}""",
         wanted,
+        replace=", ".join(
+            f"CASE WHEN day IS NULL THEN {c} END AS {c}" for c in ("billing_account", "billing_period")
+        ),
     )
     conn.execute(f"DROP TABLE {BOUNDED}")
     conn.execute(f"DROP TABLE {LEAVES}")
