@@ -63,6 +63,21 @@ def described(cause: dict[str, Any]) -> str | None:
     return label.strip() if isinstance(label, str) and label.strip() else None
 
 
+def cause_title(cause: dict[str, Any]) -> str:
+    """How a listing names a cause: a label from the export's descriptions leads, with the ``key=value``
+    pairs beside it (what to filter on); without one, the pairs alone (``(all)`` for the whole series).
+
+    A notification's causes carry a ``label`` even without a description (:func:`cause_details`: the
+    dimension values); that one says nothing the pairs do not, so the pairs stand alone.
+    """
+    dims: dict[str, Any] = cause.get("dimensions") or {}
+    pairs = " & ".join(f"{k}={v}" for k, v in dims.items())
+    label = described(cause)
+    if label and label != cause_label({"dimensions": dims}):
+        return f"{label} ({pairs})" if pairs else label
+    return pairs or "(all)"
+
+
 def cause_details(cause: dict[str, Any]) -> dict[str, Any]:
     """One root cause as notifications carry it: its $, and how much of it is usage or unit price."""
     return {

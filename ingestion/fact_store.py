@@ -112,8 +112,13 @@ class FactStore:
         select_sql: str,
         partitions: Sequence[tuple[str, str]],
         params: Sequence[Any] = (),
+        *,
+        replace: str = "",
     ) -> list[PartitionWrite]:
         """Make ``select_sql``'s rows the whole content of each (billing account, period) in ``partitions``.
+
+        ``replace`` (``<expression> AS <column>, ...``) rewrites columns after the rows are picked by
+        their billing account and period, e.g. to leave out values every row of a file would repeat.
 
         Every partition is written aside first; each is then compared with the stored one and swapped in
         with ``os.replace`` only if its content differs, so a reader never sees half a period.
@@ -126,6 +131,7 @@ class FactStore:
         self.root.mkdir(parents=True, exist_ok=True)
         staging = self.root / f".staging-{uuid.uuid4().hex}"
         try:
+            columns = f"* REPLACE ({replace})" if replace else "*"
             if len(partitions) <= MAX_FILTERED_PARTITIONS:
                 # One COPY per partition, its filter pushed down to the scan: a partitioned COPY buffers
                 # every partition's rows in memory before writing, which costs more than a few filtered
@@ -134,7 +140,7 @@ class FactStore:
                     folder = staging / f"_ss_pid={pid}"
                     folder.mkdir(parents=True)
                     conn.execute(
-                        f"""COPY (SELECT * FROM ({select_sql}) WHERE billing_account = ? AND billing_period = ?)
+                        f"""COPY (SELECT {columns} FROM ({select_sql}) WHERE billing_account = ? AND billing_period = ?)
                             TO '{self._sql_path(folder / "data_0.parquet")}' (FORMAT PARQUET, COMPRESSION ZSTD)""",
                         [*params, account, period],
                     )
@@ -149,9 +155,10 @@ class FactStore:
                     [(a, p, i) for i, (a, p) in enumerate(partitions)],
                 )
                 conn.execute(
-                    f"""COPY (SELECT f.*, p.pid AS _ss_pid FROM ({select_sql}) f
-                              JOIN _ss_parts p ON f.billing_account = p.billing_account
-                                              AND f.billing_period = p.billing_period)
+                    f"""COPY (SELECT {columns} FROM (
+                                SELECT f.*, p.pid AS _ss_pid FROM ({select_sql}) f
+                                JOIN _ss_parts p ON f.billing_account = p.billing_account
+                                                AND f.billing_period = p.billing_period))
                         TO '{self._sql_path(staging)}' (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (_ss_pid))""",
                     list(params),
                 )

@@ -146,6 +146,8 @@ def bound_resources(conn: duckdb.DuckDBPyConnection, *, per_leaf_day: int, sourc
     """Build :data:`BOUNDED` from the staged resource-days: the ``per_leaf_day`` dearest resources of each
     leaf-day and one "other" row (``resource_id`` NULL) for the rest; ``per_leaf_day`` 0 keeps them all.
 
+    Each row carries its leaf id's billing account and period (from :data:`LEAVES`, built first), so each
+    partition's write picks its rows by them rather than joining every row once per partition.
     Returns whether any resource has a name: without one the table has no ``resource_name`` column.
     """
     named = bool(conn.execute("SELECT count(resource_name) FROM staged_resources").fetchall()[0][0])
@@ -159,25 +161,40 @@ def bound_resources(conn: duckdb.DuckDBPyConnection, *, per_leaf_day: int, sourc
     )
     conn.execute(f"DROP TABLE IF EXISTS {BOUNDED}")
     n = int(per_leaf_day)
+
+    def with_partition(sql: str) -> str:
+        return f"SELECT k.billing_account, k.billing_period, b.* FROM ({sql}) b JOIN {LEAVES} k USING (leaf)"
+
     if n <= 0:
-        conn.execute(f"CREATE TEMP TABLE {BOUNDED} AS SELECT * REPLACE (cost::DOUBLE AS cost) FROM {rows}")
+        everything = f"SELECT * REPLACE (cost::DOUBLE AS cost) FROM {rows}"
+        conn.execute(f"CREATE TEMP TABLE {BOUNDED} AS {with_partition(everything)}")
         return named
-    # Only leaf-days with more than n resources are ranked (counting is cheap, ranking is a sort); a
-    # leaf-day's resources rank by spend, ties by resource id, so the same export keeps the same ones.
-    conn.execute(
-        f"""CREATE TEMP TABLE {BOUNDED} AS
-            WITH r AS MATERIALIZED {rows},
-            big AS (SELECT day, leaf FROM r GROUP BY day, leaf HAVING count(*) > {n}),
-            ranked AS (
-                SELECT *, row_number() OVER (PARTITION BY day, leaf ORDER BY cost DESC, resource_id DESC)
-                          AS _ss_rank
-                FROM r SEMI JOIN big USING (day, leaf))
-            SELECT * REPLACE (cost::DOUBLE AS cost) FROM r ANTI JOIN big USING (day, leaf)
-            UNION ALL BY NAME
-            SELECT * EXCLUDE (_ss_rank) REPLACE (cost::DOUBLE AS cost) FROM ranked WHERE _ss_rank <= {n}
-            UNION ALL BY NAME
-            SELECT day, leaf, sum(cost)::DOUBLE AS cost FROM ranked WHERE _ss_rank > {n} GROUP BY day, leaf"""
-    )
+    # No ranking of every resource-day (a sort of them all): only leaf-days with more than n resources
+    # (counted first: a top-n state per leaf-day costs far more than a count) are cut, at their n-th
+    # dearest cost, which one top-n aggregate of numbers (``max(cost, n)``, sorted dearest first) gives
+    # with their total. Resources above the cut are kept; of those at the cut, as
+    # many as are left to keep, by resource id (a sort of the tied rows alone); the "other" row is the
+    # total less the n dearest costs, exact in DECIMAL. Several sources' sums are read twice: once only.
+    source = f"MATERIALIZED {rows}" if sources > 1 else rows
+    bounded = f"""
+        WITH r AS {source},
+        big AS (SELECT day, leaf FROM r GROUP BY day, leaf HAVING count(*) > {n}),
+        cut AS (
+            SELECT day, leaf, top[{n}] AS cut, total - list_reduce(top, lambda a, b: a + b) AS rest,
+                   {n} - len(list_filter(top, lambda c: c > top[{n}])) AS room
+            FROM (SELECT day, leaf, max(cost, {n}) AS top, sum(cost) AS total
+                  FROM r SEMI JOIN big USING (day, leaf) GROUP BY day, leaf)),
+        kept AS (
+            SELECT r.*, c.cut, c.room FROM r LEFT JOIN cut c USING (day, leaf)
+            WHERE c.cut IS NULL OR r.cost >= c.cut)
+        SELECT * EXCLUDE (cut, room) REPLACE (cost::DOUBLE AS cost) FROM kept
+        WHERE cut IS NULL OR cost > cut
+        UNION ALL BY NAME
+        SELECT * EXCLUDE (cut, room) REPLACE (cost::DOUBLE AS cost) FROM kept WHERE cost = cut
+        QUALIFY row_number() OVER (PARTITION BY day, leaf ORDER BY resource_id DESC) <= room
+        UNION ALL BY NAME
+        SELECT day, leaf, rest::DOUBLE AS cost FROM cut"""
+    conn.execute(f"CREATE TEMP TABLE {BOUNDED} AS {with_partition(bounded)}")
     return named
 
 
@@ -209,8 +226,8 @@ def publish_resources(
     sources: int,
 ) -> None:
     """Replace the resource-day facts of ``partitions`` with the staged ones (removing stale ones)."""
-    named = bound_resources(conn, per_leaf_day=per_leaf_day, sources=sources)
     leaf_values(conn)
+    named = bound_resources(conn, per_leaf_day=per_leaf_day, sources=sources)
     present = {
         (str(a), str(p))
         for a, p in conn.execute(f"SELECT DISTINCT billing_account, billing_period FROM {LEAVES}").fetchall()
@@ -219,16 +236,19 @@ def publish_resources(
         if (account, period) not in present:  # the new export of the period names no resource
             store.partition_path(account, period).unlink(missing_ok=True)
     wanted = [p for p in partitions if p in present]
-    # Resource rows carry their partition's account and period (one value per file: nearly free to
-    # write) so each partition's COPY can pick its rows; every other value is in the leaf rows.
+    # Resource rows carry their partition's account and period so each partition's COPY can pick its
+    # rows, but write them empty: every value of a key, these two included, is in its leaf row of the
+    # same file (a quarter of the write, repeated on every row; the reader joins them back).
     store.replace_partitions(
         conn,
-        f"""SELECT r.day, k.billing_account, k.billing_period, r.leaf, r.resource_id{", r.resource_name" if named else ""},
-                   r.cost
-            FROM {BOUNDED} r JOIN {LEAVES} k USING (leaf)
+        f"""SELECT day, billing_account, billing_period, leaf, resource_id{", resource_name" if named else ""}, cost
+            FROM {BOUNDED}
             UNION ALL BY NAME
             SELECT * FROM {LEAVES}""",
         wanted,
+        replace=", ".join(
+            f"CASE WHEN day IS NULL THEN {c} END AS {c}" for c in ("billing_account", "billing_period")
+        ),
     )
     conn.execute(f"DROP TABLE {BOUNDED}")
     conn.execute(f"DROP TABLE {LEAVES}")

@@ -5,7 +5,8 @@ Each partition file (billing account × billing period, like the leaf facts) hol
 * *leaf rows* (``day`` NULL): a leaf-day key's id (``leaf``) and its values — billing account and period,
   product, cost line, currency and the base dimensions — once per key;
 * *resource rows*: ``day``, ``leaf``, ``resource_id`` (NULL for a leaf-day's "other" row), optionally
-  ``resource_name``, and ``cost``, plus the billing account and period the partition is written by.
+  ``resource_name``, and ``cost``; their billing account and period columns are empty (files written
+  before that carry the partition's, the same values their leaf rows hold).
 
 Ten dimension values repeated on every resource row cost three times the write of the rows themselves
 (Parquet dictionary-encodes each value), so they are written once per key and joined back here.

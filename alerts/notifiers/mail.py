@@ -18,6 +18,7 @@ from alerts.heartbeat import Heartbeat, heartbeat_text
 from alerts.notification import Notification
 from alerts.notifiers.smtp import SmtpSettings, send_mail
 from alerts.notifiers.text import money, render_text
+from alerts.summary import cause_title
 
 MAX_SUBJECT = 200
 MAX_CAUSES = 10
@@ -81,9 +82,7 @@ def render_html(n: Notification) -> str:
     causes = (d.get("root_causes") or [])[:MAX_CAUSES]
     if causes:
         items = "".join(
-            "<li>"
-            + e(" & ".join(f"{k}={v}" for k, v in c.get("dimensions", {}).items()) or "(all)")
-            + f": {e(money(c.get('contribution'), n.currency))}</li>"
+            "<li>" + e(cause_title(c)) + f": {e(money(c.get('contribution'), n.currency))}</li>"
             for c in causes
         )
         parts.append(f"<h3>Root causes</h3><ul>{items}</ul>")

@@ -17,6 +17,7 @@ from alerts.heartbeat import Heartbeat
 from alerts.notification import Notification
 from alerts.notifiers.http import request
 from alerts.notifiers.text import money
+from alerts.summary import cause_title
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_VERSION = "1.4"
@@ -91,8 +92,7 @@ def teams_card(n: Notification) -> dict[str, Any]:
                 "type": "FactSet",
                 "facts": [
                     {
-                        "title": " & ".join(f"{k}={v}" for k, v in c.get("dimensions", {}).items())
-                        or "(all)",
+                        "title": cause_title(c),
                         "value": money(c.get("contribution"), n.currency),
                     }
                     for c in causes

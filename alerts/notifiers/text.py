@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.notification import Notification
-from alerts.summary import cause_label
+from alerts.summary import cause_title
 
 _HEADLINE = {"open": "Opened", "update": "Updated", "resolve": "Resolved"}
 
@@ -45,16 +45,8 @@ def render_text(n: Notification, *, markdown: bool = True) -> str:
     if causes:
         lines += ["", "Root causes:"]
         for cause in causes[:10]:
-            dims = " & ".join(f"{k}={v}" for k, v in cause.get("dimensions", {}).items())
-            label = cause.get("label")
             # A label from the export's descriptions leads; the pairs stay beside it, for filtering.
-            if (
-                isinstance(label, str)
-                and label
-                and label != cause_label({"dimensions": cause.get("dimensions")})
-            ):
-                dims = f"{label} ({dims})"
-            line = f"{bullet}{dims}: {money(cause.get('contribution'), n.currency)}"
+            line = f"{bullet}{cause_title(cause)}: {money(cause.get('contribution'), n.currency)}"
             usage, price = cause.get("usage_effect"), cause.get("price_effect")
             if isinstance(usage, int | float) and isinstance(price, int | float):
                 line += (

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from alerts.expected_changes import list_expected_changes
 from alerts.incidents import get_incident, list_incidents
 from alerts.rebaseline import list_rebaselines
+from alerts.summary import cause_title
 from api.rebaselined_model import RebaselinedModel
 from core.settings import Settings
 from core.types import Granularity, SeriesKey
@@ -261,10 +262,6 @@ class IncidentPage:
     change_end: str
 
 
-def cause_label(dimensions: dict[str, Any]) -> str:
-    return " & ".join(f"{k}={v}" for k, v in dimensions.items()) or "(whole series)"
-
-
 def cause_bar(cause: dict[str, Any]) -> Bar:
     """A root cause's bar: stacked usage and price parts when the split is known."""
     note = f"({float(cause.get('share', 0.0)):.0%} of the excess)"
@@ -273,7 +270,9 @@ def cause_bar(cause: dict[str, Any]) -> Bar:
     if isinstance(usage, int | float) and isinstance(price, int | float):
         parts = (("usage", float(usage)), ("price", float(price)))
         note = f"(usage {usage:+,.0f}, price {price:+,.0f}: {cause.get('driver')}; {note[1:]}"
-    return Bar(cause_label(cause.get("dimensions", {})), float(cause.get("contribution", 0.0)), note, parts)
+    # Named as notifications name it: the usage type's description first when the export had one.
+    title = cause_title(cause) if cause.get("dimensions") else "(whole series)"
+    return Bar(title, float(cause.get("contribution", 0.0)), note, parts)
 
 
 def incident_page(settings: Settings, engine: Engine, store: FactStore, incident_id: str) -> IncidentPage:

@@ -189,3 +189,22 @@ def test_an_unset_password_env_is_named() -> None:
             {},
         )
     assert info.value.field == "receivers[0].mail.email.password_env" and "NOPE" in str(info.value)
+
+
+def test_teams_and_email_name_a_cause_by_its_description_label_beside_its_pairs() -> None:
+    described = {
+        "dimensions": {"service": "Amazon CloudFront", "sku": "cf-dto"},
+        "label": "Amazon CloudFront: data transfer out",
+        "contribution": 900.0,
+    }
+    # As notifications carry a cause without a description: its label is its values, nothing more.
+    plain = {"dimensions": {"region": "eu-west-1"}, "label": "eu-west-1", "contribution": 80.0}
+    n = replace(sample(), details={**sample().details, "root_causes": [described, plain]})
+    titles = [f["title"] for f in teams_card(n)["attachments"][0]["content"]["body"][4]["facts"]]
+    named = "Amazon CloudFront: data transfer out (service=Amazon CloudFront & sku=cf-dto)"
+    assert titles == [named, "region=eu-west-1"]
+    page = render_html(n)
+    escaped = named.replace("&", "&amp;")
+    assert f"<li>{escaped}: 900.00 USD</li>" in page and "<li>region=eu-west-1: 80.00 USD</li>" in page
+    text = email_message(n, SMTP, "mail").get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"{named}: 900.00 USD" in text  # the plain part is the ticket text, named the same way
