@@ -122,6 +122,8 @@ def alerting_from_settings(
         ticket_month_impact=settings.ticket_month_impact or None,
         ticket_month_impact_pct=settings.ticket_month_impact_pct or None,
         new_spend_page_pct=settings.new_spend_page_pct,
+        event_min_periods=2 if settings.ticket_event_min_hours else 0,
+        event_min_hours=settings.ticket_event_min_hours,
     )
     return build_alerting(
         settings,
