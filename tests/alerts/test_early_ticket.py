@@ -126,3 +126,18 @@ def test_without_the_products_month_the_pct_check_cannot_pass() -> None:
     assert classify_severity(ev, POLICY, product_month=None).severity is Severity.NONE
     no_pct = BurnRatePolicy(ticket_month_impact_pct=None)
     assert classify_severity(ev, no_pct, product_month=None).severity is Severity.TICKET
+
+
+@pytest.mark.parametrize(("hours", "periods"), [(2.0, 2), (3.0, 2), (0.0, 0)])
+def test_the_setting_reaches_the_policy(tmp_path: Any, hours: float, periods: int) -> None:
+    from alerts.wiring import alerting_from_settings
+    from core.clock import FixedClock
+    from core.db import make_engine, migrate
+    from core.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, ticket_event_min_hours=hours, _env_file=None)  # type: ignore[call-arg]
+    engine = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    migrate(engine)
+    policy = alerting_from_settings(settings, engine, FixedClock(T0)).service.burn_policy
+    assert (policy.event_min_periods, policy.event_min_hours) == (periods, hours)
+    engine.dispose()
