@@ -131,7 +131,11 @@ def alerting_from_settings(
         clock,
         ticket_project=settings.ticket_project,
         burn_policy=burn,
-        incident_policy=IncidentPolicy(resolve_after=timedelta(hours=settings.resolve_after_hours)),
+        incident_policy=IncidentPolicy(
+            resolve_after=timedelta(hours=settings.resolve_after_hours),
+            hold_factor=settings.sustained_burn_factor,
+            hold_hours=settings.burn_long_hours,
+        ),
         renotify_policy=RenotifyPolicy(
             settings.renotify_impact_step,
             settings.renotify_impact_pct,
