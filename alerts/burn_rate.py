@@ -12,6 +12,12 @@ $ floor, as cost-anomaly thresholds are on total impact; nothing below a $ floor
 cold start spending materially) has no history to burn against: it pages when its monthly run rate is a
 large share of its product's month (or the budget's projection crosses its page share), is ticketed by the
 money thresholds, else watched.
+The money rule's windows (a day at least) make an intraday series wait most of a day for a change a user
+wants to hear about within the hour, so a detector event is ticketed early by the same money thresholds:
+an event the detector flagged period after period (``event_min_periods`` in a row, at least
+``event_min_hours``), still going on, above ``sustained_factor`` over its own expected spend, whose excess
+rate would spend the materiality floor within a day and crosses the $ and % thresholds over a month. A
+one-period blip, a one-off amount spread thin, or a small excess stays watched.
 Pure functions over a ``SeriesEvaluation``: no clock, no database.
 """
 
@@ -23,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from alerts.severity import Severity
-from core.anomaly import HOURS_PER_MONTH, SeriesEvaluation, WindowSpend
+from core.anomaly import HOURS_PER_MONTH, Anomaly, SeriesEvaluation, WindowSpend
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,10 @@ class BurnRatePolicy:
     # New spend (a series in cold start spending materially): page when its monthly run rate reaches this
     # share of its product's monthly spend; ticket by the money thresholds above; else watched.
     new_spend_page_pct: float = 25.0
+    # Ticket early by a detector event (see the module docstring): it has lasted this many consecutive
+    # periods, and at least ``event_min_hours`` (0 periods: off).
+    event_min_periods: int = 2
+    event_min_hours: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -156,6 +166,52 @@ def _money_ticket(
     return True, f"sustained excess{burn} adds {impact:,.2f} a month{of_product}"
 
 
+def event_periods(anomaly: Anomaly, step: timedelta) -> int:
+    """How many periods the event spans, its first and last included."""
+    return int((anomaly.end - anomaly.start) / step) + 1
+
+
+def _event_ticket(
+    evaluation: SeriesEvaluation, policy: BurnRatePolicy, product_month: float | None
+) -> tuple[bool, str]:
+    """The early ticket by a lasting detector event (see the module docstring)."""
+    if policy.event_min_periods <= 0:
+        return False, ""
+    if policy.ticket_month_impact is None and policy.ticket_month_impact_pct is None:
+        return False, ""
+    step = evaluation.granularity.step
+    hour = timedelta(hours=1)
+    needed = max(policy.event_min_periods, math.ceil(policy.event_min_hours * hour / step))
+    # The newest closed period starts one step before the sweep: an event that stopped earlier is over,
+    # whatever its rate was (one period of slack: the newest may be held back as incomplete).
+    newest = evaluation.as_of - step
+    for a in evaluation.anomalies:
+        # Only what the detector itself flagged: a "sustained" reading is the 72 h window's, judged by the
+        # money rule, and new spend has its own rule.
+        if a.kind != "anomaly" or a.direction != "up" or a.impact <= 0 or a.expected <= 0:
+            continue
+        periods = event_periods(a, step)
+        if periods < needed or a.end < newest - step:
+            continue
+        ratio = a.actual / a.expected
+        if ratio <= policy.sustained_factor:
+            continue
+        per_hour = a.impact / (periods * step / hour)
+        # The materiality floor, as the money rule's is on the $ actually spent: two hours have not spent
+        # it yet, so their rate must, within a day (a one-off $60 spread over a day never does).
+        if per_hour * 24.0 < policy.materiality_floor:
+            continue
+        impact = per_hour * HOURS_PER_MONTH
+        share = product_share(impact, product_month)
+        if not material(impact, share, policy):
+            continue
+        of_product = f" ({share:.1f}% of the product's month)" if share is not None else ""
+        return True, (
+            f"anomaly for {periods} periods at {ratio:.2f}x adds {impact:,.2f} a month if it goes on{of_product}"
+        )
+    return False, ""
+
+
 def _new_spend(
     evaluation: SeriesEvaluation,
     policy: BurnRatePolicy,
@@ -236,5 +292,8 @@ def classify_severity(
         return SeverityDecision(Severity.TICKET, burn, excess, (why,))
     money, why = _money_ticket(evaluation, policy, product_month)
     if money:
+        return SeverityDecision(Severity.TICKET, burn, excess, (why,))
+    early, why = _event_ticket(evaluation, policy, product_month)
+    if early:
         return SeverityDecision(Severity.TICKET, burn, excess, (why,))
     return SeverityDecision(Severity.NONE, burn, excess, ("burn rate within policy",))

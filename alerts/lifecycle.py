@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerts.burn_rate import SeverityDecision
+from alerts.burn_rate import SeverityDecision, pick_window, sustained_hours
 from alerts.severity import Severity
 from core.anomaly import LevelShift, SeriesEvaluation
 
@@ -19,6 +19,11 @@ NEW_NORMAL = "new normal"  # the resolution of an incident whose lasting step wa
 @dataclass(frozen=True)
 class IncidentPolicy:
     resolve_after: timedelta = timedelta(hours=12)  # continuous time back in band before resolving
+    # A notified incident does not count time back in band while its long window (``hold_hours``, two
+    # periods at least) still burns above ``hold_factor`` (None: off): a drift whose hours sit in their band
+    # while the day is still 1.2x is one problem going on, not one that resolves and opens again.
+    hold_factor: float | None = None
+    hold_hours: float = 24.0
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,14 @@ def level_shift_view(shift: LevelShift | None) -> dict[str, Any] | None:
     }
 
 
+def _held(current: IncidentState, evaluation: SeriesEvaluation, policy: IncidentPolicy) -> bool:
+    """The excess someone was told about still burns over the long window (see ``IncidentPolicy``)."""
+    if policy.hold_factor is None or current.notified_severity is None:
+        return False
+    window = pick_window(evaluation.windows, sustained_hours(evaluation, policy.hold_hours))
+    return window is not None and window.burn_rate > policy.hold_factor
+
+
 def advance(
     current: IncidentState | None,
     evaluation: SeriesEvaluation,
@@ -186,7 +199,7 @@ def advance(
         state = replace(state, in_band_since=None)
         kind = "escalated" if state.peak_severity > before else "extended"
         return Step(state, (kind,))
-    if not evaluation.in_band or evaluation.level_shift is not None:
+    if not evaluation.in_band or evaluation.level_shift is not None or _held(current, evaluation, policy):
         # Quiet by the detector's rules but still outside the band, or a step still going on (each period
         # in its band, the days together above it): the resolve clock restarts, so a lasting excess stays
         # one incident instead of resolving and opening again.

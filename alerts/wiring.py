@@ -122,6 +122,8 @@ def alerting_from_settings(
         ticket_month_impact=settings.ticket_month_impact or None,
         ticket_month_impact_pct=settings.ticket_month_impact_pct or None,
         new_spend_page_pct=settings.new_spend_page_pct,
+        event_min_periods=2 if settings.ticket_event_min_hours else 0,
+        event_min_hours=settings.ticket_event_min_hours,
     )
     return build_alerting(
         settings,
@@ -129,7 +131,11 @@ def alerting_from_settings(
         clock,
         ticket_project=settings.ticket_project,
         burn_policy=burn,
-        incident_policy=IncidentPolicy(resolve_after=timedelta(hours=settings.resolve_after_hours)),
+        incident_policy=IncidentPolicy(
+            resolve_after=timedelta(hours=settings.resolve_after_hours),
+            hold_factor=settings.sustained_burn_factor,
+            hold_hours=settings.burn_long_hours,
+        ),
         renotify_policy=RenotifyPolicy(
             settings.renotify_impact_step,
             settings.renotify_impact_pct,

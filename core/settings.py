@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     sustained_burn_factor: float = Field(default=1.2, gt=1.0)
     ticket_month_impact: float = Field(default=1000.0, ge=0)
     ticket_month_impact_pct: float = Field(default=2.0, ge=0)
+    # ... and early, by a detector event that has lasted this many hours and two periods at least, above the
+    # sustained factor, whose excess rate crosses those thresholds over a month (0 switches it off).
+    ticket_event_min_hours: float = Field(default=2.0, ge=0)
     # New spend (a series in cold start spending materially) pages at this % of its product's monthly spend.
     new_spend_page_pct: float = Field(default=25.0, gt=0)
     resolve_after_hours: float = 12.0
