@@ -1,7 +1,7 @@
 """Whether an incident change is worth telling anyone: a pure function, tested table by table.
 
 Receivers hear about an incident once when it first reaches ticket or page severity, again at once when
-its severity escalates or its impact doubles, and otherwise for impact growth past a $ or % step at most
+its severity escalates or its impact doubles (by the $ step at least), and otherwise for impact growth past a $ or % step at most
 once per ``min_interval`` (a day by default: a ticket that grows every sweep is not commented every
 sweep), and once more when it resolves. Feedback and expected-change windows silence everything but the
 resolve, so that a page already sent is always closed. :func:`what_changed` says why an update was sent.
@@ -47,8 +47,14 @@ def impact_grew(before: float, now: float, policy: RenotifyPolicy) -> bool:
 
 
 def urgent_growth(before: float, now: float, policy: RenotifyPolicy) -> bool:
-    """The impact grew by ``urgent_pct`` or more (from nothing, any growth is)."""
+    """The impact grew by ``urgent_pct`` or more (from nothing, any growth is), and by ``impact_step`` $ at least.
+
+    The $ step keeps a ticket opened early on a small impact (two hours of a lasting excess) from being
+    commented every time its first few dollars double: such growth waits for the day like any other.
+    """
     if policy.urgent_pct is None or now <= before:
+        return False
+    if policy.impact_step is not None and now - before < policy.impact_step:
         return False
     return before <= 0 or (now - before) / before * 100 >= policy.urgent_pct
 

@@ -59,6 +59,9 @@ def test_steps_can_be_switched_off() -> None:
         (T, 19_900.0, T, 10_000.0, 23.9, None),  # +99 %: not yet
         (P, 10_000.0, T, 10_000.0, 0.5, "update"),  # escalation: at once, whatever the impact
         (T, 10_500.0, T, 10_000.0, 48.0, None),  # below both steps: quiet however long
+        (T, 48.0, T, 24.0, 2.0, None),  # doubled, but by $24: waits for the day like any growth
+        (T, 48.0, T, 24.0, 24.0, "update"),  # ... and is told then (+100% is past the % step)
+        (T, 2_100.0, T, 1_000.0, 2.0, "update"),  # doubled by $1,100: at once
     ],
 )
 def test_impact_updates_wait_a_day_unless_the_impact_doubles(
