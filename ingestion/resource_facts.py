@@ -85,10 +85,15 @@ def staging_sql(
         f"SELECT reason, {masked}, {aggregates}{leaf_id_of}, {LEAF_SET} AS _ss_set FROM _ss_rows GROUP BY ALL"
     ]
     if resources:
+        # The day goes in ``period_start`` and the partition in the leaf rows' own columns: every column a
+        # resource row leaves empty is a NULL written per row into the staged table (25 of them cost as
+        # much as the grouping). Billing account and period are part of the leaf id, so grouping by them
+        # too makes no more groups; carried here, the bound needs no join to find a row's partition.
         branches.append(
-            f"""SELECT date_trunc('day', period_start) AS _ss_day, _ss_leaf, resource_id,
-                       {name} AS resource_name, sum(cost) AS cost, {RESOURCE_SET} AS _ss_set
-                FROM _ss_rows WHERE _ss_leaf IS NOT NULL GROUP BY _ss_day, _ss_leaf, resource_id"""
+            f"""SELECT date_trunc('day', period_start) AS period_start, billing_account, billing_period,
+                       _ss_leaf, resource_id, {name} AS resource_name, sum(cost) AS cost, {RESOURCE_SET} AS _ss_set
+                FROM _ss_rows WHERE _ss_leaf IS NOT NULL
+                GROUP BY date_trunc('day', period_start), _ss_leaf, resource_id, billing_account, billing_period"""
         )
     if descriptions:
         branches.append(description_branch(DESCRIPTION_SET))
@@ -117,7 +122,7 @@ def stage_with_extras(
         return
     conn.execute(f"CREATE TABLE {STAGED_ALL} AS {sql}", list(params))
     extra = [
-        *(["_ss_day", "_ss_leaf", "resource_id", "resource_name"] if resources else []),
+        *(["_ss_leaf", "resource_id", "resource_name"] if resources else []),
         *(["_ss_description"] if descriptions else []),
     ]
     conn.execute(
@@ -126,8 +131,8 @@ def stage_with_extras(
     )
     if resources:
         conn.execute(
-            "CREATE VIEW staged_resources AS SELECT _ss_day AS day, _ss_leaf AS leaf, resource_id, "
-            f"resource_name, cost FROM {STAGED_ALL} WHERE _ss_set = {RESOURCE_SET}"
+            "CREATE VIEW staged_resources AS SELECT period_start AS day, billing_account, billing_period, "
+            f"_ss_leaf AS leaf, resource_id, resource_name, cost FROM {STAGED_ALL} WHERE _ss_set = {RESOURCE_SET}"
         )
     if descriptions:
         conn.execute(
@@ -136,66 +141,71 @@ def stage_with_extras(
         )
 
 
-# The resource-day rows, bounded, and the values of their leaf ids: written once, then read by each
-# partition's COPY.
-BOUNDED = "_ss_resources"
+# Temp tables of the publish step: the resource-days summed over several files of one export, the
+# crowded leaf-days (more resources than the bound), the bounded rows of those, and the leaf ids' values.
+SUMMED = "_ss_resources_summed"
+CROWDED = "_ss_crowded"
+CUT = "_ss_resources_cut"
 LEAVES = "_ss_leaves"
+_TEMP_TABLES = (SUMMED, CROWDED, CUT, LEAVES)
 
 
-def bound_resources(conn: duckdb.DuckDBPyConnection, *, per_leaf_day: int, sources: int) -> bool:
-    """Build :data:`BOUNDED` from the staged resource-days: the ``per_leaf_day`` dearest resources of each
-    leaf-day and one "other" row (``resource_id`` NULL) for the rest; ``per_leaf_day`` 0 keeps them all.
+def bound_resources(conn: duckdb.DuckDBPyConnection, *, per_leaf_day: int, sources: int) -> tuple[str, bool]:
+    """A select of the bounded resource-day rows: the ``per_leaf_day`` dearest resources of each leaf-day
+    and one "other" row (``resource_id`` NULL) for the rest; ``per_leaf_day`` 0 keeps them all.
 
-    Each row carries its leaf id's billing account and period (from :data:`LEAVES`, built first), so each
-    partition's write picks its rows by them rather than joining every row once per partition.
-    Returns whether any resource has a name: without one the table has no ``resource_name`` column.
+    Rows carry their partition's billing account and period (staged with them), so each partition's write
+    picks its rows by them. Returns the select and whether any resource has a name (without one the table
+    has no ``resource_name`` column).
     """
     named = bool(conn.execute("SELECT count(resource_name) FROM staged_resources").fetchall()[0][0])
     name = ", resource_name" if named else ""
-    # Several files of one export can bill the same resource-day: sum them (one file's are unique).
-    rows = (
-        f"(SELECT day, leaf, resource_id{', max(resource_name) AS resource_name' if named else ''}, "
-        "sum(cost) AS cost FROM staged_resources GROUP BY day, leaf, resource_id)"
-        if sources > 1
-        else f"(SELECT day, leaf, resource_id{name}, cost FROM staged_resources)"
-    )
-    conn.execute(f"DROP TABLE IF EXISTS {BOUNDED}")
+    key = "day, billing_account, billing_period, leaf, resource_id"
+    rows = "staged_resources"
+    if sources > 1:
+        # Several files of one export can bill the same resource-day: sum them once (one file's are
+        # unique), into a table the count, the cut and every partition's write read.
+        conn.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {SUMMED} AS
+                SELECT {key}{", max(resource_name) AS resource_name" if named else ""}, sum(cost) AS cost
+                FROM staged_resources GROUP BY day, leaf, resource_id, billing_account, billing_period"""
+        )
+        rows = SUMMED
     n = int(per_leaf_day)
-
-    def with_partition(sql: str) -> str:
-        return f"SELECT k.billing_account, k.billing_period, b.* FROM ({sql}) b JOIN {LEAVES} k USING (leaf)"
-
+    every = f"SELECT {key}{name}, cost::DOUBLE AS cost FROM {rows}"
     if n <= 0:
-        everything = f"SELECT * REPLACE (cost::DOUBLE AS cost) FROM {rows}"
-        conn.execute(f"CREATE TEMP TABLE {BOUNDED} AS {with_partition(everything)}")
-        return named
-    # No ranking of every resource-day (a sort of them all): only leaf-days with more than n resources
-    # (counted first: a top-n state per leaf-day costs far more than a count) are cut, at their n-th
-    # dearest cost, which one top-n aggregate of numbers (``max(cost, n)``, sorted dearest first) gives
-    # with their total. Resources above the cut are kept; of those at the cut, as
-    # many as are left to keep, by resource id (a sort of the tied rows alone); the "other" row is the
-    # total less the n dearest costs, exact in DECIMAL. Several sources' sums are read twice: once only.
-    source = f"MATERIALIZED {rows}" if sources > 1 else rows
-    bounded = f"""
-        WITH r AS {source},
-        big AS (SELECT day, leaf FROM r GROUP BY day, leaf HAVING count(*) > {n}),
-        cut AS (
-            SELECT day, leaf, top[{n}] AS cut, total - list_reduce(top, lambda a, b: a + b) AS rest,
-                   {n} - len(list_filter(top, lambda c: c > top[{n}])) AS room
-            FROM (SELECT day, leaf, max(cost, {n}) AS top, sum(cost) AS total
-                  FROM r SEMI JOIN big USING (day, leaf) GROUP BY day, leaf)),
-        kept AS (
-            SELECT r.*, c.cut, c.room FROM r LEFT JOIN cut c USING (day, leaf)
-            WHERE c.cut IS NULL OR r.cost >= c.cut)
-        SELECT * EXCLUDE (cut, room) REPLACE (cost::DOUBLE AS cost) FROM kept
-        WHERE cut IS NULL OR cost > cut
-        UNION ALL BY NAME
-        SELECT * EXCLUDE (cut, room) REPLACE (cost::DOUBLE AS cost) FROM kept WHERE cost = cut
-        QUALIFY row_number() OVER (PARTITION BY day, leaf ORDER BY resource_id DESC) <= room
-        UNION ALL BY NAME
-        SELECT day, leaf, rest::DOUBLE AS cost FROM cut"""
-    conn.execute(f"CREATE TEMP TABLE {BOUNDED} AS {with_partition(bounded)}")
-    return named
+        return every, named
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {CROWDED} AS "
+        f"SELECT day, leaf FROM {rows} GROUP BY day, leaf HAVING count(*) > {n}"
+    )
+    if not conn.execute(f"SELECT count(*) FROM {CROWDED}").fetchall()[0][0]:
+        return every, named  # no leaf-day to cut: the staged rows are the table
+    # Only crowded leaf-days are cut (a top-n state per leaf-day costs far more than the count), at their
+    # n-th dearest cost, which one top-n aggregate of numbers (``max(cost, n)``, sorted dearest first)
+    # gives with their total: no sort of the resource-days. Resources above the cut are kept; of those at
+    # the cut, as many as are left to keep, by resource id (a sort of the tied rows alone); the "other"
+    # row is the total less the n dearest costs, exact in DECIMAL. Every other leaf-day's rows pass as
+    # they are, never copied: each partition's write reads them where they were staged.
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {CUT} AS
+            WITH r AS MATERIALIZED (SELECT * FROM {rows} SEMI JOIN {CROWDED} USING (day, leaf)),
+            cut AS (
+                SELECT day, leaf, billing_account, billing_period, top[{n}] AS cut,
+                       total - list_reduce(top, lambda a, b: a + b) AS rest,
+                       {n} - len(list_filter(top, lambda c: c > top[{n}])) AS room
+                FROM (SELECT day, leaf, billing_account, billing_period, max(cost, {n}) AS top, sum(cost) AS total
+                      FROM r GROUP BY day, leaf, billing_account, billing_period)),
+            kept AS (SELECT r.*, c.cut, c.room FROM r JOIN cut c USING (day, leaf) WHERE r.cost >= c.cut)
+            SELECT * EXCLUDE (cut, room) REPLACE (cost::DOUBLE AS cost) FROM kept WHERE cost > cut
+            UNION ALL BY NAME
+            SELECT * EXCLUDE (cut, room) REPLACE (cost::DOUBLE AS cost) FROM kept WHERE cost = cut
+            QUALIFY row_number() OVER (PARTITION BY day, leaf ORDER BY resource_id DESC) <= room
+            UNION ALL BY NAME
+            SELECT day, billing_account, billing_period, leaf, rest::DOUBLE AS cost FROM cut"""
+    )
+    kept = f"SELECT {key}{name}, cost::DOUBLE AS cost FROM {rows} ANTI JOIN {CROWDED} USING (day, leaf)"
+    return f"{kept} UNION ALL BY NAME SELECT {key}{name}, cost FROM {CUT}", named
 
 
 def leaf_values(conn: duckdb.DuckDBPyConnection) -> None:
@@ -227,7 +237,7 @@ def publish_resources(
 ) -> None:
     """Replace the resource-day facts of ``partitions`` with the staged ones (removing stale ones)."""
     leaf_values(conn)
-    named = bound_resources(conn, per_leaf_day=per_leaf_day, sources=sources)
+    bounded, named = bound_resources(conn, per_leaf_day=per_leaf_day, sources=sources)
     present = {
         (str(a), str(p))
         for a, p in conn.execute(f"SELECT DISTINCT billing_account, billing_period FROM {LEAVES}").fetchall()
@@ -242,7 +252,7 @@ def publish_resources(
     store.replace_partitions(
         conn,
         f"""SELECT day, billing_account, billing_period, leaf, resource_id{", resource_name" if named else ""}, cost
-            FROM {BOUNDED}
+            FROM ({bounded})
             UNION ALL BY NAME
             SELECT * FROM {LEAVES}""",
         wanted,
@@ -250,8 +260,8 @@ def publish_resources(
             f"CASE WHEN day IS NULL THEN {c} END AS {c}" for c in ("billing_account", "billing_period")
         ),
     )
-    conn.execute(f"DROP TABLE {BOUNDED}")
-    conn.execute(f"DROP TABLE {LEAVES}")
+    for table in _TEMP_TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 @dataclass(frozen=True)
