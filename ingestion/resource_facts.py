@@ -189,20 +189,21 @@ def bound_resources(conn: duckdb.DuckDBPyConnection, *, per_leaf_day: int, sourc
     # they are, never copied: each partition's write reads them where they were staged.
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE {CUT} AS
-            WITH r AS MATERIALIZED (SELECT * FROM {rows} SEMI JOIN {CROWDED} USING (day, leaf)),
-            cut AS (
-                SELECT day, leaf, billing_account, billing_period, top[{n}] AS cut,
-                       total - list_reduce(top, lambda a, b: a + b) AS rest,
+            WITH cut AS (
+                SELECT day, leaf, top[{n}] AS cut, total - list_reduce(top, lambda a, b: a + b) AS rest,
                        {n} - len(list_filter(top, lambda c: c > top[{n}])) AS room
-                FROM (SELECT day, leaf, billing_account, billing_period, max(cost, {n}) AS top, sum(cost) AS total
-                      FROM r GROUP BY day, leaf, billing_account, billing_period)),
-            kept AS (SELECT r.*, c.cut, c.room FROM r JOIN cut c USING (day, leaf) WHERE r.cost >= c.cut)
+                FROM (SELECT day, leaf, max(cost, {n}) AS top, sum(cost) AS total
+                      FROM {rows} SEMI JOIN {CROWDED} USING (day, leaf) GROUP BY day, leaf)),
+            kept AS (SELECT r.*, c.cut, c.room FROM {rows} r JOIN cut c USING (day, leaf) WHERE r.cost >= c.cut)
             SELECT * EXCLUDE (cut, room) REPLACE (cost::DOUBLE AS cost) FROM kept WHERE cost > cut
             UNION ALL BY NAME
             SELECT * EXCLUDE (cut, room) REPLACE (cost::DOUBLE AS cost) FROM kept WHERE cost = cut
             QUALIFY row_number() OVER (PARTITION BY day, leaf ORDER BY resource_id DESC) <= room
             UNION ALL BY NAME
-            SELECT day, billing_account, billing_period, leaf, rest::DOUBLE AS cost FROM cut"""
+            -- The "other" rows take their partition from their key's values: grouping by it would hash
+            -- two strings more per resource-day.
+            SELECT c.day, k.billing_account, k.billing_period, c.leaf, c.rest::DOUBLE AS cost
+            FROM cut c JOIN {LEAVES} k USING (leaf)"""
     )
     kept = f"SELECT {key}{name}, cost::DOUBLE AS cost FROM {rows} ANTI JOIN {CROWDED} USING (day, leaf)"
     return f"{kept} UNION ALL BY NAME SELECT {key}{name}, cost FROM {CUT}", named
