@@ -48,7 +48,22 @@ def _leaf_id(prefix: str = "") -> str:
 
 
 STAGED_ALL = "_ss_staged_all"
-RESOURCE_SET, LEAF_SET, DESCRIPTION_SET = 0, 1, 2
+RESOURCE_SET, DESCRIPTION_SET = 0, 2
+# The columns of the groups staged beside the leaf groups (resource-days and descriptions): ``_ss_x_*``
+# and the resource's id and name.
+EXTRA_COLUMNS: tuple[str, ...] = (
+    "_ss_x_day",
+    "_ss_x_account",
+    "_ss_x_period",
+    "_ss_x_leaf",
+    "resource_id",
+    "resource_name",
+    "_ss_x_service",
+    "_ss_x_sku",
+    "_ss_x_description",
+    "_ss_x_cost",
+    "_ss_x_set",
+)
 
 
 def staging_sql(
@@ -60,14 +75,20 @@ def staging_sql(
     resources: bool = True,
     descriptions: bool = False,
 ) -> str:
-    """The staging query of one export: leaf groups (``_ss_set = 1``), resource-day groups (``0``) with
-    ``resources``, usage-type descriptions (``2``) with ``descriptions``.
+    """The staging query of one export: leaf groups and, side by side with them, resource-day groups
+    (``_ss_x_set = 0``) with ``resources`` and usage-type descriptions (``2``) with ``descriptions``.
 
     One scan feeds every aggregation (DuckDB streams a CTE read several times to all of them): the leaf
     facts with ``aggregates`` (cost, rows, quantities...), and per day × leaf-day id × resource id only
-    the cost (and the name); the descriptions per usage type. ``GROUPING SETS`` would compute every leaf aggregate for the resource-days
-    too, and the quantity unit's string minimum and maximum over a million groups cost more than the rest.
-    Rejected rows collapse to one group per reason in the leaf set and never reach the other sets.
+    the cost (and the name); the descriptions per usage type. ``GROUPING SETS`` would compute every leaf
+    aggregate for the resource-days too, and the quantity unit's string minimum and maximum over a million
+    groups cost more than the rest. Rejected rows collapse to one group per reason among the leaf groups
+    and never reach the other groups.
+
+    The two outputs share rows (``POSITIONAL JOIN``: the n-th leaf group beside the n-th other group,
+    unrelated to it) instead of being stacked: stacked, each row would carry the other kind's columns as
+    NULLs, and writing those NULLs into the staged table (a million resource-days × 20 leaf columns) cost
+    as much as grouping the resource-days. The views of :func:`stage_with_extras` take each kind apart.
     Without ``names`` (the export has no ``ResourceName``) the name is a NULL constant, not an aggregate.
     """
     masked = ", ".join(f"CASE WHEN reason IS NULL THEN {quote(k)} END AS {quote(k)}" for k in leaf_keys)
@@ -81,25 +102,23 @@ def staging_sql(
     # A leaf group also carries its leaf-day id (one per group: the id is a function of the leaf keys),
     # which is where the id's values are looked up afterwards (:func:`leaf_values`).
     leaf_id_of = ", min(_ss_leaf) AS _ss_leaf" if resources else ""
-    branches = [
-        f"SELECT reason, {masked}, {aggregates}{leaf_id_of}, {LEAF_SET} AS _ss_set FROM _ss_rows GROUP BY ALL"
-    ]
+    leaves = f"SELECT reason, {masked}, {aggregates}{leaf_id_of} FROM _ss_rows GROUP BY ALL"
+    others = []
     if resources:
-        # The day goes in ``period_start`` and the partition in the leaf rows' own columns: every column a
-        # resource row leaves empty is a NULL written per row into the staged table (25 of them cost as
-        # much as the grouping). Billing account and period are part of the leaf id, so grouping by them
-        # too makes no more groups; carried here, the bound needs no join to find a row's partition.
-        branches.append(
-            f"""SELECT date_trunc('day', period_start) AS period_start, billing_account, billing_period,
-                       _ss_leaf, resource_id, {name} AS resource_name, sum(cost) AS cost, {RESOURCE_SET} AS _ss_set
+        # Billing account and period are part of the leaf id, so grouping by them too makes no more
+        # groups; carried here, the bound needs no join to find a row's partition.
+        others.append(
+            f"""SELECT date_trunc('day', period_start) AS _ss_x_day, billing_account AS _ss_x_account,
+                       billing_period AS _ss_x_period, _ss_leaf AS _ss_x_leaf, resource_id,
+                       {name} AS resource_name, sum(cost) AS _ss_x_cost, {RESOURCE_SET} AS _ss_x_set
                 FROM _ss_rows WHERE _ss_leaf IS NOT NULL
                 GROUP BY date_trunc('day', period_start), _ss_leaf, resource_id, billing_account, billing_period"""
         )
     if descriptions:
-        branches.append(description_branch(DESCRIPTION_SET))
+        others.append(description_branch(DESCRIPTION_SET))
     return f"""
         WITH _ss_rows AS (SELECT *, {leaf_id} AS _ss_leaf FROM ({plan_sql}) AS _ss_plan)
-        {" UNION ALL BY NAME ".join(branches)}
+        SELECT * FROM ({leaves}) POSITIONAL JOIN ({" UNION ALL BY NAME ".join(others)})
     """
 
 
@@ -121,23 +140,25 @@ def stage_with_extras(
         conn.execute(f"INSERT INTO {STAGED_ALL} BY NAME {sql}", list(params))
         return
     conn.execute(f"CREATE TABLE {STAGED_ALL} AS {sql}", list(params))
-    extra = [
-        *(["_ss_leaf", "resource_id", "resource_name"] if resources else []),
-        *(["_ss_description"] if descriptions else []),
-    ]
+    present = {str(r[0]) for r in conn.execute(f"DESCRIBE {STAGED_ALL}").fetchall()}
+    extra = [c for c in (*EXTRA_COLUMNS, "_ss_leaf") if c in present]
+    # Every leaf group (and every malformed-line group, see the ingestor) has a row count; a row past
+    # the last leaf group of its source holds none.
     conn.execute(
-        f"CREATE VIEW staged AS SELECT * EXCLUDE ({', '.join(extra)}, _ss_set) "
-        f"FROM {STAGED_ALL} WHERE _ss_set IS NULL OR _ss_set = {LEAF_SET}"  # malformed-line groups have no set
+        f"CREATE VIEW staged AS SELECT * EXCLUDE ({', '.join(extra)}) FROM {STAGED_ALL} WHERE rows IS NOT NULL"
     )
     if resources:
         conn.execute(
-            "CREATE VIEW staged_resources AS SELECT period_start AS day, billing_account, billing_period, "
-            f"_ss_leaf AS leaf, resource_id, resource_name, cost FROM {STAGED_ALL} WHERE _ss_set = {RESOURCE_SET}"
+            "CREATE VIEW staged_resources AS SELECT _ss_x_day AS day, _ss_x_account AS billing_account, "
+            "_ss_x_period AS billing_period, _ss_x_leaf AS leaf, resource_id, resource_name, _ss_x_cost AS cost "
+            f"FROM {STAGED_ALL} WHERE _ss_x_set = {RESOURCE_SET}"
         )
     if descriptions:
         conn.execute(
-            "CREATE VIEW staged_descriptions AS SELECT billing_account, billing_period, service, sku, "
-            f"_ss_description, cost FROM {STAGED_ALL} WHERE _ss_set = {DESCRIPTION_SET}"
+            "CREATE VIEW staged_descriptions AS SELECT _ss_x_account AS billing_account, "
+            "_ss_x_period AS billing_period, _ss_x_service AS service, _ss_x_sku AS sku, "
+            f"_ss_x_description AS _ss_description, _ss_x_cost AS cost FROM {STAGED_ALL} "
+            f"WHERE _ss_x_set = {DESCRIPTION_SET}"
         )
 
 
@@ -223,8 +244,7 @@ def leaf_values(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(
         f"""CREATE TEMP TABLE {LEAVES} AS
             SELECT _ss_leaf AS leaf, {values} FROM {STAGED_ALL}
-            WHERE rowid IN (SELECT min(rowid) FROM {STAGED_ALL}
-                            WHERE _ss_set = {LEAF_SET} AND _ss_leaf IS NOT NULL GROUP BY _ss_leaf)"""
+            WHERE rowid IN (SELECT min(rowid) FROM {STAGED_ALL} WHERE _ss_leaf IS NOT NULL GROUP BY _ss_leaf)"""
     )
 
 
