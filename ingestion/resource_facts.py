@@ -53,9 +53,9 @@ RESOURCE_SET, DESCRIPTION_SET = 0, 2
 # and the resource's id and name.
 EXTRA_COLUMNS: tuple[str, ...] = (
     "_ss_x_day",
+    "_ss_x_leaf",
     "_ss_x_account",
     "_ss_x_period",
-    "_ss_x_leaf",
     "resource_id",
     "resource_name",
     "_ss_x_service",
@@ -105,14 +105,11 @@ def staging_sql(
     leaves = f"SELECT reason, {masked}, {aggregates}{leaf_id_of} FROM _ss_rows GROUP BY ALL"
     others = []
     if resources:
-        # Billing account and period are part of the leaf id, so grouping by them too makes no more
-        # groups; carried here, the bound needs no join to find a row's partition.
         others.append(
-            f"""SELECT date_trunc('day', period_start) AS _ss_x_day, billing_account AS _ss_x_account,
-                       billing_period AS _ss_x_period, _ss_leaf AS _ss_x_leaf, resource_id,
+            f"""SELECT date_trunc('day', period_start) AS _ss_x_day, _ss_leaf AS _ss_x_leaf, resource_id,
                        {name} AS resource_name, sum(cost) AS _ss_x_cost, {RESOURCE_SET} AS _ss_x_set
                 FROM _ss_rows WHERE _ss_leaf IS NOT NULL
-                GROUP BY date_trunc('day', period_start), _ss_leaf, resource_id, billing_account, billing_period"""
+                GROUP BY date_trunc('day', period_start), _ss_leaf, resource_id"""
         )
     if descriptions:
         others.append(description_branch(DESCRIPTION_SET))
@@ -149,9 +146,8 @@ def stage_with_extras(
     )
     if resources:
         conn.execute(
-            "CREATE VIEW staged_resources AS SELECT _ss_x_day AS day, _ss_x_account AS billing_account, "
-            "_ss_x_period AS billing_period, _ss_x_leaf AS leaf, resource_id, resource_name, _ss_x_cost AS cost "
-            f"FROM {STAGED_ALL} WHERE _ss_x_set = {RESOURCE_SET}"
+            "CREATE VIEW staged_resources AS SELECT _ss_x_day AS day, _ss_x_leaf AS leaf, resource_id, "
+            f"resource_name, _ss_x_cost AS cost FROM {STAGED_ALL} WHERE _ss_x_set = {RESOURCE_SET}"
         )
     if descriptions:
         conn.execute(
@@ -175,13 +171,12 @@ def bound_resources(conn: duckdb.DuckDBPyConnection, *, per_leaf_day: int, sourc
     """A select of the bounded resource-day rows: the ``per_leaf_day`` dearest resources of each leaf-day
     and one "other" row (``resource_id`` NULL) for the rest; ``per_leaf_day`` 0 keeps them all.
 
-    Rows carry their partition's billing account and period (staged with them), so each partition's write
-    picks its rows by them. Returns the select and whether any resource has a name (without one the table
-    has no ``resource_name`` column).
+    Rows are ``day, leaf, resource_id[, resource_name], cost``. Returns the select and whether any resource
+    has a name (without one the table has no ``resource_name`` column).
     """
     named = bool(conn.execute("SELECT count(resource_name) FROM staged_resources").fetchall()[0][0])
     name = ", resource_name" if named else ""
-    key = "day, billing_account, billing_period, leaf, resource_id"
+    key = "day, leaf, resource_id"
     rows = "staged_resources"
     if sources > 1:
         # Several files of one export can bill the same resource-day: sum them once (one file's are
@@ -189,7 +184,7 @@ def bound_resources(conn: duckdb.DuckDBPyConnection, *, per_leaf_day: int, sourc
         conn.execute(
             f"""CREATE OR REPLACE TEMP TABLE {SUMMED} AS
                 SELECT {key}{", max(resource_name) AS resource_name" if named else ""}, sum(cost) AS cost
-                FROM staged_resources GROUP BY day, leaf, resource_id, billing_account, billing_period"""
+                FROM staged_resources GROUP BY day, leaf, resource_id"""
         )
         rows = SUMMED
     n = int(per_leaf_day)
@@ -221,10 +216,7 @@ def bound_resources(conn: duckdb.DuckDBPyConnection, *, per_leaf_day: int, sourc
             SELECT * EXCLUDE (cut, room) REPLACE (cost::DOUBLE AS cost) FROM kept WHERE cost = cut
             QUALIFY row_number() OVER (PARTITION BY day, leaf ORDER BY resource_id DESC) <= room
             UNION ALL BY NAME
-            -- The "other" rows take their partition from their key's values: grouping by it would hash
-            -- two strings more per resource-day.
-            SELECT c.day, k.billing_account, k.billing_period, c.leaf, c.rest::DOUBLE AS cost
-            FROM cut c JOIN {LEAVES} k USING (leaf)"""
+            SELECT day, leaf, rest::DOUBLE AS cost FROM cut"""
     )
     kept = f"SELECT {key}{name}, cost::DOUBLE AS cost FROM {rows} ANTI JOIN {CROWDED} USING (day, leaf)"
     return f"{kept} UNION ALL BY NAME SELECT {key}{name}, cost FROM {CUT}", named
@@ -267,13 +259,16 @@ def publish_resources(
         if (account, period) not in present:  # the new export of the period names no resource
             store.partition_path(account, period).unlink(missing_ok=True)
     wanted = [p for p in partitions if p in present]
-    # Resource rows carry their partition's account and period so each partition's COPY can pick its
-    # rows, but write them empty: every value of a key, these two included, is in its leaf row of the
-    # same file (a quarter of the write, repeated on every row; the reader joins them back).
+    # Resource rows take their partition's account and period from their key's values (the partition's
+    # filter then reaches the small key table, and the join only picks the rows of its keys: cheaper than
+    # staging two more strings per resource-day), and write them empty: every value of a key, these two
+    # included, is in its leaf row of the same file (a quarter of the write, repeated on every row; the
+    # reader joins them back).
     store.replace_partitions(
         conn,
-        f"""SELECT day, billing_account, billing_period, leaf, resource_id{", resource_name" if named else ""}, cost
-            FROM ({bounded})
+        f"""SELECT r.day, k.billing_account, k.billing_period, r.leaf, r.resource_id{", r.resource_name" if named else ""},
+                   r.cost
+            FROM ({bounded}) r JOIN {LEAVES} k USING (leaf)
             UNION ALL BY NAME
             SELECT * FROM {LEAVES}""",
         wanted,
