@@ -113,6 +113,8 @@ def staging_sql(
         )
     if descriptions:
         others.append(description_branch(DESCRIPTION_SET))
+    if not others:
+        return f"WITH _ss_rows AS (SELECT *, NULL AS _ss_leaf FROM ({plan_sql}) AS _ss_plan) {leaves}"
     return f"""
         WITH _ss_rows AS (SELECT *, {leaf_id} AS _ss_leaf FROM ({plan_sql}) AS _ss_plan)
         SELECT * FROM ({leaves}) POSITIONAL JOIN ({" UNION ALL BY NAME ".join(others)})
