@@ -317,6 +317,10 @@ def main() -> None:
                 path.unlink()
     lines += ["", "Against the target (wall and CPU, bounded / before): " + "; ".join(verdicts) + "."]
     lines += [
+        "On a machine this loaded, one file's ratios move between runs of the same code (by up to 0.3 in two",
+        "runs of these changes): a ratio within a few tenths of 1.5x is not settled by one run.",
+    ]
+    lines += [
         "",
         "Where the CPU time goes, per step (one more run each, as before and with the defaults, every DuckDB",
         "statement's CPU time summed by what it does; the rest is Python, the state DB and reading reports):",
