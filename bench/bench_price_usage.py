@@ -108,32 +108,11 @@ STEP_NAMES = (
 )
 
 
-def profile_once(path: Path, data: Path, config: tuple[str, bool, bool, int, bool]) -> dict[str, float]:
-    _, quantities, resources, bound, descriptions = config
-    root = Path(__file__).resolve().parents[1]
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(root),
-        "SPENDSENTRY_KEEP_QUANTITIES": str(quantities).lower(),
-        "SPENDSENTRY_KEEP_RESOURCES": str(resources).lower(),
-        "SPENDSENTRY_RESOURCES_PER_LEAF_DAY": str(bound),
-        "SPENDSENTRY_KEEP_DESCRIPTIONS": str(descriptions).lower(),
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", PROFILE, str(path), str(data)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        cwd=root,
-    )
-    spent: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return spent
-
-
-def ingest_once(
-    path: Path, data: Path, quantities: bool, resources: bool, bound: int, descriptions: bool
+def run_ingestion(
+    script: str, path: Path, data: Path, quantities: bool, resources: bool, bound: int, descriptions: bool
 ) -> dict[str, float]:
+    """Run ``script`` (an ingestion of ``path`` into ``data``) in a fresh process with these settings; its
+    last line of output, JSON."""
     root = Path(__file__).resolve().parents[1]
     env = {
         **os.environ,
@@ -144,7 +123,7 @@ def ingest_once(
         "SPENDSENTRY_KEEP_DESCRIPTIONS": str(descriptions).lower(),
     }
     out = subprocess.run(
-        [sys.executable, "-c", OURS, str(path), str(data)],
+        [sys.executable, "-c", script, str(path), str(data)],
         capture_output=True,
         text=True,
         env=env,
@@ -152,6 +131,17 @@ def ingest_once(
         cwd=root,
     )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def profile_once(path: Path, data: Path, config: tuple[str, bool, bool, int, bool]) -> dict[str, float]:
+    return run_ingestion(PROFILE, path, data, *config[1:])
+
+
+def ingest_once(
+    path: Path, data: Path, quantities: bool, resources: bool, bound: int, descriptions: bool
+) -> dict[str, float]:
+    result = run_ingestion(OURS, path, data, quantities, resources, bound, descriptions)
     result["bytes"] = float(sum(p.stat().st_size for p in (data / "facts").rglob("*.parquet")))
     result["resource_bytes"] = float(sum(p.stat().st_size for p in (data / "resources").rglob("*.parquet")))
     if resources:
