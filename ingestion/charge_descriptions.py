@@ -94,10 +94,11 @@ def descriptions_dir(data_dir: Path) -> Path:
 
 
 def description_branch(set_id: int) -> str:
-    """The staging branch (over ``_ss_rows``) that sums usage spend per usage type and raw description."""
+    """The staging branch (over ``_ss_rows``) that sums usage spend per usage type and raw description
+    (in the ``_ss_x_*`` columns staged beside the leaf groups, see :mod:`ingestion.resource_facts`)."""
     return f"""
-        SELECT billing_account, billing_period, service, sku, description AS _ss_description,
-               sum(cost) AS cost, {set_id} AS _ss_set
+        SELECT billing_account AS _ss_x_account, billing_period AS _ss_x_period, service AS _ss_x_service,
+               sku AS _ss_x_sku, description AS _ss_x_description, sum(cost) AS _ss_x_cost, {set_id} AS _ss_x_set
         FROM _ss_rows
         WHERE reason IS NULL AND charge_category = '{USAGE}' AND description IS NOT NULL
         GROUP BY billing_account, billing_period, service, sku, description

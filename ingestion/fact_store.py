@@ -94,6 +94,8 @@ def spend_grid(frame: pd.DataFrame, column: str, granularity: Granularity) -> pd
 class FactStore:
     """Parquet leaf facts under ``root``, queried with DuckDB."""
 
+    COPY_OPTIONS = "FORMAT PARQUET, COMPRESSION ZSTD"  # how partitions are written
+
     def __init__(self, root: Path, *, memory_limit: str = "1GB", threads: int | None = None) -> None:
         self.root = Path(root)
         self.memory_limit = memory_limit
@@ -141,7 +143,7 @@ class FactStore:
                     folder.mkdir(parents=True)
                     conn.execute(
                         f"""COPY (SELECT {columns} FROM ({select_sql}) WHERE billing_account = ? AND billing_period = ?)
-                            TO '{self._sql_path(folder / "data_0.parquet")}' (FORMAT PARQUET, COMPRESSION ZSTD)""",
+                            TO '{self._sql_path(folder / "data_0.parquet")}' ({self.COPY_OPTIONS})""",
                         [*params, account, period],
                     )
             else:
@@ -159,7 +161,7 @@ class FactStore:
                                 SELECT f.*, p.pid AS _ss_pid FROM ({select_sql}) f
                                 JOIN _ss_parts p ON f.billing_account = p.billing_account
                                                 AND f.billing_period = p.billing_period))
-                        TO '{self._sql_path(staging)}' (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (_ss_pid))""",
+                        TO '{self._sql_path(staging)}' ({self.COPY_OPTIONS}, PARTITION_BY (_ss_pid))""",
                     list(params),
                 )
             return [
@@ -187,8 +189,7 @@ class FactStore:
                 conn.execute(
                     # Not hive: the staging folder's _ss_pid=N must not become a column of the facts.
                     f"COPY (SELECT * FROM read_parquet([{listing}], hive_partitioning=false)) "
-                    f"TO '{self._sql_path(tmp)}' "
-                    "(FORMAT PARQUET, COMPRESSION ZSTD)"
+                    f"TO '{self._sql_path(tmp)}' ({self.COPY_OPTIONS})"
                 )
             else:
                 raise StoreError(f"no facts were staged for {account} {period}")

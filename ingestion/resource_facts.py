@@ -48,7 +48,22 @@ def _leaf_id(prefix: str = "") -> str:
 
 
 STAGED_ALL = "_ss_staged_all"
-RESOURCE_SET, LEAF_SET, DESCRIPTION_SET = 0, 1, 2
+RESOURCE_SET, DESCRIPTION_SET = 0, 2
+# The columns of the groups staged beside the leaf groups (resource-days and descriptions): ``_ss_x_*``
+# and the resource's id and name.
+EXTRA_COLUMNS: tuple[str, ...] = (
+    "_ss_x_day",
+    "_ss_x_leaf",
+    "_ss_x_account",
+    "_ss_x_period",
+    "resource_id",
+    "resource_name",
+    "_ss_x_service",
+    "_ss_x_sku",
+    "_ss_x_description",
+    "_ss_x_cost",
+    "_ss_x_set",
+)
 
 
 def staging_sql(
@@ -60,14 +75,20 @@ def staging_sql(
     resources: bool = True,
     descriptions: bool = False,
 ) -> str:
-    """The staging query of one export: leaf groups (``_ss_set = 1``), resource-day groups (``0``) with
-    ``resources``, usage-type descriptions (``2``) with ``descriptions``.
+    """The staging query of one export: leaf groups and, side by side with them, resource-day groups
+    (``_ss_x_set = 0``) with ``resources`` and usage-type descriptions (``2``) with ``descriptions``.
 
     One scan feeds every aggregation (DuckDB streams a CTE read several times to all of them): the leaf
     facts with ``aggregates`` (cost, rows, quantities...), and per day × leaf-day id × resource id only
-    the cost (and the name); the descriptions per usage type. ``GROUPING SETS`` would compute every leaf aggregate for the resource-days
-    too, and the quantity unit's string minimum and maximum over a million groups cost more than the rest.
-    Rejected rows collapse to one group per reason in the leaf set and never reach the other sets.
+    the cost (and the name); the descriptions per usage type. ``GROUPING SETS`` would compute every leaf
+    aggregate for the resource-days too, and the quantity unit's string minimum and maximum over a million
+    groups cost more than the rest. Rejected rows collapse to one group per reason among the leaf groups
+    and never reach the other groups.
+
+    The two outputs share rows (``POSITIONAL JOIN``: the n-th leaf group beside the n-th other group,
+    unrelated to it) instead of being stacked: stacked, each row would carry the other kind's columns as
+    NULLs, and writing those NULLs into the staged table (a million resource-days × 20 leaf columns) cost
+    as much as grouping the resource-days. The views of :func:`stage_with_extras` take each kind apart.
     Without ``names`` (the export has no ``ResourceName``) the name is a NULL constant, not an aggregate.
     """
     masked = ", ".join(f"CASE WHEN reason IS NULL THEN {quote(k)} END AS {quote(k)}" for k in leaf_keys)
@@ -81,20 +102,22 @@ def staging_sql(
     # A leaf group also carries its leaf-day id (one per group: the id is a function of the leaf keys),
     # which is where the id's values are looked up afterwards (:func:`leaf_values`).
     leaf_id_of = ", min(_ss_leaf) AS _ss_leaf" if resources else ""
-    branches = [
-        f"SELECT reason, {masked}, {aggregates}{leaf_id_of}, {LEAF_SET} AS _ss_set FROM _ss_rows GROUP BY ALL"
-    ]
+    leaves = f"SELECT reason, {masked}, {aggregates}{leaf_id_of} FROM _ss_rows GROUP BY ALL"
+    others = []
     if resources:
-        branches.append(
-            f"""SELECT date_trunc('day', period_start) AS _ss_day, _ss_leaf, resource_id,
-                       {name} AS resource_name, sum(cost) AS cost, {RESOURCE_SET} AS _ss_set
-                FROM _ss_rows WHERE _ss_leaf IS NOT NULL GROUP BY _ss_day, _ss_leaf, resource_id"""
+        others.append(
+            f"""SELECT date_trunc('day', period_start) AS _ss_x_day, _ss_leaf AS _ss_x_leaf, resource_id,
+                       {name} AS resource_name, sum(cost) AS _ss_x_cost, {RESOURCE_SET} AS _ss_x_set
+                FROM _ss_rows WHERE _ss_leaf IS NOT NULL
+                GROUP BY date_trunc('day', period_start), _ss_leaf, resource_id"""
         )
     if descriptions:
-        branches.append(description_branch(DESCRIPTION_SET))
+        others.append(description_branch(DESCRIPTION_SET))
+    if not others:
+        return f"WITH _ss_rows AS (SELECT *, NULL AS _ss_leaf FROM ({plan_sql}) AS _ss_plan) {leaves}"
     return f"""
         WITH _ss_rows AS (SELECT *, {leaf_id} AS _ss_leaf FROM ({plan_sql}) AS _ss_plan)
-        {" UNION ALL BY NAME ".join(branches)}
+        SELECT * FROM ({leaves}) POSITIONAL JOIN ({" UNION ALL BY NAME ".join(others)})
     """
 
 
@@ -116,86 +139,89 @@ def stage_with_extras(
         conn.execute(f"INSERT INTO {STAGED_ALL} BY NAME {sql}", list(params))
         return
     conn.execute(f"CREATE TABLE {STAGED_ALL} AS {sql}", list(params))
-    extra = [
-        *(["_ss_day", "_ss_leaf", "resource_id", "resource_name"] if resources else []),
-        *(["_ss_description"] if descriptions else []),
-    ]
+    present = {str(r[0]) for r in conn.execute(f"DESCRIBE {STAGED_ALL}").fetchall()}
+    extra = [c for c in (*EXTRA_COLUMNS, "_ss_leaf") if c in present]
+    # Every leaf group (and every malformed-line group, see the ingestor) has a row count; a row past
+    # the last leaf group of its source holds none.
     conn.execute(
-        f"CREATE VIEW staged AS SELECT * EXCLUDE ({', '.join(extra)}, _ss_set) "
-        f"FROM {STAGED_ALL} WHERE _ss_set IS NULL OR _ss_set = {LEAF_SET}"  # malformed-line groups have no set
+        f"CREATE VIEW staged AS SELECT * EXCLUDE ({', '.join(extra)}) FROM {STAGED_ALL} WHERE rows IS NOT NULL"
     )
     if resources:
         conn.execute(
-            "CREATE VIEW staged_resources AS SELECT _ss_day AS day, _ss_leaf AS leaf, resource_id, "
-            f"resource_name, cost FROM {STAGED_ALL} WHERE _ss_set = {RESOURCE_SET}"
+            "CREATE VIEW staged_resources AS SELECT _ss_x_day AS day, _ss_x_leaf AS leaf, resource_id, "
+            f"resource_name, _ss_x_cost AS cost FROM {STAGED_ALL} WHERE _ss_x_set = {RESOURCE_SET}"
         )
     if descriptions:
         conn.execute(
-            "CREATE VIEW staged_descriptions AS SELECT billing_account, billing_period, service, sku, "
-            f"_ss_description, cost FROM {STAGED_ALL} WHERE _ss_set = {DESCRIPTION_SET}"
+            "CREATE VIEW staged_descriptions AS SELECT _ss_x_account AS billing_account, "
+            "_ss_x_period AS billing_period, _ss_x_service AS service, _ss_x_sku AS sku, "
+            f"_ss_x_description AS _ss_description, _ss_x_cost AS cost FROM {STAGED_ALL} "
+            f"WHERE _ss_x_set = {DESCRIPTION_SET}"
         )
 
 
-# The resource-day rows, bounded, and the values of their leaf ids: written once, then read by each
-# partition's COPY.
-BOUNDED = "_ss_resources"
+# Temp tables of the publish step: the resource-days summed over several files of one export, the
+# crowded leaf-days (more resources than the bound), the bounded rows of those, and the leaf ids' values.
+SUMMED = "_ss_resources_summed"
+CROWDED = "_ss_crowded"
+CUT = "_ss_resources_cut"
 LEAVES = "_ss_leaves"
+_TEMP_TABLES = (SUMMED, CROWDED, CUT, LEAVES)
 
 
-def bound_resources(conn: duckdb.DuckDBPyConnection, *, per_leaf_day: int, sources: int) -> bool:
-    """Build :data:`BOUNDED` from the staged resource-days: the ``per_leaf_day`` dearest resources of each
-    leaf-day and one "other" row (``resource_id`` NULL) for the rest; ``per_leaf_day`` 0 keeps them all.
+def bound_resources(conn: duckdb.DuckDBPyConnection, *, per_leaf_day: int, sources: int) -> tuple[str, bool]:
+    """A select of the bounded resource-day rows: the ``per_leaf_day`` dearest resources of each leaf-day
+    and one "other" row (``resource_id`` NULL) for the rest; ``per_leaf_day`` 0 keeps them all.
 
-    Each row carries its leaf id's billing account and period (from :data:`LEAVES`, built first), so each
-    partition's write picks its rows by them rather than joining every row once per partition.
-    Returns whether any resource has a name: without one the table has no ``resource_name`` column.
+    Rows are ``day, leaf, resource_id[, resource_name], cost``. Returns the select and whether any resource
+    has a name (without one the table has no ``resource_name`` column).
     """
     named = bool(conn.execute("SELECT count(resource_name) FROM staged_resources").fetchall()[0][0])
     name = ", resource_name" if named else ""
-    # Several files of one export can bill the same resource-day: sum them (one file's are unique).
-    rows = (
-        f"(SELECT day, leaf, resource_id{', max(resource_name) AS resource_name' if named else ''}, "
-        "sum(cost) AS cost FROM staged_resources GROUP BY day, leaf, resource_id)"
-        if sources > 1
-        else f"(SELECT day, leaf, resource_id{name}, cost FROM staged_resources)"
-    )
-    conn.execute(f"DROP TABLE IF EXISTS {BOUNDED}")
+    key = "day, leaf, resource_id"
+    rows = "staged_resources"
+    if sources > 1:
+        # Several files of one export can bill the same resource-day: sum them once (one file's are
+        # unique), into a table the count, the cut and every partition's write read.
+        conn.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {SUMMED} AS
+                SELECT {key}{", max(resource_name) AS resource_name" if named else ""}, sum(cost) AS cost
+                FROM staged_resources GROUP BY day, leaf, resource_id"""
+        )
+        rows = SUMMED
     n = int(per_leaf_day)
-
-    def with_partition(sql: str) -> str:
-        return f"SELECT k.billing_account, k.billing_period, b.* FROM ({sql}) b JOIN {LEAVES} k USING (leaf)"
-
+    every = f"SELECT {key}{name}, cost::DOUBLE AS cost FROM {rows}"
     if n <= 0:
-        everything = f"SELECT * REPLACE (cost::DOUBLE AS cost) FROM {rows}"
-        conn.execute(f"CREATE TEMP TABLE {BOUNDED} AS {with_partition(everything)}")
-        return named
-    # No ranking of every resource-day (a sort of them all): only leaf-days with more than n resources
-    # (counted first: a top-n state per leaf-day costs far more than a count) are cut, at their n-th
-    # dearest cost, which one top-n aggregate of numbers (``max(cost, n)``, sorted dearest first) gives
-    # with their total. Resources above the cut are kept; of those at the cut, as
-    # many as are left to keep, by resource id (a sort of the tied rows alone); the "other" row is the
-    # total less the n dearest costs, exact in DECIMAL. Several sources' sums are read twice: once only.
-    source = f"MATERIALIZED {rows}" if sources > 1 else rows
-    bounded = f"""
-        WITH r AS {source},
-        big AS (SELECT day, leaf FROM r GROUP BY day, leaf HAVING count(*) > {n}),
-        cut AS (
-            SELECT day, leaf, top[{n}] AS cut, total - list_reduce(top, lambda a, b: a + b) AS rest,
-                   {n} - len(list_filter(top, lambda c: c > top[{n}])) AS room
-            FROM (SELECT day, leaf, max(cost, {n}) AS top, sum(cost) AS total
-                  FROM r SEMI JOIN big USING (day, leaf) GROUP BY day, leaf)),
-        kept AS (
-            SELECT r.*, c.cut, c.room FROM r LEFT JOIN cut c USING (day, leaf)
-            WHERE c.cut IS NULL OR r.cost >= c.cut)
-        SELECT * EXCLUDE (cut, room) REPLACE (cost::DOUBLE AS cost) FROM kept
-        WHERE cut IS NULL OR cost > cut
-        UNION ALL BY NAME
-        SELECT * EXCLUDE (cut, room) REPLACE (cost::DOUBLE AS cost) FROM kept WHERE cost = cut
-        QUALIFY row_number() OVER (PARTITION BY day, leaf ORDER BY resource_id DESC) <= room
-        UNION ALL BY NAME
-        SELECT day, leaf, rest::DOUBLE AS cost FROM cut"""
-    conn.execute(f"CREATE TEMP TABLE {BOUNDED} AS {with_partition(bounded)}")
-    return named
+        return every, named
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {CROWDED} AS "
+        f"SELECT day, leaf FROM {rows} GROUP BY day, leaf HAVING count(*) > {n}"
+    )
+    if not conn.execute(f"SELECT count(*) FROM {CROWDED}").fetchall()[0][0]:
+        return every, named  # no leaf-day to cut: the staged rows are the table
+    # Only crowded leaf-days are cut (a top-n state per leaf-day costs far more than the count), at their
+    # n-th dearest cost, which one top-n aggregate of numbers (``max(cost, n)``, sorted dearest first)
+    # gives with their total: no sort of the resource-days. Resources above the cut are kept; of those at
+    # the cut, as many as are left to keep, by resource id (a sort of the tied rows alone); the "other"
+    # row is the total less the n dearest costs, exact in DECIMAL. Every other leaf-day's rows pass as
+    # they are, never copied: each partition's write reads them where they were staged.
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {CUT} AS
+            WITH cut AS (
+                SELECT day, leaf, top[{n}] AS cut, total - list_reduce(top, lambda a, b: a + b) AS rest,
+                       {n} - len(list_filter(top, lambda c: c > top[{n}])) AS room
+                FROM (SELECT day, leaf, max(cost, {n}) AS top, sum(cost) AS total
+                      FROM {rows} SEMI JOIN {CROWDED} USING (day, leaf) GROUP BY day, leaf)),
+            kept AS (SELECT r.*, c.cut, c.room FROM {rows} r JOIN cut c USING (day, leaf) WHERE r.cost >= c.cut)
+            SELECT * EXCLUDE (cut, room) REPLACE (cost::DOUBLE AS cost) FROM kept WHERE cost > cut
+            UNION ALL BY NAME
+            SELECT * EXCLUDE (cut, room) REPLACE (cost::DOUBLE AS cost) FROM kept WHERE cost = cut
+            QUALIFY row_number() OVER (PARTITION BY day, leaf ORDER BY resource_id DESC) <= room
+            UNION ALL BY NAME
+            SELECT day, leaf, rest::DOUBLE AS cost FROM cut"""
+    )
+    kept = f"SELECT {key}{name}, cost::DOUBLE AS cost FROM {rows} ANTI JOIN {CROWDED} USING (day, leaf)"
+    return f"{kept} UNION ALL BY NAME SELECT {key}{name}, cost FROM {CUT}", named
 
 
 def leaf_values(conn: duckdb.DuckDBPyConnection) -> None:
@@ -212,8 +238,7 @@ def leaf_values(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(
         f"""CREATE TEMP TABLE {LEAVES} AS
             SELECT _ss_leaf AS leaf, {values} FROM {STAGED_ALL}
-            WHERE rowid IN (SELECT min(rowid) FROM {STAGED_ALL}
-                            WHERE _ss_set = {LEAF_SET} AND _ss_leaf IS NOT NULL GROUP BY _ss_leaf)"""
+            WHERE rowid IN (SELECT min(rowid) FROM {STAGED_ALL} WHERE _ss_leaf IS NOT NULL GROUP BY _ss_leaf)"""
     )
 
 
@@ -227,7 +252,7 @@ def publish_resources(
 ) -> None:
     """Replace the resource-day facts of ``partitions`` with the staged ones (removing stale ones)."""
     leaf_values(conn)
-    named = bound_resources(conn, per_leaf_day=per_leaf_day, sources=sources)
+    bounded, named = bound_resources(conn, per_leaf_day=per_leaf_day, sources=sources)
     present = {
         (str(a), str(p))
         for a, p in conn.execute(f"SELECT DISTINCT billing_account, billing_period FROM {LEAVES}").fetchall()
@@ -236,13 +261,16 @@ def publish_resources(
         if (account, period) not in present:  # the new export of the period names no resource
             store.partition_path(account, period).unlink(missing_ok=True)
     wanted = [p for p in partitions if p in present]
-    # Resource rows carry their partition's account and period so each partition's COPY can pick its
-    # rows, but write them empty: every value of a key, these two included, is in its leaf row of the
-    # same file (a quarter of the write, repeated on every row; the reader joins them back).
+    # Resource rows take their partition's account and period from their key's values (the partition's
+    # filter then reaches the small key table, and the join only picks the rows of its keys: cheaper than
+    # staging two more strings per resource-day), and write them empty: every value of a key, these two
+    # included, is in its leaf row of the same file (a quarter of the write, repeated on every row; the
+    # reader joins them back).
     store.replace_partitions(
         conn,
-        f"""SELECT day, billing_account, billing_period, leaf, resource_id{", resource_name" if named else ""}, cost
-            FROM {BOUNDED}
+        f"""SELECT r.day, k.billing_account, k.billing_period, r.leaf, r.resource_id{", r.resource_name" if named else ""},
+                   r.cost
+            FROM ({bounded}) r JOIN {LEAVES} k USING (leaf)
             UNION ALL BY NAME
             SELECT * FROM {LEAVES}""",
         wanted,
@@ -250,8 +278,8 @@ def publish_resources(
             f"CASE WHEN day IS NULL THEN {c} END AS {c}" for c in ("billing_account", "billing_period")
         ),
     )
-    conn.execute(f"DROP TABLE {BOUNDED}")
-    conn.execute(f"DROP TABLE {LEAVES}")
+    for table in _TEMP_TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 @dataclass(frozen=True)

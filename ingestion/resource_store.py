@@ -34,6 +34,10 @@ LEAF_COLUMNS: tuple[str, ...] = (
 class ResourceStore(FactStore):
     """Resource-day facts under ``root`` (``DATA_DIR/resources``), queried as one row per resource-day."""
 
+    # No dictionary pages: resource ids, leaf ids and costs are mostly distinct, so building dictionaries
+    # for them costs a third of the write and ZSTD alone gives a smaller file (bench/results/price_usage.md).
+    COPY_OPTIONS = "FORMAT PARQUET, COMPRESSION ZSTD, DICTIONARY_SIZE_LIMIT 1"
+
     def _bind(self, conn: duckdb.DuckDBPyConnection) -> None:
         files = f"{self._sql_path(self.root)}/*/*/{FACT_FILE}"
         raw = f"read_parquet('{files}', union_by_name=true, hive_partitioning=false, filename=true)"

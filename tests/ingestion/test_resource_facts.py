@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from sqlalchemy import Engine
@@ -236,3 +237,59 @@ def test_files_written_before_the_keys_were_split_out_still_read(tmp_path: Path)
         store, SERIES, {"sku": "m6i"}, start=datetime(2026, 9, 1), end=datetime(2026, 9, 2)
     )
     assert [(c.resource_id, c.actual) for c in culprits] == [("i-old", 5.0)]
+
+
+@pytest.mark.parametrize("files", [1, 2])
+def test_only_crowded_leaf_days_are_cut_and_every_row_lands_in_its_own_partition(
+    tmp_path: Path, engine: Engine, files: int
+) -> None:
+    # Bound 2. Billing account 900: a crowded leaf-day (three resources: the cheapest goes to "other")
+    # beside one with two resources (kept as staged). Billing account 901, a month later: one resource
+    # billed twice a day (summed, never cut). With two files each leaf-day is split over both.
+    rows = [
+        *hours(0, 2, cost=5.0, ResourceId="i-a", SkuId="m6i"),
+        *hours(0, 2, cost=4.0, ResourceId="i-b", SkuId="m6i"),
+        *hours(0, 2, cost=1.0, ResourceId="i-c", SkuId="m6i"),
+        *hours(0, 2, cost=2.0, ResourceId="db-1", SkuId="r6g"),
+        *hours(0, 2, cost=3.0, ResourceId="db-2", SkuId="r6g"),
+        *hours(30, 2, cost=6.0, ResourceId="i-z", SkuId="m6i", billing_account="901"),
+    ]
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for i in range(files):
+        write_csv(folder / f"part-{i}.csv", rows[i::files])
+    ing = make_ingestor(tmp_path, engine, resources_per_leaf_day=2)
+    ing.ingest_paths([folder])
+    frame = resources(ing).query(
+        "SELECT billing_account, billing_period, sku, resource_id, cost FROM facts ORDER BY ALL"
+    )
+    got = [
+        (
+            r.billing_account,
+            r.billing_period,
+            r.sku,
+            None if pd.isna(r.resource_id) else r.resource_id,
+            r.cost,
+        )
+        for r in frame.itertuples()
+    ]
+    assert got == [
+        ("900", "2026-09", "m6i", "i-a", 10.0),
+        ("900", "2026-09", "m6i", "i-b", 8.0),
+        ("900", "2026-09", "m6i", None, 2.0),  # i-c
+        ("900", "2026-09", "r6g", "db-1", 4.0),
+        ("900", "2026-09", "r6g", "db-2", 6.0),
+        ("901", "2026-10", "m6i", "i-z", 12.0),
+    ]
+    # Each partition's file holds its own key rows and resource-days, nothing of the other's.
+    raw = FactStore(resources_dir(ing.settings.data_dir))
+    for account, period, resource_days in (("900", "2026-09", 5), ("901", "2026-10", 1)):
+        path = raw.partition_path(account, period)
+        with duckdb.connect() as conn:
+            counts = conn.execute(
+                "SELECT count(*) FILTER (WHERE day IS NOT NULL), "
+                "count(*) FILTER (WHERE day IS NULL AND billing_account <> ?) "
+                f"FROM read_parquet('{path}')",
+                [account],
+            ).fetchall()[0]
+        assert counts == (resource_days, 0)
