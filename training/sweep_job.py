@@ -26,6 +26,7 @@ from core.anomaly import HOURS_PER_MONTH, Anomaly, CauseRef, LevelShift, SeriesE
 from core.clock import Clock
 from core.settings import Settings
 from core.types import DEFAULT_SCOPE, Granularity, SeriesKey
+from detector.batch_scores import score_rows
 from detector.detector import Detection, Detector
 from detector.events import events_from_arrays, projected_month_impact
 from detector.explain import explain_anomaly
@@ -231,43 +232,31 @@ class Sweeper:
         evaluations: list[SeriesEvaluation] = []
         to_explain: list[_Explain] = []
         if shared and items:
-            grids: list[tuple[np.ndarray, SeriesGrid] | None] = list(
-                shared_grids(frame, items[0][0].granularity, as_of)
-            )
+            done = self._judge_shared(items, frame, entries, as_of, rebaselined, planned, report)
         else:
-            grids = [None] * len(items)
-        for (key, info), column, grid in zip(items, frame.columns, grids, strict=True):
-            try:
-                if grid is None:
-                    done = self.evaluate_one(
-                        key,
-                        info,
-                        frame[column].dropna(),
-                        as_of,
-                        entries.get(key.id),
-                        report,
-                        rebaselined.get(key.id, []),
-                        planned.get(key.id),
+            done = []
+            for (key, info), column in zip(items, frame.columns, strict=True):
+                try:
+                    done.append(
+                        self.evaluate_one(
+                            key,
+                            info,
+                            frame[column].dropna(),
+                            as_of,
+                            entries.get(key.id),
+                            report,
+                            rebaselined.get(key.id, []),
+                            planned.get(key.id),
+                        )
                     )
-                else:
-                    done = self._judge(
-                        key,
-                        grid[0],
-                        grid[1],
-                        as_of,
-                        entries.get(key.id),
-                        report,
-                        rebaselined.get(key.id, []),
-                        planned.get(key.id),
-                    )
-            except Exception as exc:  # one series never stops the sweep; it is reported
-                log.exception("sweep failed for %s", key.id)
-                report.skipped.append((key.id, f"{type(exc).__name__}: {exc}"))
-                continue
-            if done is not None:
-                evaluations.append(done[0])
-                if done[1] is not None:
-                    to_explain.append(done[1])
+                except Exception as exc:  # one series never stops the sweep; it is reported
+                    log.exception("sweep failed for %s", key.id)
+                    report.skipped.append((key.id, f"{type(exc).__name__}: {exc}"))
+        for result in done:
+            if result is not None:
+                evaluations.append(result[0])
+                if result[1] is not None:
+                    to_explain.append(result[1])
         explained = self._explain(to_explain, report)
         evaluations = [explained.get(id(e), e) for e in evaluations]
         return evaluations, report.fallbacks, report.skipped
@@ -301,6 +290,65 @@ class Sweeper:
         grid = series_grid(pd.DatetimeIndex(y.index), key.granularity, as_of)
         return self._judge(key, y.to_numpy(dtype=np.float64), grid, as_of, entry, report, learned, planned)
 
+    def _judge_shared(
+        self,
+        items: list[tuple[SeriesKey, SeriesInfo]],
+        frame: pd.DataFrame,
+        entries: dict[str, Any],
+        as_of: datetime,
+        rebaselined: dict[str, list[Rebaseline]],
+        planned: dict[str, list[Interval]],
+        report: SweepReport,
+    ) -> list[tuple[SeriesEvaluation, _Explain | None] | None]:
+        """:meth:`evaluate_one` for every item, with series observed on the same periods sharing one grid
+        and scored together (:func:`detector.batch_scores.score_rows`); the same verdicts, in item order."""
+        grids = shared_grids(frame, items[0][0].granularity, as_of)
+        prepared: list[_Prepared | None] = []
+        for (key, _info), (spent, grid) in zip(items, grids, strict=True):
+            try:
+                prepared.append(
+                    self._prepare(
+                        key,
+                        spent,
+                        grid,
+                        entries.get(key.id),
+                        report,
+                        rebaselined.get(key.id, []),
+                        planned.get(key.id),
+                    )
+                )
+            except Exception as exc:  # one series never stops the sweep; it is reported
+                log.exception("sweep failed for %s", key.id)
+                report.skipped.append((key.id, f"{type(exc).__name__}: {exc}"))
+                prepared.append(None)
+        by_grid: dict[int, list[int]] = {}
+        for i, prep in enumerate(prepared):
+            if prep is not None:
+                by_grid.setdefault(id(prep.grid), []).append(i)
+        points: dict[int, dict[str, np.ndarray]] = {}
+        for members in by_grid.values():
+            grid = cast(_Prepared, prepared[members[0]]).grid
+            ready = [cast(_Prepared, prepared[i]) for i in members]
+            scored = score_rows(
+                np.stack([p.scored for p in ready]),
+                {c: np.stack([p.forecast[c] for p in ready]) for c in ready[0].forecast},
+                completeness=grid.completeness,
+                step=grid.step,
+                index=grid.index,
+                config=self.detector.config,
+            )
+            points.update(zip(members, scored, strict=True))
+        out: list[tuple[SeriesEvaluation, _Explain | None] | None] = []
+        for i, prep in enumerate(prepared):
+            if prep is None:
+                continue
+            try:
+                out.append(self._finish(prep, points[i], as_of))
+            except Exception as exc:  # one series never stops the sweep; it is reported
+                log.exception("sweep failed for %s", prep.key.id)
+                report.skipped.append((prep.key.id, f"{type(exc).__name__}: {exc}"))
+        return out
+
     def _judge(
         self,
         key: SeriesKey,
@@ -313,11 +361,35 @@ class Sweeper:
         planned: list[Interval] | None = None,
     ) -> tuple[SeriesEvaluation, _Explain | None] | None:
         """The verdict on the observed values ``spent`` of a series on ``grid``."""
+        prep = self._prepare(key, spent, grid, entry, report, learned, planned)
+        if prep is None:
+            return None
+        # Plain arrays all the way, no per-point frame: a sweep judges every series every hour.
+        points = self.detector.score_arrays(
+            prep.scored,
+            prep.forecast,
+            completeness=grid.completeness,
+            step=grid.step,
+            index=grid.index,
+        )
+        return self._finish(prep, points, as_of)
+
+    def _prepare(
+        self,
+        key: SeriesKey,
+        spent: np.ndarray,
+        grid: SeriesGrid,
+        entry: Any,
+        report: SweepReport,
+        learned: list[Rebaseline] | None = None,
+        planned: list[Interval] | None = None,
+    ) -> _Prepared | None:
+        """What scoring a series needs: its model's forecast over ``grid`` and the values to score."""
         if len(spent) < 2:
             report.skipped.append((key.id, "fewer than two periods"))
             return None
         model, fit = self._model(key, entry, report)
-        step, index, completeness = grid.step, grid.index, grid.completeness
+        index, completeness = grid.index, grid.completeness
         if fit:
             y = pd.Series(spent, index=index)
             history = y.where(completeness >= 1.0)  # partial periods would drag the fit down
@@ -330,17 +402,24 @@ class Sweeper:
             factors = forecast_factors(horizon, learned, None if fit else entry.trained_at)
             columns = {c: v * factors for c, v in columns.items()}
         n = len(index)
-        rest_expected = float(np.clip(columns["expected"][n:], 0.0, None).sum())
-        # Plain arrays all the way, no per-point frame: a sweep judges every series every hour.
-        # The month to date counts planned spend: money all the same.
-        points = self.detector.score_arrays(
-            excused_values(spent, columns["expected"][:n], index, planned) if planned else spent,
-            {c: v[:n] for c, v in columns.items()},
-            completeness=completeness,
-            step=step,
-            index=index,
+        # The month to date counts planned spend (money all the same); scoring does not.
+        scored = excused_values(spent, columns["expected"][:n], index, planned) if planned else spent
+        return _Prepared(
+            key=key,
+            grid=grid,
+            spent=spent,
+            scored=scored,
+            forecast={c: v[:n] for c, v in columns.items()},
+            rest_expected=float(np.clip(columns["expected"][n:], 0.0, None).sum()),
+            ready=bool(getattr(model, "alerting_ready_", True)),
         )
-        ready = bool(getattr(model, "alerting_ready_", True))
+
+    def _finish(
+        self, prep: _Prepared, points: dict[str, np.ndarray], as_of: datetime
+    ) -> tuple[SeriesEvaluation, _Explain | None]:
+        """The verdict on a scored series: post-rules, open events, windows, projection."""
+        key, grid, spent, ready = prep.key, prep.grid, prep.spent, prep.ready
+        step, index, rest_expected = grid.step, grid.index, prep.rest_expected
         points.update(self.detector.decide(points, alerting_ready=ready, index=index))
         judged = np.flatnonzero(~points["held_back"].astype(bool))
         # Events still open: they reach the newest judged period (held-back partial periods excluded).
@@ -616,6 +695,19 @@ class Sweeper:
             for c in explain_anomaly(facts, totals, dimensions=dims, shares_before=start)
         ]
         return dataclasses.replace(anomaly, root_causes=causes)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A series ready to be scored: its grid, its values (as spent, and as scored), its forecast."""
+
+    key: SeriesKey
+    grid: SeriesGrid
+    spent: np.ndarray
+    scored: np.ndarray
+    forecast: dict[str, np.ndarray]
+    rest_expected: float
+    ready: bool
 
 
 @dataclass(frozen=True)
