@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -63,6 +64,7 @@ NEW_SPEND_MIN_PERIODS = 2
 SUSTAINED_RUN_MIN_PERIODS = 2
 SUSTAINED_RUN_SCORE = 0.6
 Progress = Callable[[int, int], None]
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -234,24 +236,25 @@ class Sweeper:
         if shared and items:
             done = self._judge_shared(items, frame, entries, as_of, rebaselined, planned, report)
         else:
-            done = []
-            for (key, info), column in zip(items, frame.columns, strict=True):
-                try:
-                    done.append(
-                        self.evaluate_one(
-                            key,
-                            info,
-                            frame[column].dropna(),
-                            as_of,
-                            entries.get(key.id),
-                            report,
-                            rebaselined.get(key.id, []),
-                            planned.get(key.id),
-                        )
-                    )
-                except Exception as exc:  # one series never stops the sweep; it is reported
-                    log.exception("sweep failed for %s", key.id)
-                    report.skipped.append((key.id, f"{type(exc).__name__}: {exc}"))
+            done = [
+                self._guarded(
+                    key,
+                    report,
+                    partial(
+                        self._evaluate_column,
+                        key,
+                        info,
+                        frame,
+                        column,
+                        as_of,
+                        entries.get(key.id),
+                        report,
+                        rebaselined.get(key.id, []),
+                        planned.get(key.id),
+                    ),
+                )
+                for (key, info), column in zip(items, frame.columns, strict=True)
+            ]
         for result in done:
             if result is not None:
                 evaluations.append(result[0])
@@ -270,6 +273,16 @@ class Sweeper:
         else:
             report.fallbacks.append((key.id, "no trained model yet; fitted on the spot"))
         return BatchedSeasonalBaseline(granularity=key.granularity.value), True
+
+    def _evaluate_column(
+        self,
+        key: SeriesKey,
+        info: SeriesInfo,
+        frame: pd.DataFrame,
+        column: Any,
+        *args: Any,
+    ) -> tuple[SeriesEvaluation, _Explain | None] | None:
+        return self.evaluate_one(key, info, frame[column].dropna(), *args)
 
     def evaluate_one(
         self,
@@ -303,51 +316,81 @@ class Sweeper:
         """:meth:`evaluate_one` for every item, with series observed on the same periods sharing one grid
         and scored together (:func:`detector.batch_scores.score_rows`); the same verdicts, in item order."""
         grids = shared_grids(frame, items[0][0].granularity, as_of)
-        prepared: list[_Prepared | None] = []
-        for (key, _info), (spent, grid) in zip(items, grids, strict=True):
-            try:
-                prepared.append(
-                    self._prepare(
-                        key,
-                        spent,
-                        grid,
-                        entries.get(key.id),
-                        report,
-                        rebaselined.get(key.id, []),
-                        planned.get(key.id),
-                    )
-                )
-            except Exception as exc:  # one series never stops the sweep; it is reported
-                log.exception("sweep failed for %s", key.id)
-                report.skipped.append((key.id, f"{type(exc).__name__}: {exc}"))
-                prepared.append(None)
+        prepared = [
+            self._guarded(
+                key,
+                report,
+                partial(
+                    self._prepare,
+                    key,
+                    spent,
+                    grid,
+                    entries.get(key.id),
+                    report,
+                    rebaselined.get(key.id, []),
+                    planned.get(key.id),
+                ),
+            )
+            for (key, _info), (spent, grid) in zip(items, grids, strict=True)
+        ]
         by_grid: dict[int, list[int]] = {}
         for i, prep in enumerate(prepared):
             if prep is not None:
                 by_grid.setdefault(id(prep.grid), []).append(i)
-        points: dict[int, dict[str, np.ndarray]] = {}
+        points: dict[int, dict[str, np.ndarray] | None] = {}
         for members in by_grid.values():
-            grid = cast(_Prepared, prepared[members[0]]).grid
             ready = [cast(_Prepared, prepared[i]) for i in members]
-            scored = score_rows(
-                np.stack([p.scored for p in ready]),
-                {c: np.stack([p.forecast[c] for p in ready]) for c in ready[0].forecast},
-                completeness=grid.completeness,
-                step=grid.step,
-                index=grid.index,
-                config=self.detector.config,
+            points.update(zip(members, self._score_together(ready, report), strict=True))
+        return [
+            self._guarded(prep.key, report, partial(self._finish, prep, scored, as_of))
+            for i, prep in enumerate(prepared)
+            if prep is not None and (scored := points[i]) is not None
+        ]
+
+    def _score_together(
+        self, ready: list[_Prepared], report: SweepReport
+    ) -> list[dict[str, np.ndarray] | None]:
+        """The scored points of series sharing one grid, in one batch; should the batch fail, series by
+        series, so that only a series that cannot be scored is left out (and reported)."""
+        grid = ready[0].grid
+        try:
+            return list(
+                score_rows(
+                    np.stack([p.scored for p in ready]),
+                    {c: np.stack([p.forecast[c] for p in ready]) for c in ready[0].forecast},
+                    completeness=grid.completeness,
+                    step=grid.step,
+                    index=grid.index,
+                    config=self.detector.config,
+                )
             )
-            points.update(zip(members, scored, strict=True))
-        out: list[tuple[SeriesEvaluation, _Explain | None] | None] = []
-        for i, prep in enumerate(prepared):
-            if prep is None:
-                continue
-            try:
-                out.append(self._finish(prep, points[i], as_of))
-            except Exception as exc:  # one series never stops the sweep; it is reported
-                log.exception("sweep failed for %s", prep.key.id)
-                report.skipped.append((prep.key.id, f"{type(exc).__name__}: {exc}"))
-        return out
+        except Exception:
+            log.exception("scoring %d series together failed; scoring them one by one", len(ready))
+        return [
+            self._guarded(
+                p.key,
+                report,
+                partial(
+                    self.detector.score_arrays,
+                    p.scored,
+                    p.forecast,
+                    completeness=grid.completeness,
+                    step=grid.step,
+                    index=grid.index,
+                ),
+            )
+            for p in ready
+        ]
+
+    @staticmethod
+    def _guarded(key: SeriesKey, report: SweepReport, call: Callable[[], _T]) -> _T | None:
+        """``call()``, or None when it fails: one series never stops the sweep; its failure is reported."""
+        try:
+            return call()
+        except Exception as exc:
+            log.exception("sweep failed for %s", key.id)
+            report.skipped.append((key.id, f"{type(exc).__name__}: {exc}"))
+            return None
 
     def _judge(
         self,

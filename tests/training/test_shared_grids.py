@@ -4,11 +4,13 @@ root causes) and the very incidents of one that takes each series alone."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
@@ -21,6 +23,7 @@ from core.db import make_engine, migrate
 from core.settings import Settings
 from core.types import DEFAULT_SCOPE, Granularity
 from tests.training.sweep_facts import AS_OF, write_sweep_facts
+from training import sweep_job
 from training.sweep_grid import series_grid, shared_grids
 from training.sweep_job import Sweeper, SweepReport, run_sweep
 from training.train_job import train_all
@@ -32,18 +35,29 @@ def _sweep(settings: Settings, engine: Engine, *, shared: bool) -> list[SeriesEv
     return sweeper.evaluate(AS_OF.replace(tzinfo=UTC), SweepReport(as_of=AS_OF.replace(tzinfo=UTC)))
 
 
-def test_shared_grids_give_the_evaluations_of_series_taken_alone(tmp_path: Path) -> None:
-    write_sweep_facts(tmp_path / "data" / "facts")
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Engine]]:
+    """The generated facts with models trained two days before the sweep (the newest spikes are news)."""
+    root = tmp_path_factory.mktemp("shared-grids")
+    write_sweep_facts(root / "data" / "facts")
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'state.db'}",
-        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{root / 'state.db'}",
+        data_dir=root / "data",
         _env_file=None,  # type: ignore[call-arg]
     )
     engine = make_engine(settings.database_url)
     migrate(engine)
     clock = FixedClock(AS_OF.replace(tzinfo=UTC))
-    # Trained two days before the sweep, so the spikes of the last days are news to the models.
     train_all(settings, engine, clock, model="seasonal", workers=1, at=AS_OF - pd.Timedelta(days=2))
+    yield settings, engine
+    engine.dispose()
+
+
+def test_shared_grids_give_the_evaluations_of_series_taken_alone(
+    trained: tuple[Settings, Engine], tmp_path: Path
+) -> None:
+    settings, engine = trained
+    clock = FixedClock(AS_OF.replace(tzinfo=UTC))
     fast = _sweep(settings, engine, shared=True)
     alone = _sweep(settings, engine, shared=False)
 
@@ -68,7 +82,19 @@ def test_shared_grids_give_the_evaluations_of_series_taken_alone(tmp_path: Path)
         opened.append(sorted((i["fingerprint"], i["severity"], i["impact"]) for i in list_incidents(state)))
         state.dispose()
     assert opened[0] and opened[0] == opened[1]
-    engine.dispose()
+
+
+def test_a_batch_that_cannot_be_scored_is_scored_series_by_series(
+    trained: tuple[Settings, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, engine = trained
+    expected = _sweep(settings, engine, shared=True)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise FloatingPointError("injected")
+
+    monkeypatch.setattr(sweep_job, "score_rows", broken)
+    assert [repr(e) for e in _sweep(settings, engine, shared=True)] == [repr(e) for e in expected]
 
 
 def test_columns_observed_on_the_same_periods_share_one_grid() -> None:
