@@ -10,6 +10,7 @@ series alone (:func:`series_grid`) gets the very same values, so sharing cannot 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -72,18 +73,19 @@ def series_grid(index: pd.DatetimeIndex, gran: Granularity, as_of: datetime) -> 
 
 
 def shared_grids(
-    frame: pd.DataFrame, gran: Granularity, as_of: datetime
+    frame: pd.DataFrame, granularities: Sequence[Granularity], as_of: datetime
 ) -> list[tuple[np.ndarray, SeriesGrid]]:
-    """Per column of ``frame`` (rows: periods; NaN: not observed), its observed values and its grid; columns
-    observed on the same periods share one grid object. A column observed nowhere gets an empty grid."""
+    """Per column of ``frame`` (rows: periods; NaN: not observed) and its granularity, its observed values
+    and its grid; columns of a granularity observed on the same periods share one grid object. A column
+    observed nowhere gets an empty grid."""
     values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
     observed = ~np.isnan(values)
     index = pd.DatetimeIndex(frame.index)
-    grids: dict[bytes, SeriesGrid] = {}
+    grids: dict[tuple[Granularity, bytes], SeriesGrid] = {}
     out: list[tuple[np.ndarray, SeriesGrid]] = []
-    for j in range(values.shape[1]):
+    for j, gran in zip(range(values.shape[1]), granularities, strict=True):
         mask = observed[:, j]
-        key = mask.tobytes()
+        key = (gran, mask.tobytes())
         grid = grids.get(key)
         if grid is None:
             kept = index[mask]

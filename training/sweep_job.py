@@ -315,7 +315,7 @@ class Sweeper:
     ) -> list[tuple[SeriesEvaluation, _Explain | None] | None]:
         """:meth:`evaluate_one` for every item, with series observed on the same periods sharing one grid
         and scored together (:func:`detector.batch_scores.score_rows`); the same verdicts, in item order."""
-        grids = shared_grids(frame, items[0][0].granularity, as_of)
+        grids = shared_grids(frame, [key.granularity for key, _ in items], as_of)
         prepared = [
             self._guarded(
                 key,

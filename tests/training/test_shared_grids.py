@@ -109,7 +109,7 @@ def test_columns_observed_on_the_same_periods_share_one_grid() -> None:
         index=index,
     )
     as_of = pd.Timestamp("2026-08-06 12:00", tz="UTC").to_pydatetime()
-    out = shared_grids(frame, Granularity.DAY, as_of)
+    out = shared_grids(frame, [Granularity.DAY] * 4, as_of)
     assert out[0][1] is out[1][1] and len({id(g) for _, g in out}) == 3
     for (values, grid), column in zip(out, frame.columns, strict=True):
         y = frame[column].dropna()
