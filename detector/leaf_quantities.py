@@ -42,16 +42,17 @@ def add_quantities(
     qty = pd.to_numeric(facts.loc[mask, quantity], errors="coerce").to_numpy(dtype=np.float64)
     # One group-by for both sides: per leaf and side (the period itself, or its reference periods), the
     # cost, the quantity, and how many rows had one (a leaf's quantity is known only if all of them did).
-    stats = (
-        rows.assign(
-            __now=np.asarray(times[mask] == when),
-            __cost=facts.loc[mask, value].to_numpy(dtype=np.float64),
-            __qty=np.nan_to_num(qty),
-            __known=~np.isnan(qty),
-        )
-        .groupby([*dims, "__now"], dropna=False, observed=True)
-        .agg(cost=("__cost", "sum"), qty=("__qty", "sum"), known=("__known", "sum"), n=("__cost", "size"))
-    )
+    grouped = rows.assign(
+        __now=np.asarray(times[mask] == when),
+        __cost=facts.loc[mask, value].to_numpy(dtype=np.float64),
+        __qty=np.nan_to_num(qty),
+        __known=~np.isnan(qty),
+    ).groupby([*dims, "__now"], dropna=False, observed=True)
+    # One sum over the three columns and one size: the named aggregation's results, several times cheaper
+    # (it runs a separate path per output; a sweep explains every anomaly this way).
+    stats = grouped[["__cost", "__qty", "__known"]].sum()
+    stats.columns = pd.Index(["cost", "qty", "known"])
+    stats["n"] = grouped.size()
     stats["qty"] = stats["qty"].where(stats["known"] == stats["n"])
     index = pd.MultiIndex.from_frame(table[dims]) if len(dims) > 1 else pd.Index(table[dims[0]])
 

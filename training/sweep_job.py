@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -26,11 +27,12 @@ from core.anomaly import HOURS_PER_MONTH, Anomaly, CauseRef, LevelShift, SeriesE
 from core.clock import Clock
 from core.settings import Settings
 from core.types import DEFAULT_SCOPE, Granularity, SeriesKey
+from detector.batch_scores import score_rows
 from detector.detector import Detection, Detector
 from detector.events import events_from_arrays, projected_month_impact
 from detector.explain import explain_anomaly
 from detector.level_shift import find_level_shift
-from detector.post_rules import DetectorConfig, period_completeness
+from detector.post_rules import DetectorConfig
 from ingestion.fact_store import SERIES_COLUMNS, FactStore, SeriesInfo
 from ingestion.monitor_facts import monitor_leaf_tables
 from models.base import Baseline, forecast_arrays
@@ -41,6 +43,7 @@ from training.culprits import with_culprits
 from training.fanout import fan_out
 from training.monitors import evaluation_fields, join_frames, monitor_frame, monitor_series
 from training.planned_periods import Interval, ended_windows, excused_values, planned_spans
+from training.sweep_grid import SeriesGrid, grid_step, naive, periods_in, series_grid, shared_grids
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ NEW_SPEND_MIN_PERIODS = 2
 SUSTAINED_RUN_MIN_PERIODS = 2
 SUSTAINED_RUN_SCORE = 0.6
 Progress = Callable[[int, int], None]
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -92,13 +96,8 @@ class SweepReport:
         return out
 
 
-def _naive(at: datetime) -> pd.Timestamp:
-    ts = pd.Timestamp(at)
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
-
-
-def _step(gran: Granularity) -> pd.Timedelta:
-    return pd.Timedelta(hours=1) if gran is Granularity.HOUR else pd.Timedelta(days=1)
+_naive = naive
+_step = grid_step
 
 
 def _utc(value: datetime) -> datetime:
@@ -120,14 +119,17 @@ class Sweeper:
         *,
         detector: Detector | None = None,
         workers: int | None = None,
+        shared: bool = True,
     ) -> None:
         self.settings = settings
+        self.shared = shared  # see evaluate_items
         self.store = FactStore(
             settings.facts_dir, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
         )
         # Workers evaluate without a database (engine None): they only read artifacts from the model directory.
         self.engine = engine
-        self.registry = ModelRegistry(cast(Engine, engine), settings.models_path)
+        self.models_path = settings.models_path  # a computed setting: read once, not once per series
+        self.registry = ModelRegistry(cast(Engine, engine), self.models_path)
         self.workers = workers
         # Spend anomalies last: an anomalous period is kept out of the scorer's history, so the second
         # day of a spike is judged against normal days, not against the first day of the spike.
@@ -195,6 +197,7 @@ class Sweeper:
                             if (ref := (k.product, k.cost_line, k.currency.upper(), k.scope)) in learned
                         },
                         {k.id: p for k, _, _ in chunk if (p := planned_spans(ended, k))},
+                        self.shared,
                     )
                 )
         # Processes pay off only past a few hundred series (each worker starts and imports once).
@@ -217,47 +220,71 @@ class Sweeper:
         as_of: datetime,
         rebaselined: dict[str, list[Rebaseline]] | None = None,
         planned: dict[str, list[Interval]] | None = None,
+        *,
+        shared: bool = True,
     ) -> tuple[list[SeriesEvaluation], list[tuple[str, str]], list[tuple[str, str]]]:
+        """Evaluate ``items`` (one column of ``frame`` each) and rank their open events' root causes.
+
+        ``shared`` judges series observed on the same periods on one grid (:mod:`training.sweep_grid`),
+        read from the frame once; ``shared=False`` takes each column alone, as :meth:`evaluate_one` does,
+        which gives the same evaluations (the tests compare both) at several times the cost.
+        """
         report = SweepReport(as_of=as_of)
         rebaselined, planned = rebaselined or {}, planned or {}
         evaluations: list[SeriesEvaluation] = []
         to_explain: list[_Explain] = []
-        for (key, info), column in zip(items, frame.columns, strict=True):
-            y = frame[column].dropna()
-            try:
-                done = self._evaluate_one(
+        if shared and items:
+            done = self._judge_shared(items, frame, entries, as_of, rebaselined, planned, report)
+        else:
+            done = [
+                self._guarded(
                     key,
-                    info,
-                    y,
-                    as_of,
-                    entries.get(key.id),
                     report,
-                    rebaselined.get(key.id, []),
-                    planned.get(key.id),
+                    partial(
+                        self._evaluate_column,
+                        key,
+                        info,
+                        frame,
+                        column,
+                        as_of,
+                        entries.get(key.id),
+                        report,
+                        rebaselined.get(key.id, []),
+                        planned.get(key.id),
+                    ),
                 )
-            except Exception as exc:  # one series never stops the sweep; it is reported
-                log.exception("sweep failed for %s", key.id)
-                report.skipped.append((key.id, f"{type(exc).__name__}: {exc}"))
-                continue
-            if done is not None:
-                evaluations.append(done[0])
-                if done[1] is not None:
-                    to_explain.append(done[1])
+                for (key, info), column in zip(items, frame.columns, strict=True)
+            ]
+        for result in done:
+            if result is not None:
+                evaluations.append(result[0])
+                if result[1] is not None:
+                    to_explain.append(result[1])
         explained = self._explain(to_explain, report)
         evaluations = [explained.get(id(e), e) for e in evaluations]
         return evaluations, report.fallbacks, report.skipped
 
-    def _model(self, key: SeriesKey, entry: Any, y: pd.Series, report: SweepReport) -> tuple[Baseline, bool]:
+    def _model(self, key: SeriesKey, entry: Any, report: SweepReport) -> tuple[Baseline, bool]:
         if entry is not None:
             try:
-                return load_artifact(self.settings.models_path, entry), False
+                return load_artifact(self.models_path, entry), False
             except Exception as exc:
                 report.fallbacks.append((key.id, f"stored model unusable ({exc}); fitted on the spot"))
         else:
             report.fallbacks.append((key.id, "no trained model yet; fitted on the spot"))
         return BatchedSeasonalBaseline(granularity=key.granularity.value), True
 
-    def _evaluate_one(
+    def _evaluate_column(
+        self,
+        key: SeriesKey,
+        info: SeriesInfo,
+        frame: pd.DataFrame,
+        column: Any,
+        *args: Any,
+    ) -> tuple[SeriesEvaluation, _Explain | None] | None:
+        return self.evaluate_one(key, info, frame[column].dropna(), *args)
+
+    def evaluate_one(
         self,
         key: SeriesKey,
         info: SeriesInfo,
@@ -268,39 +295,174 @@ class Sweeper:
         learned: list[Rebaseline] | None = None,
         planned: list[Interval] | None = None,
     ) -> tuple[SeriesEvaluation, _Explain | None] | None:
-        """The verdict on one series; its open events get root causes later, with the chunk's others."""
+        """The verdict on one series ``y`` (observed periods only) on a grid of its own; its open events
+        get root causes later, with the chunk's others."""
         if len(y) < 2:
             report.skipped.append((key.id, "fewer than two periods"))
             return None
-        model, fit = self._model(key, entry, y, report)
-        step = _step(key.granularity)
-        index = pd.DatetimeIndex(y.index)
-        now = _naive(as_of)
-        completeness = period_completeness(index, step, now)
+        grid = series_grid(pd.DatetimeIndex(y.index), key.granularity, as_of)
+        return self._judge(key, y.to_numpy(dtype=np.float64), grid, as_of, entry, report, learned, planned)
+
+    def _judge_shared(
+        self,
+        items: list[tuple[SeriesKey, SeriesInfo]],
+        frame: pd.DataFrame,
+        entries: dict[str, Any],
+        as_of: datetime,
+        rebaselined: dict[str, list[Rebaseline]],
+        planned: dict[str, list[Interval]],
+        report: SweepReport,
+    ) -> list[tuple[SeriesEvaluation, _Explain | None] | None]:
+        """:meth:`evaluate_one` for every item, with series observed on the same periods sharing one grid
+        and scored together (:func:`detector.batch_scores.score_rows`); the same verdicts, in item order."""
+        grids = shared_grids(frame, [key.granularity for key, _ in items], as_of)
+        prepared = [
+            self._guarded(
+                key,
+                report,
+                partial(
+                    self._prepare,
+                    key,
+                    spent,
+                    grid,
+                    entries.get(key.id),
+                    report,
+                    rebaselined.get(key.id, []),
+                    planned.get(key.id),
+                ),
+            )
+            for (key, _info), (spent, grid) in zip(items, grids, strict=True)
+        ]
+        by_grid: dict[int, list[int]] = {}
+        for i, prep in enumerate(prepared):
+            if prep is not None:
+                by_grid.setdefault(id(prep.grid), []).append(i)
+        points: dict[int, dict[str, np.ndarray] | None] = {}
+        for members in by_grid.values():
+            ready = [cast(_Prepared, prepared[i]) for i in members]
+            points.update(zip(members, self._score_together(ready, report), strict=True))
+        return [
+            self._guarded(prep.key, report, partial(self._finish, prep, scored, as_of))
+            for i, prep in enumerate(prepared)
+            if prep is not None and (scored := points[i]) is not None
+        ]
+
+    def _score_together(
+        self, ready: list[_Prepared], report: SweepReport
+    ) -> list[dict[str, np.ndarray] | None]:
+        """The scored points of series sharing one grid, in one batch; should the batch fail, series by
+        series, so that only a series that cannot be scored is left out (and reported)."""
+        grid = ready[0].grid
+        try:
+            return list(
+                score_rows(
+                    np.stack([p.scored for p in ready]),
+                    {c: np.stack([p.forecast[c] for p in ready]) for c in ready[0].forecast},
+                    completeness=grid.completeness,
+                    step=grid.step,
+                    index=grid.index,
+                    config=self.detector.config,
+                )
+            )
+        except Exception:
+            log.exception("scoring %d series together failed; scoring them one by one", len(ready))
+        return [
+            self._guarded(
+                p.key,
+                report,
+                partial(
+                    self.detector.score_arrays,
+                    p.scored,
+                    p.forecast,
+                    completeness=grid.completeness,
+                    step=grid.step,
+                    index=grid.index,
+                ),
+            )
+            for p in ready
+        ]
+
+    @staticmethod
+    def _guarded(key: SeriesKey, report: SweepReport, call: Callable[[], _T]) -> _T | None:
+        """``call()``, or None when it fails: one series never stops the sweep; its failure is reported."""
+        try:
+            return call()
+        except Exception as exc:
+            log.exception("sweep failed for %s", key.id)
+            report.skipped.append((key.id, f"{type(exc).__name__}: {exc}"))
+            return None
+
+    def _judge(
+        self,
+        key: SeriesKey,
+        spent: np.ndarray,
+        grid: SeriesGrid,
+        as_of: datetime,
+        entry: Any,
+        report: SweepReport,
+        learned: list[Rebaseline] | None = None,
+        planned: list[Interval] | None = None,
+    ) -> tuple[SeriesEvaluation, _Explain | None] | None:
+        """The verdict on the observed values ``spent`` of a series on ``grid``."""
+        prep = self._prepare(key, spent, grid, entry, report, learned, planned)
+        if prep is None:
+            return None
+        # Plain arrays all the way, no per-point frame: a sweep judges every series every hour.
+        points = self.detector.score_arrays(
+            prep.scored,
+            prep.forecast,
+            completeness=grid.completeness,
+            step=grid.step,
+            index=grid.index,
+        )
+        return self._finish(prep, points, as_of)
+
+    def _prepare(
+        self,
+        key: SeriesKey,
+        spent: np.ndarray,
+        grid: SeriesGrid,
+        entry: Any,
+        report: SweepReport,
+        learned: list[Rebaseline] | None = None,
+        planned: list[Interval] | None = None,
+    ) -> _Prepared | None:
+        """What scoring a series needs: its model's forecast over ``grid`` and the values to score."""
+        if len(spent) < 2:
+            report.skipped.append((key.id, "fewer than two periods"))
+            return None
+        model, fit = self._model(key, entry, report)
+        index, completeness = grid.index, grid.completeness
         if fit:
+            y = pd.Series(spent, index=index)
             history = y.where(completeness >= 1.0)  # partial periods would drag the fit down
             # Fitted here as training would: on history scaled to the new normals (alerts.rebaseline).
             model.fit(history * history_factors(index, learned) if learned else history)
         # One forecast serves the scoring and the month-end projection.
-        month_end = now.normalize().replace(day=1) + pd.offsets.MonthBegin(1)
-        rest = pd.date_range(index[-1] + step, month_end - step, freq=step)
-        horizon = pd.DatetimeIndex(index.append(rest))
+        horizon = grid.horizon
         columns = forecast_arrays(model, horizon)
         if learned:
             factors = forecast_factors(horizon, learned, None if fit else entry.trained_at)
             columns = {c: v * factors for c, v in columns.items()}
         n = len(index)
-        rest_expected = float(np.clip(columns["expected"][n:], 0.0, None).sum())
-        # Plain arrays all the way, no per-point frame: a sweep judges every series every hour.
-        spent = y.to_numpy(dtype=np.float64)  # the month to date counts planned spend: money all the same
-        points = self.detector.score_arrays(
-            excused_values(spent, columns["expected"][:n], index, planned) if planned else spent,
-            {c: v[:n] for c, v in columns.items()},
-            completeness=completeness,
-            step=step,
-            index=index,
+        # The month to date counts planned spend (money all the same); scoring does not.
+        scored = excused_values(spent, columns["expected"][:n], index, planned) if planned else spent
+        return _Prepared(
+            key=key,
+            grid=grid,
+            spent=spent,
+            scored=scored,
+            forecast={c: v[:n] for c, v in columns.items()},
+            rest_expected=float(np.clip(columns["expected"][n:], 0.0, None).sum()),
+            ready=bool(getattr(model, "alerting_ready_", True)),
         )
-        ready = bool(getattr(model, "alerting_ready_", True))
+
+    def _finish(
+        self, prep: _Prepared, points: dict[str, np.ndarray], as_of: datetime
+    ) -> tuple[SeriesEvaluation, _Explain | None]:
+        """The verdict on a scored series: post-rules, open events, windows, projection."""
+        key, grid, spent, ready = prep.key, prep.grid, prep.spent, prep.ready
+        step, index, rest_expected = grid.step, grid.index, prep.rest_expected
         points.update(self.detector.decide(points, alerting_ready=ready, index=index))
         judged = np.flatnonzero(~points["held_back"].astype(bool))
         # Events still open: they reach the newest judged period (held-back partial periods excluded).
@@ -338,7 +500,7 @@ class Sweeper:
         values = points["value"][judged]
         expected = np.clip(points["expected"][judged], 0.0, None)
         windows = self._windows(key.granularity, values, expected, step)
-        mtd = float(np.nansum(spent[judged][index[judged] >= now.normalize().replace(day=1)]))
+        mtd = float(np.nansum(spent[judged][grid.in_month[judged]]))
         projection = self._projection(mtd, rest_expected, windows) if judged.size else 0.0
         evaluation = SeriesEvaluation(
             product=key.product,
@@ -351,21 +513,23 @@ class Sweeper:
             windows=windows,
             month_to_date_actual=mtd if judged.size else 0.0,
             month_projection=projection,
-            level_shift=self._level_shift(points, index, judged, step) if ready and judged.size else None,
+            level_shift=self._level_shift(points, grid.subset(judged), judged, step)
+            if ready and judged.size
+            else None,
             **evaluation_fields(key),
         )
         job = _Explain(evaluation, key, points["expected"], index, step) if open_events else None
         return evaluation, job
 
     def _level_shift(
-        self, points: dict[str, np.ndarray], index: pd.DatetimeIndex, judged: np.ndarray, step: pd.Timedelta
+        self, points: dict[str, np.ndarray], at: pd.DatetimeIndex, judged: np.ndarray, step: pd.Timedelta
     ) -> LevelShift | None:
         """A lasting step still going on (detector.level_shift): alerts keeps its incident open and, once it
-        has lasted REBASELINE_AFTER_HOURS, learns it as the new normal."""
+        has lasted REBASELINE_AFTER_HOURS, learns it as the new normal. ``at``: the judged periods."""
         shift = find_level_shift(
             points["value"][judged],
             points["expected"][judged],
-            index[judged],
+            at,
             step,
             factor=self.settings.sustained_burn_factor,
             floor=self.settings.materiality_floor,
@@ -384,7 +548,7 @@ class Sweeper:
         long window burns above ``SUSTAINED_BURN_FACTOR`` by a material amount, it is an event of its own
         (its severity is the burn-rate and money rules': a ticket at 1.5x, or by what it adds a month)."""
         hours = WINDOW_HOURS[gran][-1]
-        tail = judged[-max(int(pd.Timedelta(hours=hours) / step), 1) :]
+        tail = judged[-periods_in(hours, step) :]
         if bool(points["is_anomaly"][tail].astype(bool).any()):
             return None  # flagged periods in the window are events already; counting them twice inflates $
         actual = float(np.nansum(points["value"][tail]))
@@ -465,7 +629,7 @@ class Sweeper:
         ``projected_month_impact``: a new service spending thousands a day (leaked credentials, a
         forgotten experiment) should not wait out the cold start.
         """
-        tail = judged[-max(int(pd.Timedelta(hours=NEW_SPEND_HOURS) / step), 1) :]
+        tail = judged[-periods_in(NEW_SPEND_HOURS, step) :]
         recent = float(np.nansum(points["value"][tail]))
         day_rate = recent / (len(tail) * (step / pd.Timedelta(days=1))) if len(tail) else 0.0
         spending = int(np.count_nonzero(np.nan_to_num(points["value"][tail]) > 0))
@@ -496,7 +660,7 @@ class Sweeper:
     ) -> list[WindowSpend]:
         out = []
         for hours in WINDOW_HOURS[gran]:
-            n = max(int(pd.Timedelta(hours=hours) / step), 1)
+            n = periods_in(hours, step)
             out.append(WindowSpend(hours, float(np.nansum(values[-n:])), float(np.nansum(expected[-n:]))))
         return out
 
@@ -577,6 +741,19 @@ class Sweeper:
 
 
 @dataclass(frozen=True)
+class _Prepared:
+    """A series ready to be scored: its grid, its values (as spent, and as scored), its forecast."""
+
+    key: SeriesKey
+    grid: SeriesGrid
+    spent: np.ndarray
+    scored: np.ndarray
+    forecast: dict[str, np.ndarray]
+    rest_expected: float
+    ready: bool
+
+
+@dataclass(frozen=True)
 class _Explain:
     """An evaluation whose open events still need root causes, with what ranking them needs."""
 
@@ -602,10 +779,11 @@ def evaluate_chunk(
     as_of: datetime,
     rebaselined: dict[str, list[Rebaseline]] | None = None,
     planned: dict[str, list[Interval]] | None = None,
+    shared: bool = True,
 ) -> tuple[list[SeriesEvaluation], list[tuple[str, str]], list[tuple[str, str]]]:
     """Evaluate a chunk of series (in this process or a worker): evaluations, fallbacks, skipped."""
     sweeper = Sweeper(settings, None, detector=Detector(config))
-    return sweeper.evaluate_items(items, frame, entries, as_of, rebaselined, planned)
+    return sweeper.evaluate_items(items, frame, entries, as_of, rebaselined, planned, shared=shared)
 
 
 def run_sweep(
