@@ -23,7 +23,15 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from alerts.rebaseline import Rebaseline, forecast_factors, history_factors, scoped_rebaselines
-from core.anomaly import HOURS_PER_MONTH, Anomaly, CauseRef, LevelShift, SeriesEvaluation, WindowSpend
+from core.anomaly import (
+    HOURS_PER_MONTH,
+    Anomaly,
+    AnomalyKind,
+    CauseRef,
+    LevelShift,
+    SeriesEvaluation,
+    WindowSpend,
+)
 from core.clock import Clock
 from core.settings import Settings
 from core.types import DEFAULT_SCOPE, Granularity, SeriesKey
@@ -107,6 +115,38 @@ def _utc(value: datetime) -> datetime:
 def _utc_event(anomaly: Anomaly) -> Anomaly:
     # Facts are naive UTC; everything handed to alerts is timezone-aware, as the state DB stores it.
     return dataclasses.replace(anomaly, start=_utc(anomaly.start), end=_utc(anomaly.end))
+
+
+def _up_event(
+    index: pd.DatetimeIndex,
+    span: np.ndarray,
+    points: dict[str, np.ndarray] | None,
+    *,
+    actual: float,
+    expected: float,
+    score: float,
+    kind: AnomalyKind = "anomaly",
+    projected: float = 0.0,
+) -> Anomaly:
+    """An upward event the sweep's own rules found (a sustained burn, a sustained run, new spend) over the
+    periods ``span`` of ``index`` (its first and last row at least); ``points`` split its expected spend into
+    trend and seasonal parts, ``None`` when there is no baseline to split."""
+    excess = actual - expected
+    return Anomaly(
+        start=index[span[0]].to_pydatetime(),
+        end=index[span[-1]].to_pydatetime(),
+        direction="up",
+        actual=actual,
+        expected=expected,
+        impact=excess,
+        # A zero baseline (new spend) caps the % at 100, as elsewhere.
+        impact_pct=100.0 * excess / expected if expected > 0 else 100.0,
+        anomaly_score=score,
+        projected_month_impact=projected,
+        expected_trend=None if points is None else float(np.nansum(points["trend"][span])),
+        expected_seasonal=None if points is None else float(np.nansum(points["seasonal"][span])),
+        kind=kind,
+    )
 
 
 class Sweeper:
@@ -559,19 +599,7 @@ class Sweeper:
             return None
         # Scored at the alert threshold and above, by how far past the factor the window burns.
         score = float(min(1.0, 0.5 + 0.5 * (actual / expected - factor) / factor))
-        return Anomaly(
-            start=index[tail[0]].to_pydatetime(),
-            end=index[tail[-1]].to_pydatetime(),
-            direction="up",
-            actual=actual,
-            expected=expected,
-            impact=excess,
-            impact_pct=100.0 * excess / expected,
-            anomaly_score=score,
-            expected_trend=float(np.nansum(points["trend"][tail])),
-            expected_seasonal=float(np.nansum(points["seasonal"][tail])),
-            kind="sustained",
-        )
+        return _up_event(index, tail, points, actual=actual, expected=expected, score=score, kind="sustained")
 
     def _sustained_run(
         self, points: dict[str, np.ndarray], index: pd.DatetimeIndex, judged: np.ndarray, step: pd.Timedelta
@@ -603,20 +631,15 @@ class Sweeper:
         actual, baseline = float(value[-n:].sum()), float(expected[-n:].sum())
         if baseline <= 0 or actual < self.settings.sustained_burn_factor * baseline:
             return None
-        excess = actual - baseline
         c = np.nan_to_num(points["completeness"][run], nan=1.0)
-        return Anomaly(
-            start=index[run[0]].to_pydatetime(),
-            end=index[run[-1]].to_pydatetime(),
-            direction="up",
+        return _up_event(
+            index,
+            run,
+            points,
             actual=actual,
             expected=baseline,
-            impact=excess,
-            impact_pct=100.0 * excess / baseline,
-            anomaly_score=float(np.max(np.nan_to_num(points["sustain_score"][run]))),
-            projected_month_impact=projected_month_impact(index[run], value[-n:], expected[-n:], c, step),
-            expected_trend=float(np.nansum(points["trend"][run])),
-            expected_seasonal=float(np.nansum(points["seasonal"][run])),
+            score=float(np.max(np.nan_to_num(points["sustain_score"][run]))),
+            projected=projected_month_impact(index[run], value[-n:], expected[-n:], c, step),
         )
 
     def _new_spend(
@@ -641,17 +664,17 @@ class Sweeper:
         first = judged[int(spent[0])] if spent.size else judged[0]
         actual = float(np.nansum(points["value"][first : judged[-1] + 1]))
         covered = max(len(tail), 1) * step / pd.Timedelta(hours=1)
-        return Anomaly(
-            start=index[first].to_pydatetime(),
-            end=index[judged[-1]].to_pydatetime(),
-            direction="up",
+        # No expected spend to compare with: the whole spend is the impact (its % capped at 100), and there
+        # is no trend / seasonal split of a baseline that does not exist.
+        return _up_event(
+            index,
+            np.array([first, judged[-1]]),
+            None,
             actual=actual,
             expected=0.0,
-            impact=actual,
-            impact_pct=100.0,  # no expected spend to compare with: capped, as for any zero baseline
-            anomaly_score=1.0,
-            projected_month_impact=recent / covered * HOURS_PER_MONTH,
+            score=1.0,
             kind="new_spend",
+            projected=recent / covered * HOURS_PER_MONTH,
         )
 
     @staticmethod
