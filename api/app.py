@@ -22,6 +22,7 @@ from api.audit import AuditLog
 from api.auth import Authenticator, guarded, install_docs, parse_token_setting
 from api.errors import install_error_handlers
 from api.fair_use import FairUse
+from api.json_body import document_bodies
 from api.limits import BodySizeLimit
 from api.model_cache import StoredModels
 from api.request_id import RequestId
@@ -147,6 +148,7 @@ def create_app(
         openapi_url="/openapi.json" if settings.docs_public else None,
     )
     install_docs(app, public=settings.docs_public)
+    document_bodies(app, *score.BODY_MODELS)  # the scoring routes parse their bodies from bytes
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuditLog)  # outside the size limit, so that a 413 is recorded too

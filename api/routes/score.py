@@ -18,19 +18,18 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, TypeAdapter
+from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ClockDep, SettingsDep
+from api.json_body import body_schema, json_body
 from api.model_cache import StoredModels
-from api.scoping import ALL, Slice, SliceDep
+from api.scoping import ALL, Slice, slice_of
 from api.score_schemas import (
     AnomalyOut,
     CompletenessOut,
     RootCauseOut,
     ScoreBatchRequest,
     ScoreBatchResponse,
-    ScoredPointOut,
     ScorePointIn,
     ScoreRequest,
     ScoreResponse,
@@ -53,7 +52,6 @@ MIN_POINTS = 3
 _STEP = {Granularity.HOUR: pd.Timedelta(hours=1), Granularity.DAY: pd.Timedelta(days=1)}
 
 
-_POINTS = TypeAdapter(list[ScoredPointOut])
 StoredLookup = Callable[[str | None, str | None, Granularity], Baseline | None]
 
 
@@ -172,15 +170,21 @@ def _infer_granularity(ticks: np.ndarray, unit: str, field: str) -> Granularity:
     return Granularity.DAY
 
 
-def score_one(
+def score_answer(
     req: ScoreRequest,
     *,
     clock: Clock,
     max_points: int,
     prefix: str = "",
     stored_lookup: StoredLookup | None = None,
-) -> ScoreResponse:
-    """Validate, fit (or load), score, decide, and add root causes: one series, one answer."""
+) -> dict[str, Any]:
+    """Validate, fit (or load), score, decide, and add root causes: one series, one answer.
+
+    The answer is :class:`ScoreResponse`'s fields as plain values (points as dicts, anomalies and the
+    completeness note as their models), serialised once by :func:`answer_json`: validating 90 output
+    points again against the response model cost more than building them.
+    ``tests/api/test_score_answer.py`` checks that the bytes are those of the validated model.
+    """
     parsed = parse_series(req.series, req.granularity, max_points=max_points, prefix=prefix)
     y, gran, given = parsed.values, parsed.granularity, parsed.given
     step = _STEP[gran]
@@ -204,22 +208,43 @@ def score_one(
         "granularity": gran.value,
         "direction": req.direction,
     }
-    anomalies = [_anomaly_out(a, req, detection, step) for a in detection.anomalies]
-    return ScoreResponse(
-        points=_points_out(detection, req.series, parsed.at),
-        anomalies=anomalies,
-        model=model,
-        completeness=CompletenessOut.model_validate(detection.completeness_note()),
+    return {
+        "points": _points_out(detection, req.series, parsed.at),
+        "anomalies": [_anomaly_out(a, req, detection, step) for a in detection.anomalies],
+        "model": model,
+        "completeness": CompletenessOut.model_validate(detection.completeness_note()),
+    }
+
+
+def score_one(
+    req: ScoreRequest,
+    *,
+    clock: Clock,
+    max_points: int,
+    prefix: str = "",
+    stored_lookup: StoredLookup | None = None,
+) -> ScoreResponse:
+    """:func:`score_answer` as the validated response model (for callers that want objects, not bytes)."""
+    return ScoreResponse.model_validate(
+        score_answer(req, clock=clock, max_points=max_points, prefix=prefix, stored_lookup=stored_lookup)
     )
+
+
+def answer_json(answer: object) -> bytes:
+    """The JSON of an answer built by :func:`score_answer` (or a list of them in a dict): what the
+    response model's ``model_dump_json`` writes (non-finite floats as null), in one pass."""
+    return to_json(answer, inf_nan_mode="null")
 
 
 def _num(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
-def _points_out(detection: Detection, sent: list[ScorePointIn], at: np.ndarray) -> list[ScoredPointOut]:
+def _points_out(detection: Detection, sent: list[ScorePointIn], at: np.ndarray) -> list[dict[str, Any]]:
     """One output point per point sent (``at``: its row in the detection), column-wise then zipped: this is
-    the hot path of ``/v1/score`` with a stored model."""
+    the hot path of ``/v1/score`` with a stored model. Plain dicts in :class:`ScoredPointOut`'s field
+    order, values already of its types (scores clipped to its bounds), so they are serialised as they
+    are."""
     cols = detection.columns
 
     def column(name: str) -> list[float | None]:
@@ -231,35 +256,32 @@ def _points_out(detection: Detection, sent: list[ScorePointIn], at: np.ndarray) 
     flags = np.asarray(cols["is_anomaly"], dtype=bool)[at].tolist()
     held = np.asarray(cols["held_back"], dtype=bool)[at].tolist()
     complete = np.asarray(cols["completeness"], dtype=np.float64)[at].tolist()
-    # Validated from plain dicts in one call: pydantic-core does it faster than constructing each model.
-    return _POINTS.validate_python(
-        [
-            {
-                "timestamp": p.timestamp,
-                "value": p.value,
-                "expected": e,
-                "lower": lo,
-                "upper": hi,
-                "anomaly_score": sc,
-                "is_anomaly": f,
-                "tail_score": tl,
-                "completeness": c,
-                "held_back": h,
-            }
-            for p, e, lo, hi, sc, tl, f, c, h in zip(
-                sent,
-                column("expected"),
-                column("lower"),
-                column("upper"),
-                scores,
-                tails,
-                flags,
-                complete,
-                held,
-                strict=True,
-            )
-        ]
-    )
+    return [
+        {
+            "timestamp": p.timestamp,
+            "value": p.value,
+            "expected": e,
+            "lower": lo,
+            "upper": hi,
+            "anomaly_score": sc,
+            "is_anomaly": f,
+            "tail_score": tl,
+            "completeness": c,
+            "held_back": h,
+        }
+        for p, e, lo, hi, sc, tl, f, c, h in zip(
+            sent,
+            column("expected"),
+            column("lower"),
+            column("upper"),
+            scores,
+            tails,
+            flags,
+            complete,
+            held,
+            strict=True,
+        )
+    ]
 
 
 def _anomaly_out(a: Anomaly, req: ScoreRequest, detection: Detection, step: pd.Timedelta) -> AnomalyOut:
@@ -327,15 +349,27 @@ def _lookup(request: Request, scope: Slice = ALL) -> StoredLookup | None:
     return in_slice
 
 
-@router.post("", response_model=ScoreResponse)
-async def score(
-    body: ScoreRequest, settings: SettingsDep, clock: ClockDep, request: Request, scope: SliceDep
-) -> Response:
+# The routes read the state the dependencies would give (settings, clock, the caller's slice) from the app
+# and the request directly, and parse their body from its bytes (api.json_body): each FastAPI dependency
+# and the two-step body parsing cost more per request than a stored-model scoring's whole numpy work.
+# The token check stays a router dependency (api.auth.Guard), run before these handlers.
+BODY_MODELS = (ScoreRequest, ScoreBatchRequest)
+
+
+@router.post("", response_model=ScoreResponse, openapi_extra=body_schema(ScoreRequest))
+async def score(request: Request) -> Response:
     """Score every point of a series and group the anomalous ones into events.
     The stored baseline is used when ``product`` and ``cost_line`` name a trained series."""
-    models: StoredModels | None = getattr(request.app.state, "stored_models", None)
+    body = await json_body(request, ScoreRequest)
+    state = request.app.state
+    scope = slice_of(getattr(request.state, "principal", None))
+    models: StoredModels | None = getattr(state, "stored_models", None)
     run = partial(
-        score_one, body, clock=clock, max_points=_max_points(settings), stored_lookup=_lookup(request, scope)
+        score_answer,
+        body,
+        clock=state.clock,
+        max_points=_max_points(state.settings),
+        stored_lookup=_lookup(request, scope),
     )
     small = len(body.series) <= INLINE_MAX_POINTS
     if (
@@ -363,29 +397,28 @@ def _guess(body: ScoreRequest) -> Granularity:
     return Granularity.HOUR if hourly else Granularity.DAY
 
 
-def _json(answer: BaseModel) -> Response:
-    # Built by the score code from typed values already: serialised once, in pydantic-core, instead of
-    # being validated again against the response model.
-    return Response(answer.model_dump_json(), media_type="application/json")
+def _json(answer: object) -> Response:
+    return Response(answer_json(answer), media_type="application/json")
 
 
-@router.post("/batch", response_model=ScoreBatchResponse)
-async def score_batch(
-    body: ScoreBatchRequest, settings: SettingsDep, clock: ClockDep, request: Request, scope: SliceDep
-) -> Response:
+@router.post("/batch", response_model=ScoreBatchResponse, openapi_extra=body_schema(ScoreBatchRequest))
+async def score_batch(request: Request) -> Response:
     """Score many series in one request; an error names the item (``items.2.series.5.value``)."""
-    limit = _max_points(settings)
+    body = await json_body(request, ScoreBatchRequest)
+    state = request.app.state
+    limit = _max_points(state.settings)
     total = sum(len(item.series) for item in body.items)
     if total > 10 * limit:
         raise TooLargeError("items", f"{total} points in all; at most {10 * limit} per batch")
-    lookup = _lookup(request, scope)
+    lookup = _lookup(request, slice_of(getattr(request.state, "principal", None)))
+    clock = state.clock
 
-    def run() -> ScoreBatchResponse:
-        return ScoreBatchResponse(
-            results=[
-                score_one(item, clock=clock, max_points=limit, prefix=f"items.{k}.", stored_lookup=lookup)
+    def run() -> dict[str, Any]:
+        return {
+            "results": [
+                score_answer(item, clock=clock, max_points=limit, prefix=f"items.{k}.", stored_lookup=lookup)
                 for k, item in enumerate(body.items)
             ]
-        )
+        }
 
     return _json(await run_in_threadpool(run))
