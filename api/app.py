@@ -124,6 +124,11 @@ def create_app(
         if jobs is not None:
             jobs.start()
         app.state.scheduler = jobs
+        # The detector's compiled kernels loaded from numba's disk cache (compiled, the first time on a
+        # machine) now, so that no scoring request pays for it.
+        from detector.compiled import warm
+
+        warm()
         # Everything imported and built so far lives as long as the server: out of the collector's way,
         # a full collection no longer walks pandas' and numpy's module graphs in the middle of a request.
         gc.collect()

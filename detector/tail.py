@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from detector import compiled
+
 TAIL_QUANTILE = 0.9
 LN10 = float(np.log(10.0))
 _BLOCK_CELLS = 1 << 21  # trailing-window cells sorted at once (~16 MiB of float64): bounds memory only
@@ -112,6 +114,10 @@ def _pass(
     Only points from ``start`` on are judged (their histories still reach back before it); the answer
     has one column per judged point.
     """
+    if flagged is None and compiled.active():
+        from detector.compiled_tail import tail_pass  # numba loads on first use (detector.compiled)
+
+        return tail_pass(m, history, window, min_history, floor, start)
     n = m.shape[1]
     out = np.zeros((m.shape[0], max(n - start, 0)))
     rows_per_block = max(_BLOCK_CELLS // max(window * m.shape[0], 1), 1)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from detector import compiled
 from detector.nan_arrays import nanmean_rows
 from detector.tail import row_quantile, trailing_view
 
@@ -51,6 +52,13 @@ def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.nda
     """
     x = np.asarray(values, dtype=np.float64)
     window = max(min(window, x.shape[-1]), 1)  # a longer window than the series only adds padding
+    if compiled.active() and x.ndim in (1, 2):
+        from detector.compiled_windows import robust_z_rows  # numba loads on first use
+
+        z = robust_z_rows(x.reshape(-1, x.shape[-1]), window, rel_floor)
+        if z is not None:
+            shaped: np.ndarray = z.reshape(x.shape)
+            return shaped
     padded = np.concatenate([np.full((*x.shape[:-1], window - 1), np.nan), x], axis=-1)
     # Row t is padded[t : t + window] (ends at t): the strided view sliding_window_view builds, without
     # its argument handling.
@@ -88,6 +96,11 @@ def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.nda
 def trailing_median(values: np.ndarray, window: int) -> np.ndarray:
     """Median of the ``window`` points before ``t`` (NaN when there are none)."""
     x = np.asarray(values, dtype=np.float64)
+    if compiled.active() and x.ndim == 1 and x.size:
+        from detector.compiled_windows import trailing_median_rows  # numba loads on first use
+
+        one: np.ndarray = trailing_median_rows(x[None, :], max(min(window, x.size), 1))[0]
+        return one
     return _nanmedian_rows(trailing_view(x, max(min(window, x.size), 1)))
 
 

@@ -15,7 +15,17 @@ from pathlib import Path
 
 from tests.api.series_state import trained_state
 
-HEAVY = ("pandas", "sqlalchemy", "duckdb", "alembic", "numpy", "sklearn", "fastapi", "pydantic_settings")
+HEAVY = (
+    "pandas",
+    "sqlalchemy",
+    "duckdb",
+    "alembic",
+    "numpy",
+    "numba",
+    "sklearn",
+    "fastapi",
+    "pydantic_settings",
+)
 
 # Runs the CLI's main() in-process, then prints the top-level packages it loaded, whatever the exit.
 PROBE = """

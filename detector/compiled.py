@@ -1,0 +1,52 @@
+"""The switch between the detector's compiled kernels and its numpy reference, and their warm-up.
+
+The detector's hottest steps (the tail's passes, the robust z, trailing medians) have a compiled twin
+(numba, ``detector/compiled_*.py``) that gives the same answers to the bit on the short series a request
+or a sweep scores, at a fraction of numpy's per-call overhead. The numpy code stays the reference: the
+tests compare both on many random inputs, and ``SPENDSENTRY_COMPILED=0`` (or :func:`use_compiled`)
+runs the reference instead, e.g. where LLVM is unavailable.
+
+numba is imported on first use only, so commands that never score (``spendsentry --help``) do not pay
+for it. Kernels are compiled once per machine and cached on disk (``NUMBA_CACHE_DIR``, else next to the
+modules); :func:`warm` loads or compiles them all, which the server does at start, not on a request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_enabled = os.environ.get("SPENDSENTRY_COMPILED", "1") not in ("0", "false", "no")
+
+
+def active() -> bool:
+    """True when the compiled kernels are to be used."""
+    return _enabled
+
+
+@contextmanager
+def use_compiled(enabled: bool) -> Iterator[None]:
+    """Run the block with the compiled kernels on or off (the numpy reference), then restore."""
+    global _enabled
+    before = _enabled
+    _enabled = enabled
+    try:
+        yield
+    finally:
+        _enabled = before
+
+
+def warm() -> None:
+    """Compile (or load from the cache) every kernel, on inputs of the types the detector passes."""
+    if not _enabled:
+        return
+    import numpy as np
+
+    from detector.compiled_tail import tail_pass
+    from detector.compiled_windows import robust_z_rows, trailing_median_rows
+
+    x = np.linspace(1.0, 2.0, 32)[None, :]
+    tail_pass(x, x, 8, 2, np.full(x.shape, 1e-3), 2)
+    robust_z_rows(x, 8, 1e-3)
+    trailing_median_rows(x, 8)

@@ -1,0 +1,157 @@
+"""Trailing medians and the robust z (:mod:`detector.views`), compiled: the same answers to the bit.
+
+numpy sorts every point's window (twice for the robust z: values, then deviations from their median);
+here one window per row stays sorted as it slides (:func:`detector.compiled_tail.slide`), and the
+deviations' median is read off it without sorting them: the deviations of the values below the median
+grow as one walks down from it, those above as one walks up, so merging the two runs gives them in
+order. Every float operation is numpy's (the same subtraction, ``abs``, interpolation, pairwise sum and
+order of products), so the answers are equal to the bit; ``tests/detector/test_compiled_windows.py``
+compares both on random inputs. Values of ±inf or beyond 1e300 (where numpy's masking of infinite
+deviations matters) are left to numpy: :func:`robust_z_rows` returns ``None`` for them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba  # type: ignore[import-untyped]
+import numpy as np
+
+from detector.compiled_tail import pairwise_sum, slide, sorted_quantile
+from detector.views import MAD_TO_SIGMA, MEAN_AD_TO_SIGMA
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _load(s: np.ndarray, row: np.ndarray, end: int) -> int:
+    """Fill ``s`` with the ``s.size`` values of ``row`` before ``end`` (NaN before the row starts and for
+    non-finite values), sorted, NaN last; returns how many are finite."""
+    w = s.size
+    for j in range(w):
+        k = end - w + j
+        v = row[k] if k >= 0 else np.nan
+        s[j] = v if math.isfinite(v) else np.nan
+    s[:] = np.sort(s)
+    count = 0
+    for j in range(w):
+        if not math.isnan(s[j]):
+            count += 1
+    return count
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _count(s: np.ndarray) -> int:
+    count = 0
+    for j in range(s.size):
+        if not math.isnan(s[j]):
+            count += 1
+    return count
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _distance_quantile(s: np.ndarray, count: int, center: float, q: float) -> float:
+    """The ``q`` quantile of ``|s[i] - center|`` over the first ``count`` values of sorted ``s``, as
+    :func:`detector.tail._row_quantile` gives it on those distances sorted."""
+    if count == 0 or math.isnan(center):
+        return np.nan
+    last = count - 1
+    pos = q * last
+    lo = int(pos)
+    hi = min(lo + 1, last)
+    split = 0
+    while split < count and s[split] < center:
+        split += 1
+    i, j = split - 1, split
+    a = b = np.nan
+    for rank in range(hi + 1):
+        # The next smallest distance: from the run below the center (walking down) or above it (up).
+        if j >= count or (i >= 0 and abs(s[i] - center) <= abs(s[j] - center)):
+            d = abs(s[i] - center)
+            i -= 1
+        else:
+            d = abs(s[j] - center)
+            j += 1
+        if rank == lo:
+            a = d
+        if rank == hi:
+            b = d
+    return a + (pos - lo) * (b - a)
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _trailing_median(x: np.ndarray, window: int) -> np.ndarray:
+    """Per row, the median of the finite values among the ``window`` before each point (NaN if none):
+    :func:`detector.views.trailing_median` (``window`` already clipped to ``[1, n]``)."""
+    rows, n = x.shape
+    out = np.empty((rows, n))
+    s = np.empty(window)
+    for r in range(rows):
+        count = _load(s, x[r], 0)
+        for t in range(n):
+            if t > 0:
+                k = t - 1 - window
+                slide(s, x[r, k] if k >= 0 else np.nan, x[r, t - 1])
+                count = _count(s)
+            out[r, t] = sorted_quantile(s, count, 0.5)
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _robust_z(
+    x: np.ndarray, window: int, rel_floor: float, mad_to_sigma: float, half_mean_ad: float, margin: float
+) -> np.ndarray:
+    rows, n = x.shape
+    out = np.empty((rows, n))
+    s = np.empty(window)
+    dev = np.empty(window)
+    for r in range(rows):
+        count = _load(s, x[r], 1)  # the window ending at the point, the point included
+        for t in range(n):
+            if t > 0:
+                k = t - window
+                slide(s, x[r, k] if k >= 0 else np.nan, x[r, t])
+                count = _count(s)
+            med = sorted_quantile(s, count, 0.5)
+            mad = mad_to_sigma * _distance_quantile(s, count, med, 0.5)
+            if mad > 0:
+                scale = mad
+            else:
+                # The mean deviation, summed in the window's own order (NaN as 0) as numpy sums it.
+                known = 0
+                for j in range(window):
+                    k = t - window + 1 + j
+                    v = x[r, k] if k >= 0 else np.nan
+                    d = abs(v - med)
+                    if math.isnan(d):
+                        dev[j] = 0.0
+                    else:
+                        dev[j] = d
+                        known += 1
+                scale = half_mean_ad * (pairwise_sum(dev, 0, window) / known)
+            largest = max(abs(s[0]), abs(s[count - 1])) if count > 0 else np.nan
+            bound = (rel_floor * largest + 1e-12) * margin
+            if not (scale > bound):
+                least = rel_floor * _distance_quantile(s, count, 0.0, 0.5) + 1e-12
+                # np.fmax: the one that is not NaN.
+                if math.isnan(scale) or least > scale:
+                    scale = least
+            a = x[r, t]
+            out[r, t] = (a - med) / scale if (math.isfinite(a) and math.isfinite(med)) else np.nan
+    return out
+
+
+def trailing_median_rows(x: np.ndarray, window: int) -> np.ndarray:
+    """:func:`detector.views.trailing_median` of each row of 2-D ``x`` (``window`` clipped to ``[1, n]``)."""
+    out: np.ndarray = _trailing_median(np.ascontiguousarray(x, dtype=np.float64), int(window))
+    return out
+
+
+def robust_z_rows(x: np.ndarray, window: int, rel_floor: float) -> np.ndarray | None:
+    """:func:`detector.views.robust_z` of each row of 2-D ``x`` (``window`` already clipped to
+    ``[1, n]``); ``None`` when a value is infinite or beyond 1e300 (numpy's path then)."""
+    v = np.ascontiguousarray(x, dtype=np.float64)
+    if v.size == 0 or not bool(np.fmax.reduce(np.abs(v), axis=None) < 1e300):
+        return None
+    out: np.ndarray = _robust_z(
+        v, int(window), float(rel_floor), MAD_TO_SIGMA, 0.5 * MEAN_AD_TO_SIGMA, 1.0 + 1e-6
+    )
+    return out

@@ -1,0 +1,100 @@
+"""The compiled kernels (``detector/compiled_*.py``) against the numpy reference, to the bit.
+
+Random inputs of the kinds the detector passes: NaN gaps, ±inf, ties (rounded values), constant stretches
+(the robust z's mean-deviation fallback and its floor), negative series, windows longer than the series
+and longer than numpy's 128-value pairwise block.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detector import tail, views
+from detector.compiled import active, use_compiled
+from detector.compiled_tail import pairwise_sum
+
+TRIALS = 150
+
+
+def _series(rng: np.random.Generator, trial: int) -> np.ndarray:
+    n = int(rng.choice([1, 2, 5, 30, 90, 200, 400]))
+    x = 1000 + rng.normal(0, 50, n)
+    if trial % 3 == 0:
+        x = np.round(x / 100) * 100  # ties
+    if trial % 5 == 0:
+        x[:] = 7.0  # constant but for a few points: the MAD is 0
+        x[rng.random(n) < 0.1] = 9.0
+    if trial % 11 == 0:
+        x = -x
+    if trial % 13 == 0:
+        x[:] = 0.0
+    x[rng.random(n) < 0.07] = np.nan
+    return x
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def test_the_kernels_are_on_by_default() -> None:
+    assert active()
+    with use_compiled(False):
+        assert not active()
+    assert active()
+
+
+def test_pairwise_sum_adds_in_numpy_order() -> None:
+    rng = np.random.default_rng(1)
+    for n in [*range(0, 300), 511, 1000, 2016, 4097]:
+        # Magnitudes over ten decades: another order of additions rounds differently.
+        a = rng.normal(0, 1, n) * 10 ** rng.uniform(-5, 5, n)
+        assert np.float64(pairwise_sum(a, 0, n)).tobytes() == np.add.reduce(a).tobytes(), n
+        zeros = np.full(n, -0.0)
+        assert np.float64(pairwise_sum(zeros, 0, n)).tobytes() == np.add.reduce(zeros).tobytes(), n
+
+
+@pytest.mark.parametrize("window", [56, 168, 300])
+def test_tail_decades_is_the_same(window: int) -> None:
+    rng = np.random.default_rng(window)
+    differ = []
+    for trial in range(TRIALS):
+        x = _series(rng, trial)
+        n = x.size
+        x[-3:] += rng.uniform(0, 2000)
+        m = np.stack(
+            [np.maximum(x - 1000, 0), np.abs(x - 1000), rng.exponential(1, n), -x, rng.normal(0, 1, n)]
+        )
+        if trial % 7 == 0:
+            m[rng.random(m.shape) < 0.03] = np.inf
+        floor = 1e-3 * np.abs(np.nan_to_num(x)) + 1e-12
+        kwargs = {"window": window, "min_history": 14, "floor": floor, "exclude": 3.0}
+        with use_compiled(False):
+            want = tail.tail_decades(m, **kwargs)
+        got = tail.tail_decades(m, **kwargs)
+        if not _same(want, got):
+            differ.append(trial)
+        if trial == 0:
+            assert np.count_nonzero(want) > 0 or n < 20  # the inputs do reach the tail
+    assert differ == []
+
+
+@pytest.mark.parametrize("window", [3, 24, 56, 288])
+def test_robust_z_and_trailing_median_are_the_same(window: int) -> None:
+    rng = np.random.default_rng(100 + window)
+    differ = []
+    for trial in range(TRIALS):
+        x = _series(rng, trial)
+        rows = np.stack([x, x - rng.normal(1000, 50, x.size)])
+        with use_compiled(False):
+            want = (views.robust_z(rows, window), views.robust_z(x, window), views.trailing_median(x, window))
+        got = (views.robust_z(rows, window), views.robust_z(x, window), views.trailing_median(x, window))
+        differ += [trial for w, g in zip(want, got, strict=True) if not _same(w, g)]
+    assert differ == []
+
+
+def test_infinite_values_are_left_to_numpy() -> None:
+    x = np.array([1.0, 2.0, np.inf, 3.0, 2.0, 1.0, 5.0, np.nan, 2.0])
+    with use_compiled(False):
+        want = views.robust_z(x, 4)
+    assert _same(views.robust_z(x, 4), want)
