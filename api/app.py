@@ -159,7 +159,10 @@ def create_app(
     app.add_middleware(AuditLog)  # outside the size limit, so that a 413 is recorded too
     app.add_middleware(RequestId)
     # Access: GET/HEAD need `read`, other methods the scope named here (api/auth.py); health stays open.
-    # Sign-in first: its routes (and the dashboard's static assets) are how one gets past the guard.
+    # Scoring first: a request is matched against the routes in order, and /v1/score is the hot path (its
+    # paths overlap no other router's, so the order changes nothing else).
+    app.include_router(score.router, dependencies=guarded("score"))
+    # Sign-in next: its routes (and the dashboard's static assets) are how one gets past the guard.
     app.include_router(sign_in.router)
     app.include_router(
         ui.router,
@@ -179,7 +182,6 @@ def create_app(
     app.include_router(spend.router, dependencies=guarded("write"))
     app.include_router(series.router, dependencies=guarded("read"))
     app.include_router(monitors.router, dependencies=guarded("read"))
-    app.include_router(score.router, dependencies=guarded("score"))
     app.include_router(root_causes.router, dependencies=guarded("score"))
     app.include_router(trainings.router, dependencies=guarded("write"))
     app.include_router(sweeps.router, dependencies=guarded("write"))

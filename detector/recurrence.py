@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from detector import compiled
 from detector.tail import trailing_view
 
 _CELLS = 1 << 22  # block maxima compared at once: bounds memory only
@@ -34,6 +35,10 @@ def recurrences(magnitude: np.ndarray, *, window: int, block: int) -> tuple[np.n
     n = m.size
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if compiled.active():
+        from detector.compiled_recurrence import recurrences as compiled_recurrences  # numba on first use
+
+        return compiled_recurrences(m, window, block)
     finite = np.where(np.isfinite(m), m, -np.inf)
     # Maximum of the ``block`` points ending at each index (−∞ where none is finite).
     if block == 1:

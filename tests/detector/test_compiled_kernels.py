@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector import tail, views
+from detector import recurrence, tail, views
 from detector.compiled import active, use_compiled
 from detector.compiled_tail import pairwise_sum
 
@@ -98,3 +98,25 @@ def test_infinite_values_are_left_to_numpy() -> None:
     with use_compiled(False):
         want = views.robust_z(x, 4)
     assert _same(views.robust_z(x, 4), want)
+
+
+@pytest.mark.parametrize("block", [1, 3, 12])
+def test_recurrences_are_the_same(block: int) -> None:
+    rng = np.random.default_rng(200 + block)
+    differ = []
+    for trial in range(TRIALS):
+        n = int(rng.choice([1, 2, 10, 90, 300]))
+        window = int(rng.choice([56, 168, 300]))
+        m = np.abs(rng.normal(0, 1, n))
+        if trial % 3 == 0:
+            m = np.round(m, 1)  # ties: ">=" reaches
+        m[rng.random(n) < 0.05] = np.nan
+        if trial % 7 == 0:
+            m[rng.random(n) < 0.03] = np.inf
+        args = {"window": window, "block": block}
+        with use_compiled(False):
+            want = (*recurrence.recurrences(m, **args), recurrence.recurrence_cap(m, **args, min_count=3))
+        got = (*recurrence.recurrences(m, **args), recurrence.recurrence_cap(m, **args, min_count=3))
+        if not all(_same(w, g) and w.dtype == g.dtype for w, g in zip(want, got, strict=True)):
+            differ.append(trial)
+    assert differ == []
