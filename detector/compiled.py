@@ -1,6 +1,6 @@
 """The switch between the detector's compiled kernels and its numpy reference, and their warm-up.
 
-The detector's hottest steps (the tail's passes, the robust z, trailing medians, the recurrence counts) have a compiled twin
+The detector's hottest steps (the tail's passes, the robust z, trailing medians and means, row quantiles, the recurrence counts) have a compiled twin
 (numba, ``detector/compiled_*.py``) that gives the same answers to the bit on the short series a request
 or a sweep scores, at a fraction of numpy's per-call overhead. The numpy code stays the reference: the
 tests compare both on many random inputs, and ``SPENDSENTRY_COMPILED=0`` (or :func:`use_compiled`)
@@ -45,10 +45,12 @@ def warm() -> None:
 
     from detector.compiled_recurrence import recurrences
     from detector.compiled_tail import tail_pass
-    from detector.compiled_windows import robust_z_rows, trailing_median_rows
+    from detector.compiled_windows import robust_z_rows, row_quantile, trailing_mean, trailing_median_rows
 
     x = np.linspace(1.0, 2.0, 32)[None, :]
     tail_pass(x, x, 8, 2, np.full(x.shape, 1e-3), 2)
     robust_z_rows(x, 8, 1e-3)
     trailing_median_rows(x, 8)
     recurrences(x[0], 8, 1)
+    row_quantile(x, 0.5)
+    trailing_mean(x[0], 3)

@@ -155,3 +155,60 @@ def robust_z_rows(x: np.ndarray, window: int, rel_floor: float) -> np.ndarray | 
         v, int(window), float(rel_floor), MAD_TO_SIGMA, 0.5 * MEAN_AD_TO_SIGMA, 1.0 + 1e-6
     )
     return out
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _row_quantile(rows: np.ndarray, q: float) -> np.ndarray:
+    count_rows, w = rows.shape
+    out = np.empty(count_rows)
+    buf = np.empty(w)
+    for r in range(count_rows):
+        count = 0
+        for j in range(w):
+            v = rows[r, j]
+            if not math.isnan(v):
+                # Insertion into the sorted values so far (±inf included, as numpy's sort keeps them).
+                k = count
+                while k > 0 and buf[k - 1] > v:
+                    buf[k] = buf[k - 1]
+                    k -= 1
+                buf[k] = v
+                count += 1
+        out[r] = sorted_quantile(buf, count, q)
+    return out
+
+
+def row_quantile(rows: np.ndarray, q: float) -> np.ndarray:
+    """:func:`detector.tail.row_quantile`: the ``q`` quantile of each row's values that are not NaN (the
+    last axis), interpolated as numpy's sorted rows are. Insertion-sorted: the rows the detector passes
+    are windows of a few to a few hundred values."""
+    v = np.asarray(rows, dtype=np.float64)
+    flat = np.ascontiguousarray(v.reshape(-1, v.shape[-1])) if v.shape[-1] else v.reshape(-1, 0)
+    out: np.ndarray = _row_quantile(flat, float(q)).reshape(v.shape[:-1])
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _trailing_mean(x: np.ndarray, k: int) -> np.ndarray:
+    n = x.size
+    # The cumulative sums numpy's cumsum gives (left to right, the first value as it is), 0 before them.
+    csum = np.zeros(n + 1)
+    ccnt = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        finite = math.isfinite(x[i])
+        value = x[i] if finite else 0.0
+        csum[i + 1] = value if i == 0 else csum[i] + value
+        ccnt[i + 1] = ccnt[i] + (1 if finite else 0)
+    out = np.empty(n)
+    for i in range(n):
+        end = i + 1
+        start = max(end - k, 0)
+        m = ccnt[end] - ccnt[start]
+        out[i] = (csum[end] - csum[start]) / max(m, 1) if m > 0 else np.nan
+    return out
+
+
+def trailing_mean(x: np.ndarray, k: int) -> np.ndarray:
+    """:func:`detector.tail.trailing_mean` of a 1-D ``x`` with ``k > 1``."""
+    out: np.ndarray = _trailing_mean(np.ascontiguousarray(x, dtype=np.float64), int(k))
+    return out

@@ -151,6 +151,10 @@ def row_quantile(rows: np.ndarray, q: float) -> np.ndarray:
     One sort, NaN last: ``np.nanquantile``/``nanmedian`` go through masked arrays, which cost more than
     the arithmetic on the short rows a sweep scores by the thousand. Rows are along the last axis.
     """
+    if compiled.active() and np.ndim(rows) >= 1:
+        from detector.compiled_windows import row_quantile as compiled_row_quantile  # numba on first use
+
+        return compiled_row_quantile(rows, q)
     ordered = np.sort(rows, axis=-1)
     return _row_quantile(ordered, finite_count(ordered), q)
 
@@ -185,6 +189,10 @@ def trailing_mean(x: np.ndarray, k: int) -> np.ndarray:
     if k <= 1:
         return np.asarray(x, dtype=np.float64)
     v = np.asarray(x, dtype=np.float64)
+    if compiled.active() and v.ndim == 1:
+        from detector.compiled_windows import trailing_mean as compiled_trailing_mean  # numba on first use
+
+        return compiled_trailing_mean(v, k)
     finite = np.isfinite(v)
     csum = np.concatenate([[0.0], np.cumsum(np.where(finite, v, 0.0))])
     ccnt = np.concatenate([[0], np.cumsum(finite)])

@@ -120,3 +120,31 @@ def test_recurrences_are_the_same(block: int) -> None:
         if not all(_same(w, g) and w.dtype == g.dtype for w, g in zip(want, got, strict=True)):
             differ.append(trial)
     assert differ == []
+
+
+def test_row_quantiles_and_trailing_means_are_the_same() -> None:
+    rng = np.random.default_rng(9)
+    differ = []
+    for trial in range(TRIALS):
+        n = int(rng.choice([1, 2, 5, 30, 90, 200]))
+        x = rng.normal(0, 1, n) * 10 ** rng.uniform(-3, 3, n)  # sums that round differently by order
+        if trial % 3 == 0:
+            x = np.round(x, 1)
+        if trial % 5 == 0:
+            x[rng.random(n) < 0.1] = -0.0
+        x[rng.random(n) < 0.1] = np.nan
+        if trial % 7 == 0:
+            x[rng.random(n) < 0.05] = np.inf  # a row quantile keeps ±inf (only NaN is left out)
+        if trial % 11 == 0:
+            x[rng.random(n) < 0.05] = -np.inf
+        w = int(rng.choice([1, 3, 8, 56]))
+        rows = np.lib.stride_tricks.sliding_window_view(np.concatenate([np.full(w - 1, np.nan), x]), w)
+        k = int(rng.choice([2, 3, 6, 24]))
+        with use_compiled(False):
+            want = [tail.row_quantile(rows, q) for q in (0.5, 0.9)]
+            want += [tail.row_quantile(np.stack([rows, rows[::-1]]), 0.5), tail.trailing_mean(x, k)]
+        got = [tail.row_quantile(rows, q) for q in (0.5, 0.9)]
+        got += [tail.row_quantile(np.stack([rows, rows[::-1]]), 0.5), tail.trailing_mean(x, k)]
+        if not all(_same(w_, g) for w_, g in zip(want, got, strict=True)):
+            differ.append(trial)
+    assert differ == []
