@@ -160,6 +160,10 @@ def same_phase_twins(
     repeats = np.zeros(n, dtype=np.int64)
     position = np.arange(n)
     lag = _grid_lag(t, period_ns, tolerance_ns)
+    if lag is not None and compiled.active():
+        from detector.compiled_phase import grid_twins  # numba loads on first use
+
+        return grid_twins(x, lag, periods, bound)
     for k in range(1, periods + 1):
         if lag is not None:
             if k * lag >= n:

@@ -148,3 +148,25 @@ def test_row_quantiles_and_trailing_means_are_the_same() -> None:
         if not all(_same(w_, g) for w_, g in zip(want, got, strict=True)):
             differ.append(trial)
     assert differ == []
+
+
+@pytest.mark.parametrize("lag", [1, 7, 24])
+def test_same_phase_twins_on_a_grid_are_the_same(lag: int) -> None:
+    rng = np.random.default_rng(300 + lag)
+    step = 3_600_000_000_000
+    differ = []
+    for trial in range(TRIALS):
+        x = _series(rng, trial)
+        if trial % 4 == 0:
+            x[rng.random(x.size) < 0.05] = np.inf
+        times = np.arange(x.size, dtype=np.int64) * step
+        within = 0.25 * np.abs(np.nan_to_num(x - 1000.0))
+        if trial % 6 == 0:
+            within[rng.random(x.size) < 0.2] = np.inf  # a repeat even where no value is found
+        args = {"period_ns": lag * step, "tolerance_ns": 0, "periods": int(rng.choice([1, 3, 4, 7]))}
+        with use_compiled(False), np.errstate(invalid="ignore"):  # inf - inf in numpy's reference
+            want = views.same_phase_twins(x, times, **args, within=within)
+        got = views.same_phase_twins(x, times, **args, within=within)
+        if not all(_same(w, g) and w.dtype == g.dtype for w, g in zip(want, got, strict=True)):
+            differ.append(trial)
+    assert differ == []
