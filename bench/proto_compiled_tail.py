@@ -8,9 +8,9 @@ five magnitude rows): one loop per row that keeps the trailing window sorted (on
 insertion per point instead of a sort per point) and sums the excess with numpy's own pairwise
 summation, so the answers are the same to the bit. It checks that on random series first.
 
-numba is not a dependency of the project (it brings LLVM, about 50 MB, and a compile at start); install
-it by hand to run this: ``.venv/bin/pip install numba``, then ``.venv/bin/python -m
-bench.proto_compiled_tail``. Nothing imports this module.
+Shipped since as :mod:`detector.compiled_tail` (numba is now a dependency; its kernels are cached on disk
+and warmed when the server starts); this prototype stays as the record of the first measurement, run with
+``.venv/bin/python -m bench.proto_compiled_tail``. Nothing imports this module.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 
 from bench.machine import describe
 from detector import tail
+from detector.compiled import use_compiled
 
 C0 = float(-np.log10(1.0 - tail.TAIL_QUANTILE))
 
@@ -146,14 +147,16 @@ def main() -> None:
         )
         m[rng.random(m.shape) < 0.05] = np.nan
         floor = 1e-3 * np.abs(x) + 1e-12
-        want = tail.tail_decades(m, window=56, min_history=14, floor=floor, exclude=3.0)
+        with use_compiled(False):  # numpy's passes, the reference
+            want = tail.tail_decades(m, window=56, min_history=14, floor=floor, exclude=3.0)
         same += want.tobytes() == compiled_tail(m, 56, 14, floor, 3.0).tobytes()
     # The score bench's request: a 90-day series with a weekly cycle and a spike on the last 3 days.
     x = 1000 + 120 * np.sin(np.arange(90) * 2 * np.pi / 7) + rng.normal(0, 25, 90)
     x[-3:] += 600
     m = np.stack([np.maximum(x - 1000, 0)] * 5)
     floor = 1e-3 * np.abs(x) + 1e-12
-    numpy_us = _cpu_us(lambda: tail.tail_decades(m, window=56, min_history=14, floor=floor, exclude=3.0))
+    with use_compiled(False):
+        numpy_us = _cpu_us(lambda: tail.tail_decades(m, window=56, min_history=14, floor=floor, exclude=3.0))
     compiled_us = _cpu_us(lambda: compiled_tail(m, 56, 14, floor, 3.0))
     print(f"Machine: {describe()}")
     print(f"bit-identical on {same}/{trials} random 5-row inputs")
