@@ -1,6 +1,6 @@
 """The switch between the detector's compiled kernels and its numpy reference, and their warm-up.
 
-The detector's hottest steps (the tail's passes, the robust z, trailing medians and means, row quantiles, the recurrence counts, same-phase twins) have a compiled twin
+The detector's hottest steps (the tail's passes, the robust z, trailing medians and means, row quantiles, the recurrence counts, same-phase twins and levels) have a compiled twin
 (numba, ``detector/compiled_*.py``) that gives the same answers to the bit on the short series a request
 or a sweep scores, at a fraction of numpy's per-call overhead. The numpy code stays the reference: the
 tests compare both on many random inputs, and ``SPENDSENTRY_COMPILED=0`` (or :func:`use_compiled`)
@@ -43,7 +43,7 @@ def warm() -> None:
         return
     import numpy as np
 
-    from detector.compiled_phase import grid_twins
+    from detector.compiled_phase import grid_level, grid_twins
     from detector.compiled_recurrence import recurrences
     from detector.compiled_tail import tail_pass
     from detector.compiled_windows import robust_z_rows, row_quantile, trailing_mean, trailing_median_rows
@@ -56,3 +56,4 @@ def warm() -> None:
     row_quantile(x, 0.5)
     trailing_mean(x[0], 3)
     grid_twins(x[0], 7, 4, np.ones(32))
+    grid_level(x[0], 7, 3)

@@ -212,6 +212,10 @@ def same_phase_level(
     position = np.arange(n)
     columns = []
     lag = _grid_lag(t, period_ns, tolerance_ns)
+    if lag is not None and periods >= 1 and compiled.active():
+        from detector.compiled_phase import grid_level  # numba loads on first use
+
+        return grid_level(x, lag, periods)
     for k in range(1, periods + 1):
         if lag is not None:  # a regular grid: the nearest value k periods back is the one k·lag points back
             columns.append(_lagged(x, k * lag))

@@ -151,7 +151,7 @@ def test_row_quantiles_and_trailing_means_are_the_same() -> None:
 
 
 @pytest.mark.parametrize("lag", [1, 7, 24])
-def test_same_phase_twins_on_a_grid_are_the_same(lag: int) -> None:
+def test_same_phase_twins_and_levels_on_a_grid_are_the_same(lag: int) -> None:
     rng = np.random.default_rng(300 + lag)
     step = 3_600_000_000_000
     differ = []
@@ -164,9 +164,16 @@ def test_same_phase_twins_on_a_grid_are_the_same(lag: int) -> None:
         if trial % 6 == 0:
             within[rng.random(x.size) < 0.2] = np.inf  # a repeat even where no value is found
         args = {"period_ns": lag * step, "tolerance_ns": 0, "periods": int(rng.choice([1, 3, 4, 7]))}
+        level_args = {**args, "tolerance_ns": 60_000_000_000}
         with use_compiled(False), np.errstate(invalid="ignore"):  # inf - inf in numpy's reference
-            want = views.same_phase_twins(x, times, **args, within=within)
-        got = views.same_phase_twins(x, times, **args, within=within)
+            want = (
+                *views.same_phase_twins(x, times, **args, within=within),
+                *views.same_phase_level(x, times, **level_args),
+            )
+        got = (
+            *views.same_phase_twins(x, times, **args, within=within),
+            *views.same_phase_level(x, times, **level_args),
+        )
         if not all(_same(w, g) and w.dtype == g.dtype for w, g in zip(want, got, strict=True)):
             differ.append(trial)
     assert differ == []
