@@ -157,6 +157,9 @@ def robust_z_rows(x: np.ndarray, window: int, rel_floor: float) -> np.ndarray | 
     return out
 
 
+_INSERTION_MAX = 32  # rows up to this long are sorted by insertion, longer ones by numba's sort
+
+
 @numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _row_quantile(rows: np.ndarray, q: float) -> np.ndarray:
     count_rows, w = rows.shape
@@ -167,21 +170,25 @@ def _row_quantile(rows: np.ndarray, q: float) -> np.ndarray:
         for j in range(w):
             v = rows[r, j]
             if not math.isnan(v):
-                # Insertion into the sorted values so far (±inf included, as numpy's sort keeps them).
-                k = count
-                while k > 0 and buf[k - 1] > v:
-                    buf[k] = buf[k - 1]
-                    k -= 1
-                buf[k] = v
+                if w <= _INSERTION_MAX:
+                    # Insertion into the sorted values so far (±inf included, as numpy's sort keeps them).
+                    k = count
+                    while k > 0 and buf[k - 1] > v:
+                        buf[k] = buf[k - 1]
+                        k -= 1
+                    buf[k] = v
+                else:
+                    buf[count] = v
                 count += 1
+        if w > _INSERTION_MAX:
+            buf[:count] = np.sort(buf[:count])  # long rows (hourly windows of a sweep): a real sort
         out[r] = sorted_quantile(buf, count, q)
     return out
 
 
 def row_quantile(rows: np.ndarray, q: float) -> np.ndarray:
     """:func:`detector.tail.row_quantile`: the ``q`` quantile of each row's values that are not NaN (the
-    last axis), interpolated as numpy's sorted rows are. Insertion-sorted: the rows the detector passes
-    are windows of a few to a few hundred values."""
+    last axis), interpolated as numpy's sorted rows are."""
     v = np.asarray(rows, dtype=np.float64)
     flat = np.ascontiguousarray(v.reshape(-1, v.shape[-1])) if v.shape[-1] else v.reshape(-1, 0)
     out: np.ndarray = _row_quantile(flat, float(q)).reshape(v.shape[:-1])
