@@ -4,7 +4,7 @@ The detector's hottest steps (the tail's passes, the robust z, trailing medians 
 (numba, ``detector/compiled_*.py``) that gives the same answers to the bit on the short series a request
 or a sweep scores, at a fraction of numpy's per-call overhead. The numpy code stays the reference: the
 tests compare both on many random inputs, and ``SPENDSENTRY_COMPILED=0`` (or :func:`use_compiled`)
-runs the reference instead, e.g. where LLVM is unavailable.
+runs the reference instead; so does a machine without numba.
 
 numba is imported on first use only, so commands that never score (``spendsentry --help``) do not pay
 for it. Kernels are compiled once per machine and cached on disk (``NUMBA_CACHE_DIR``, else next to the
@@ -13,15 +13,22 @@ modules); :func:`warm` loads or compiles them all, which the server does at star
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-_enabled = os.environ.get("SPENDSENTRY_COMPILED", "1") not in ("0", "false", "no")
+# None: not decided yet (on first use: whether numba is installed at all; found without importing it).
+_enabled: bool | None = (
+    None if os.environ.get("SPENDSENTRY_COMPILED", "1") not in ("0", "false", "no") else False
+)
 
 
 def active() -> bool:
-    """True when the compiled kernels are to be used."""
+    """True when the compiled kernels are to be used: not switched off, and numba is installed."""
+    global _enabled
+    if _enabled is None:
+        _enabled = importlib.util.find_spec("numba") is not None
     return _enabled
 
 
@@ -39,7 +46,7 @@ def use_compiled(enabled: bool) -> Iterator[None]:
 
 def warm() -> None:
     """Compile (or load from the cache) every kernel, on inputs of the types the detector passes."""
-    if not _enabled:
+    if not active():
         return
     import numpy as np
 

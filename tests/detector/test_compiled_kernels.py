@@ -7,6 +7,11 @@ and longer than numpy's 128-value pairwise block.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -42,6 +47,20 @@ def test_the_kernels_are_on_by_default() -> None:
     with use_compiled(False):
         assert not active()
     assert active()
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("0", "False"), ("1", "True")])
+def test_the_environment_switches_the_kernels(setting: str, expected: str) -> None:
+    probe = "from detector import compiled; print(compiled.active())"
+    res = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SPENDSENTRY_COMPILED": setting},
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert res.stdout.strip() == expected, res.stderr
 
 
 def test_pairwise_sum_adds_in_numpy_order() -> None:
