@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -39,6 +39,8 @@ from detector.batch_scores import score_rows
 from detector.detector import Detection, Detector
 from detector.events import events_from_arrays, projected_month_impact
 from detector.explain import explain_anomaly
+from detector.explain_coded import NotCoded, explain_coded
+from detector.leaf_codes import LeafCodes, code_leaf_facts, codes_frame
 from detector.level_shift import find_level_shift
 from detector.post_rules import DetectorConfig
 from ingestion.fact_store import SERIES_COLUMNS, FactStore, SeriesInfo
@@ -726,17 +728,39 @@ class Sweeper:
                 log.exception("root-cause facts unavailable")
                 report.fallbacks.extend((j.key.id, f"root causes unavailable: {exc}") for j in batch)
                 continue
-            by_series = dict(iter(facts.groupby(list(SERIES_COLUMNS), sort=False))) if len(facts) else {}
+            # Leaf facts coded once for every event of the chunk (detector.leaf_codes); facts the coded
+            # path does not take (a missing dimension value, a leaf twice in a period) keep the frames.
+            plain_dims = [c for c in facts.columns if c not in (*SERIES_COLUMNS, "t", "actual", "quantity")]
+            coded = code_leaf_facts(facts, plain_dims, series=SERIES_COLUMNS, quantity="quantity")
+            by_series = (
+                dict(iter(facts.groupby(list(SERIES_COLUMNS), sort=False)))
+                if coded is None and len(facts)
+                else {}
+            )
             for job in batch:
+                explain: Callable[[Anomaly], Anomaly] | None = None
                 if job.key.scope != DEFAULT_SCOPE:
                     leaves = monitored.get(job.key.id)
-                else:
-                    leaves = by_series.get((job.key.product, job.key.cost_line, job.key.currency))
                     if leaves is not None:
-                        leaves = leaves.drop(columns=list(SERIES_COLUMNS))
-                if leaves is None:
+                        dims = [c for c in leaves.columns if c not in ("t", "actual")]
+                        ours = code_leaf_facts(leaves, dims)
+                        if ours is not None:
+                            explain = partial(self._with_coded_causes, codes=ours, series=(), job=job)
+                else:
+                    series = (job.key.product, job.key.cost_line, job.key.currency)
+                    if coded is not None:
+                        leaves = None
+                        if series in coded.rows:
+                            explain = partial(self._with_coded_causes, codes=coded, series=series, job=job)
+                    else:
+                        leaves = by_series.get(series)
+                        if leaves is not None:
+                            leaves = leaves.drop(columns=list(SERIES_COLUMNS))
+                if explain is None and leaves is not None:
+                    explain = partial(self._with_causes, leaves=leaves, job=job)
+                if explain is None:
                     continue
-                anomalies = [self._with_causes(a, leaves, job) for a in job.evaluation.anomalies]
+                anomalies = [explain(a) for a in job.evaluation.anomalies]
                 anomalies = with_culprits(
                     self.settings, (job.key.product, job.key.cost_line, job.key.currency), anomalies, job.step
                 )
@@ -745,17 +769,38 @@ class Sweeper:
         return out
 
     @staticmethod
-    def _with_causes(anomaly: Anomaly, leaves: pd.DataFrame, job: _Explain) -> Anomaly:
+    def _cause_totals(anomaly: Anomaly, job: _Explain) -> list[tuple[pd.Timestamp, float]]:
+        """The event's newest periods (``MAX_CAUSE_PERIODS`` at most) with the series' expected spend."""
         start, end = _naive(anomaly.start), _naive(anomaly.end)
+        periods = [p for p in pd.date_range(start, end, freq=job.step)][-MAX_CAUSE_PERIODS:]
+        positions = job.index.get_indexer(pd.DatetimeIndex(periods))
+        return [(p, float(job.expected[i])) for p, i in zip(periods, positions, strict=True) if i >= 0]
+
+    @staticmethod
+    def _with_coded_causes(anomaly: Anomaly, *, codes: LeafCodes, series: Hashable, job: _Explain) -> Anomaly:
+        """:meth:`_with_causes` on leaf facts coded once for the chunk: the same causes, without frames."""
+        lo, hi = _cause_window(anomaly, job.step)
+        rows = codes.window(series, lo.value, hi.value)
+        if rows.size == 0:
+            return anomaly
+        start = _naive(anomaly.start)
+        totals = [(p.value, v) for p, v in Sweeper._cause_totals(anomaly, job)]
+        try:
+            found = explain_coded(codes, rows, totals, shares_before=start.value)
+        except NotCoded:
+            return Sweeper._with_causes(anomaly, leaves=codes_frame(codes, rows), job=job)
+        return dataclasses.replace(anomaly, root_causes=[CauseRef(**c.to_dict()) for c in found])
+
+    @staticmethod
+    def _with_causes(anomaly: Anomaly, *, leaves: pd.DataFrame, job: _Explain) -> Anomaly:
+        start = _naive(anomaly.start)
         lo, hi = _cause_window(anomaly, job.step)
         facts = leaves[(leaves["t"] >= lo) & (leaves["t"] < hi)]
         if facts.empty:
             return anomaly
         facts = facts.rename(columns={"t": "timestamp", "actual": "value"})
         dims = [c for c in facts.columns if c not in ("timestamp", "value", "quantity")]
-        periods = [p for p in pd.date_range(start, end, freq=job.step)][-MAX_CAUSE_PERIODS:]
-        positions = job.index.get_indexer(pd.DatetimeIndex(periods))
-        totals = [(p, float(job.expected[i])) for p, i in zip(periods, positions, strict=True) if i >= 0]
+        totals = Sweeper._cause_totals(anomaly, job)
         causes = [
             CauseRef(**c.to_dict())
             for c in explain_anomaly(facts, totals, dimensions=dims, shares_before=start)
