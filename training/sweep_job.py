@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -50,7 +49,7 @@ from models.registry import ModelRegistry, load_artifact
 from models.seasonal import BatchedSeasonalBaseline
 from training.cause_labels import with_labels
 from training.culprits import with_culprits
-from training.fanout import fan_out
+from training.fanout import fan_out, idle_cores
 from training.monitors import evaluation_fields, join_frames, monitor_frame, monitor_series
 from training.planned_periods import Interval, ended_windows, excused_values, planned_spans
 from training.sweep_grid import SeriesGrid, grid_step, naive, periods_in, series_grid, shared_grids
@@ -191,6 +190,11 @@ class Sweeper:
         learned = scoped_rebaselines(self.engine) if self.engine is not None else {}
         # Ended expected-change windows: their periods are excused (training.planned_periods).
         ended = ended_windows(self.engine, as_of, max(LOOKBACK.values())) if self.engine is not None else []
+        # Processes pay off only past a few hundred series (each worker starts and imports once), and only
+        # on cores no other job keeps busy (training.fanout.idle_cores).
+        workers = self.workers
+        if workers is None:
+            workers = 1 if len(infos) < 400 or idle_cores() < 2 else idle_cores()
         tasks: list[tuple[Any, ...]] = []
         for gran in Granularity:
             members = [i for i in infos if i.granularity is gran]
@@ -222,7 +226,8 @@ class Sweeper:
                 if m.key.granularity is gran and m.key.id not in by_id
             ]
             wide = join_frames(wide, extra)
-            size = max(50, -(-len(items) // max(4 * (os.cpu_count() or 1), 1)))
+            # In this process one chunk per granularity: every chunk scans the leaf facts for its causes.
+            size = max(len(items), 1) if workers == 1 else max(50, -(-len(items) // (4 * workers)))
             for lo in range(0, len(items), size):
                 chunk = items[lo : lo + size]
                 tasks.append(
@@ -242,8 +247,6 @@ class Sweeper:
                         self.shared,
                     )
                 )
-        # Processes pay off only past a few hundred series (each worker starts and imports once).
-        workers = self.workers if self.workers is not None else (1 if len(infos) < 400 else None)
         evaluations: list[SeriesEvaluation] = []
         for evals, fallbacks, skipped in fan_out(evaluate_chunk, tasks, workers=workers, progress=progress):
             evaluations.extend(evals)
