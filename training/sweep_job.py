@@ -41,7 +41,7 @@ from detector.explain import explain_anomaly
 from detector.explain_coded import NotCoded, explain_coded
 from detector.leaf_codes import LeafCodes, code_leaf_facts, codes_frame
 from detector.level_shift import find_level_shift
-from detector.post_rules import DetectorConfig
+from detector.post_rules import DetectorConfig, completeness_masks, threshold_mask
 from ingestion.fact_store import SERIES_COLUMNS, FactStore, SeriesInfo
 from ingestion.monitor_facts import monitor_leaf_tables
 from models.base import Baseline, forecast_arrays
@@ -508,7 +508,11 @@ class Sweeper:
         """The verdict on a scored series: post-rules, open events, windows, projection."""
         key, grid, spent, ready = prep.key, prep.grid, prep.spent, prep.ready
         step, index, rest_expected = grid.step, grid.index, prep.rest_expected
-        points.update(self.detector.decide(points, alerting_ready=ready, index=index))
+        config = self.detector.config
+        if threshold_mask(points["tail_score"], config.threshold).any():
+            points.update(self.detector.decide(points, alerting_ready=ready, index=index))
+        else:
+            points.update(_quiet_decision(points, config))
         judged = np.flatnonzero(~points["held_back"].astype(bool))
         # Events still open: they reach the newest judged period (held-back partial periods excluded).
         newest = index[judged[-1]] if judged.size else index[-1]
@@ -833,6 +837,29 @@ class _Explain:
     expected: np.ndarray
     index: pd.DatetimeIndex
     step: pd.Timedelta
+
+
+def _quiet_decision(points: dict[str, np.ndarray], config: DetectorConfig) -> dict[str, np.ndarray]:
+    """What :func:`detector.post_rules.decide` decides for a series no point of which reaches the threshold
+    (nine in ten of a sweep's): no candidate, nothing flagged, and periods held back by completeness
+    alone. Its alarm score, which the sweep reads only on flagged series, is left out (a read would fail)
+    rather than computed sequentially for every quiet series. ``tests/training/test_quiet_decision.py``
+    compares it with ``decide``."""
+    n = points["tail_score"].size
+    sign = np.zeros(n, dtype=np.int8)
+    _, held = completeness_masks(
+        points["completeness"],
+        sign,
+        policy=config.completeness_policy,
+        min_completeness=config.min_completeness,
+    )
+    points.pop("anomaly_score", None)
+    return {
+        "candidate": sign,
+        "held_back": held,
+        "flagged": np.zeros(n, dtype=bool),
+        "is_anomaly": np.zeros(n, dtype=bool),
+    }
 
 
 def _cause_window(anomaly: Anomaly, step: pd.Timedelta) -> tuple[pd.Timestamp, pd.Timestamp]:
