@@ -9,6 +9,7 @@ values, so any set of leaves taken in number order is in the order the frame-bas
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+_KEY_SPACE = 1 << 62  # leaves numbered by one integer while their dimensions' value counts multiply below
 
 
 @dataclass(frozen=True)
@@ -75,18 +78,25 @@ def code_leaf_facts(
     labels: list[list[str]] = []
     for j, dim in enumerate(dims):
         column = frame[dim]
-        if not pd.api.types.is_string_dtype(column.dtype) or bool(column.isna().any()):
+        if not pd.api.types.is_string_dtype(column.dtype):
             return None
         codes, uniques = pd.factorize(column, sort=True)
-        if any(not isinstance(u, str) for u in uniques):
-            return None
+        if (codes < 0).any() or any(not isinstance(u, str) for u in uniques):
+            return None  # a missing value
         columns[:, j] = codes
         labels.append(list(uniques))
-    if dims:
+    cards = [len(u) for u in labels]
+    if dims and math.prod(cards) < _KEY_SPACE:
+        # One integer per leaf, dimension 0 most significant: sorting the integers sorts the leaves as
+        # their values sort, dimension by dimension (as a group-by over the dimensions lists them).
+        key = np.ravel_multi_index(tuple(columns.T), cards)
+        uniques_key, leaf = np.unique(key, return_inverse=True)
+        leaf_codes = np.stack(np.unravel_index(uniques_key, cards), axis=1)
+    elif dims:
         leaf_codes, leaf = np.unique(columns, axis=0, return_inverse=True)
-        leaf = np.asarray(leaf, dtype=np.int64).reshape(-1)
     else:
         leaf_codes, leaf = np.zeros((1, 0), dtype=np.int64), np.zeros(n, dtype=np.int64)
+    leaf = np.asarray(leaf, dtype=np.int64).reshape(-1)
     times = np.asarray(pd.DatetimeIndex(frame[time]).as_unit("ns").asi8, dtype=np.int64)
     if series:
         groups = frame.groupby(list(series), sort=False).indices
@@ -96,8 +106,10 @@ def code_leaf_facts(
     owner = np.zeros(n, dtype=np.int64)
     for k, members in enumerate(rows.values()):
         owner[members] = k
-    if len(np.unique(np.stack([owner, leaf, times], axis=1), axis=0)) != n:
-        return None
+    periods, period = np.unique(times, return_inverse=True)
+    cell = (owner * (int(leaf.max()) + 1) + leaf) * periods.size + np.asarray(period).reshape(-1)
+    if np.unique(cell).size != n:
+        return None  # a leaf twice in one period of a series
     return LeafCodes(
         dims=dims,
         times=times,
