@@ -514,10 +514,10 @@ class Sweeper:
         else:
             points.update(_quiet_decision(points, config))
         judged = np.flatnonzero(~points["held_back"].astype(bool))
-        # Events still open: they reach the newest judged period (held-back partial periods excluded).
-        newest = index[judged[-1]] if judged.size else index[-1]
         open_events: list[Anomaly] = []
         if points["flagged"].any():
+            # Events still open: they reach the newest judged period (held-back partial periods excluded).
+            newest = index[judged[-1]] if judged.size else index[-1]
             events = events_from_arrays(points, index, step, merge_gap=self.detector.config.merge_gap)
             open_events = [
                 a for a in events if _naive(a.end) >= newest - step * self.detector.config.merge_gap
