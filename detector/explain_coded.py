@@ -87,7 +87,7 @@ def _period_table(
     codes: LeafCodes, rows: IntArray, times: IntArray, at: int, total: float, refs: list[int]
 ) -> _Table | None:
     """The leaf table of period ``at`` (``disaggregate_expected`` and ``add_quantities``), or None where
-    there it is refused (no spend in the reference periods to take shares from)."""
+    that path refuses it (no spend in the reference periods to take shares from)."""
     in_refs = np.isin(times, refs)
     now = times == at
     # The frame-based path lists the reference rows first, then the period's own, each in frame order.
