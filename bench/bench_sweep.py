@@ -63,13 +63,26 @@ BEFORE: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("+ product totals, account, region", "10,512", "243.4", "220", "29.0", "8.40"),
 )
 
-# The run of this bench before root causes on coded leaf facts (commit a300ef4, same machine and command;
-# the sweep then fanned out over both cores whatever their load), at 10,000 series: (monitors, sweep s,
-# training s, sweep / training, sweep CPU s, training CPU s, sweep / training CPU, load).
+# The run of this bench before root causes on coded leaf facts (commit a300ef4, the same command on the
+# machine named then: 2 cores, AMD EPYC; the sweep then fanned out over both cores whatever their load):
+# (series, monitors, sweep s, training s, sweep / training, sweep CPU s, training CPU s, CPU ratio, load).
 BEFORE_CODED: tuple[tuple[str, ...], ...] = (
-    ("product × cost line only", "49.6", "20.6", "2.41", "31.6", "14.0", "2.27", "4.3"),
-    ("+ product totals (default)", "36.2", "15.5", "2.34", "31.6", "14.9", "2.13", "4.3"),
-    ("+ product totals, account, region", "57.3", "20.7", "2.77", "39.1", "16.3", "2.41", "5.2"),
+    ("10,000", "product × cost line only", "49.6", "20.6", "2.41", "31.6", "14.0", "2.27", "4.3"),
+    ("10,000", "+ product totals (default)", "36.2", "15.5", "2.34", "31.6", "14.9", "2.13", "4.3"),
+    ("10,000", "+ product totals, account, region", "57.3", "20.7", "2.77", "39.1", "16.3", "2.41", "5.2"),
+    ("100,000", "product × cost line only", "265.9", "224.0", "1.19", "293.1", "148.1", "1.98", "3.9"),
+    ("100,000", "+ product totals (default)", "517.1", "202.1", "2.56", "381.6", "146.0", "2.61", "3.7"),
+    (
+        "100,000",
+        "+ product totals, account, region",
+        "577.9",
+        "223.8",
+        "2.58",
+        "437.9",
+        "167.7",
+        "2.61",
+        "3.4",
+    ),
 )
 
 FACTS = """
@@ -238,13 +251,13 @@ def main() -> None:
         "same to the bit. A product total repeats its line's spike, so this synthetic set has about twice",
         "the anomalies with product totals.",
         "",
-        "Before root causes on coded leaf facts, the same command on the same machine at 10,000 series",
-        "(commit a300ef4; the sweep then started a worker per core whatever the load):",
+        "Before root causes on coded leaf facts, the previous run of this bench (commit a300ef4, on the",
+        "machine named then: 2 cores, AMD EPYC; the sweep then started a worker per core whatever the load):",
         "",
         "| series | monitors | sweep s | training s | sweep / training | sweep CPU s | training CPU s "
         "| sweep / training (CPU) | load |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
-        *(f"| 10,000 | {' | '.join(row)} |" for row in BEFORE_CODED),
+        *(f"| {' | '.join(row)} |" for row in BEFORE_CODED),
         "",
         *AFTER_CODED,
         "",
