@@ -13,8 +13,10 @@ the first.
 
 Since issue 20 the sweep judges series observed on the same periods on one shared grid and scores them
 together (``training.sweep_grid``, ``detector.batch_scores``); the verdicts are the same to the bit
-(``tests/training/test_shared_grids.py``). The figures from before that change are kept in the results
-beside the new ones.
+(``tests/training/test_shared_grids.py``). Then root causes were ranked on leaf facts coded once per
+sweep (``detector.leaf_codes``, ``detector.explain_coded``), quiet series skipped the post-rules'
+sequential passes, and workers were started only on idle cores (``training.fanout.idle_cores``). The
+figures from before each change are kept in the results beside the new ones.
 Run: ``.venv/bin/python -m bench.bench_sweep``.
 """
 
@@ -53,12 +55,34 @@ MODES: tuple[tuple[str, str | None], ...] = (
     ),
 )
 
-# The previous run of this bench (commit 862a56e, same machine and command), kept beside the new figures:
+# The run of this bench before the shared grids (commit 862a56e, same machine and command):
 # (monitors, series swept, sweep s, anomalies, training s, sweep / training).
 BEFORE: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("product × cost line only", "10,000", "199.8", "104", "37.6", "5.31"),
     ("+ product totals (default)", "10,500", "195.9", "208", "46.0", "4.26"),
     ("+ product totals, account, region", "10,512", "243.4", "220", "29.0", "8.40"),
+)
+
+# The run of this bench before root causes on coded leaf facts (commit a300ef4, the same command on the
+# machine named then: 2 cores, AMD EPYC; the sweep then fanned out over both cores whatever their load):
+# (series, monitors, sweep s, training s, sweep / training, sweep CPU s, training CPU s, CPU ratio, load).
+BEFORE_CODED: tuple[tuple[str, ...], ...] = (
+    ("10,000", "product × cost line only", "49.6", "20.6", "2.41", "31.6", "14.0", "2.27", "4.3"),
+    ("10,000", "+ product totals (default)", "36.2", "15.5", "2.34", "31.6", "14.9", "2.13", "4.3"),
+    ("10,000", "+ product totals, account, region", "57.3", "20.7", "2.77", "39.1", "16.3", "2.41", "5.2"),
+    ("100,000", "product × cost line only", "265.9", "224.0", "1.19", "293.1", "148.1", "1.98", "3.9"),
+    ("100,000", "+ product totals (default)", "517.1", "202.1", "2.56", "381.6", "146.0", "2.61", "3.7"),
+    (
+        "100,000",
+        "+ product totals, account, region",
+        "577.9",
+        "223.8",
+        "2.58",
+        "437.9",
+        "167.7",
+        "2.61",
+        "3.4",
+    ),
 )
 
 FACTS = """
@@ -74,6 +98,28 @@ COPY (
   FROM range({n}) a(s), range({days}) b(d)
 ) TO '{path}' (FORMAT PARQUET)
 """
+
+
+# What changed with coded root causes (issue 20), and what the sweep still spends on.
+AFTER_CODED: tuple[str, ...] = (
+    "What changed: root causes are ranked on leaf facts coded once per sweep (dimensions as integers, one",
+    "leaf-fact scan per granularity) with pandas' own group sums reproduced in numpy, instead of a few",
+    "pandas group-bys per period of every event (~0.1 s an event): the same causes, dollars, shares and",
+    "price/usage splits to the bit (``tests/detector/test_explain_coded.py`` on 300 random tables, 3,800",
+    "checked while developing; ``tests/training/test_shared_grids.py`` on a sweep). A series no point of",
+    "which reaches the threshold (three in four here) skips the post-rules' sequential passes. Worker",
+    "processes start only on cores other jobs leave idle: each imports the stack (~1.5 s of CPU) and must",
+    "be sent its share of the data, so on this shared machine (load 4-9) they cost CPU without finishing",
+    "sooner; in one process the sweep is one chunk per granularity. What the sweep still spends most on",
+    "(CPU of one 10,000-series sweep with product totals): scoring ~45% (``detector.batch_scores``: per-row",
+    "recurrence, twins and escalation passes), post-rules, events and the sweep's own rules ~15%, loading",
+    "and forecasting the models ~13%, root causes ~13%, reading facts and the registry ~6%, alerting ~4%.",
+    "",
+    "Back to back on the same machine just before this run (10,000 series, product totals, one fresh state",
+    "each; the bench's own ``run`` from each commit; load 6-9): at a300ef4 training 16.1 s (CPU 9.7 s),",
+    "sweep 56.8 s (CPU 32.2 s): 3.52 (CPU 3.31); with these changes training 15.2 s (CPU 9.3 s), sweep",
+    "22.6 s (CPU 13.3 s): 1.48 (CPU 1.43). Still above 1: scoring alone costs about two thirds of training.",
+)
 
 
 def write_facts(n: int, facts: Path) -> None:
@@ -185,7 +231,7 @@ def main() -> None:
         )
     lines += [
         "",
-        "CPU time counts this process and the sweep's worker processes (the sweep fans out over the cores",
+        "CPU time counts this process and the sweep's worker processes (the sweep fans out over the idle cores",
         "from 400 series; training runs in one process here); load is the 1-minute load average after the",
         "sweep (2 cores, shared with other jobs).",
         "",
@@ -199,13 +245,21 @@ def main() -> None:
             for label, swept, sweep, anomalies, train, ratio in BEFORE
         ),
         "",
-        "What changed: series observed on the same periods share one grid (index, completeness, horizon to",
-        "month end: built once, not per series) and are scored together, a block of series per numpy call",
+        "What changed then: series observed on the same periods share one grid (index, completeness, horizon",
+        "to month end: built once, not per series) and are scored together, a block of series per numpy call",
         "instead of about a hundred calls per series; anomalies, scores, root causes and incidents are the",
-        "same to the bit. What the sweep still spends most on: ranking root causes (about half of it with",
-        "product totals, ~0.1 s per anomaly of pandas overhead), then the post-rules and the sweep's own rules",
-        "per series, then loading one model file per series. A product total repeats its line's spike, so",
-        "this synthetic set has about twice the anomalies with product totals.",
+        "same to the bit. A product total repeats its line's spike, so this synthetic set has about twice",
+        "the anomalies with product totals.",
+        "",
+        "Before root causes on coded leaf facts, the previous run of this bench (commit a300ef4, on the",
+        "machine named then: 2 cores, AMD EPYC; the sweep then started a worker per core whatever the load):",
+        "",
+        "| series | monitors | sweep s | training s | sweep / training | sweep CPU s | training CPU s "
+        "| sweep / training (CPU) | load |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        *(f"| {' | '.join(row)} |" for row in BEFORE_CODED),
+        "",
+        *AFTER_CODED,
         "",
         "Target: 10,000 series in ≤ 30 s end to end, and a sweep costing no more than training the same",
         "series: the sweep / training columns, training and sweep timed one after the other in this run (≤ 1.00).",

@@ -136,3 +136,21 @@ def _shares(ref_values: np.ndarray) -> np.ndarray | None:
     if total == 0:
         return None
     return np.asarray(shares / total, dtype=np.float64)
+
+
+def reference_times(earlier: np.ndarray, at: int, *, count: int = 4) -> list[int]:
+    """:func:`reference_periods` with ``season="auto"`` on times in nanoseconds: ``earlier`` are the
+    distinct periods seen before ``at``, sorted. The sweep asks it for every period of every event."""
+    if earlier.size == 0:
+        return []
+    seen = {int(t) for t in earlier}
+    gaps = np.diff(np.append(earlier, at))
+    step = int(gaps.min())
+    for lag in (_WEEK.value, _DAY.value):
+        # As there: a lag is usable if the history reaches it (daily seasonality needs sub-daily data).
+        if lag > step and at - lag in seen:
+            found = [at - lag * k for k in range(1, count + 1) if at - lag * k in seen]
+            if found:
+                return found
+            break
+    return [int(t) for t in earlier[::-1][:count]]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from core.errors import InputError
@@ -104,16 +105,34 @@ def rank_root_causes(
         labels.append(["" if pd.isna(u) else str(u) for u in uniques])
     a = table["__actual"].to_numpy(dtype=np.float64)
     e = table["__expected"].to_numpy(dtype=np.float64)
-    qa = table["__qa"].to_numpy(dtype=np.float64) if quantities else np.full(len(table), np.nan)
-    qe = table["__qe"].to_numpy(dtype=np.float64) if quantities else np.full(len(table), np.nan)
+    qa = table["__qa"].to_numpy(dtype=np.float64) if quantities else None
+    qe = table["__qe"].to_numpy(dtype=np.float64) if quantities else None
+    return rank_coded(dims, codes, labels, a, e, qa, qe, top_k=top_k, params=params)
 
+
+def rank_coded(
+    dims: Sequence[str],
+    codes: npt.NDArray[np.int64],
+    labels: Sequence[Sequence[str]],
+    a: npt.NDArray[np.float64],
+    e: npt.NDArray[np.float64],
+    qa: npt.NDArray[np.float64] | None = None,
+    qe: npt.NDArray[np.float64] | None = None,
+    *,
+    top_k: int = 10,
+    params: SearchParams | None = None,
+) -> RootCauseResult:
+    """:func:`rank_root_causes` of a leaf table already validated and coded: one row per distinct leaf,
+    ``codes[:, j]`` numbering dimension ``j``'s values by first appearance (``labels[j]`` names them),
+    finite amounts, and quantities (``qa``, ``qe``: NaN where unknown) or None. The sweep codes its leaf
+    facts once (:mod:`detector.explain_coded`) and ranks here, without a frame per anomaly."""
     search = LeafSearch(codes, [len(u) for u in labels], a, e, params or SearchParams())
     outcome = search.run()
 
     total = float(a.sum() - e.sum())
 
     def describe(element: Element) -> RootCause:
-        mask = np.ones(len(table), dtype=np.bool_)
+        mask = np.ones(len(a), dtype=np.bool_)
         for dim, code in zip(element.cuboid, element.codes, strict=True):
             mask &= codes[:, dim] == code
         el_actual = float(a[mask].sum())
@@ -125,7 +144,9 @@ def rank_root_causes(
             expected=el_expected,
             contribution=contribution,
             share=contribution / total if total != 0 else 0.0,
-            split=split_change(a[mask], e[mask], qa[mask], qe[mask]) if quantities else UNKNOWN,
+            split=split_change(a[mask], e[mask], qa[mask], qe[mask])
+            if qa is not None and qe is not None
+            else UNKNOWN,
         )
 
     chosen = sorted((describe(el) for el in outcome.selected), key=lambda c: -abs(c.contribution))
@@ -148,7 +169,7 @@ def _contains(outer: Element, inner: Element) -> bool:
     return all(fixed.get(dim) == code for dim, code in zip(outer.cuboid, outer.codes, strict=True))
 
 
-def _name(element: Element, dims: list[str], labels: list[list[str]]) -> dict[str, str]:
+def _name(element: Element, dims: Sequence[str], labels: Sequence[Sequence[str]]) -> dict[str, str]:
     return {dims[d]: labels[d][c] for d, c in zip(element.cuboid, element.codes, strict=True)}
 
 

@@ -55,7 +55,7 @@ class SearchParams:
     max_layer: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Element:
     """One element found or scored by the search: dimension indexes, value codes and its scores."""
 
@@ -222,9 +222,14 @@ class LeafSearch:
                 # Every leaf of a group shares the group's codes, so any one of them can name it.
                 member = np.zeros(space, dtype=np.int64)
                 member[ids] = idx
-                for group in candidates:
-                    element = self._describe(cuboid, int(member[group]), direction, risk, explained, group)
-                    scored.setdefault((element.cuboid, element.codes), element)
+                # Every candidate is scored once (the first time it is met), as a plain-Python record.
+                named = self.codes[member[candidates]][:, list(cuboid)].tolist()
+                for codes, r, x in zip(
+                    named, risk[candidates].tolist(), explained[candidates].tolist(), strict=True
+                ):
+                    key = (cuboid, tuple(codes))
+                    if key not in scored:
+                        scored[key] = Element(cuboid, key[1], direction, r, x)
                 passing = candidates[risk[candidates] >= self.params.risk_threshold]
                 if passing.size:
                     top = passing[np.argmax(explained[passing])]

@@ -168,8 +168,10 @@ def load_artifact(model_dir: Path, entry: RegistryEntry) -> Baseline:
         raise StoreError(f"{entry.key.id}: version {entry.version} has no artifact")
     from models.serialization import loads
 
-    path = Path(model_dir) / entry.artifact
+    # os.path, not pathlib: a sweep reads one artifact per series, and Path objects cost more than the read.
+    path = os.path.join(model_dir, entry.artifact)
     try:
-        return loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as handle:
+            return loads(handle.read())
     except (OSError, ValueError, KeyError, TypeError, InputError) as exc:
         raise StoreError(f"{entry.key.id}: model artifact unreadable ({type(exc).__name__})") from exc

@@ -197,7 +197,9 @@ class BatchedSeasonalBaseline(BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self, "regime_")
         if self.regime_ == "cold_start":
             return forecast_arrays(self.cold_start_, index)
-        X = build_design(to_utc_naive(pd.DatetimeIndex(index)), self.spec_)
+        # A sweep passes a DatetimeIndex already; wrapping it again costs more than the forecast itself.
+        times = index if isinstance(index, pd.DatetimeIndex) else pd.DatetimeIndex(index)
+        X = build_design(to_utc_naive(times), self.spec_)
         k = self.spec_.n_trend
         trend = X[:, :k] @ self.coef_[:k]
         seasonal = X[:, k:] @ self.coef_[k:]

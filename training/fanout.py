@@ -6,6 +6,7 @@ so one failing series cannot stop the others, and results arrive as they complet
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from typing import Any, TypeVar
@@ -59,3 +60,21 @@ def fan_out(
             results.append(result)
             tick()
     return results
+
+
+def idle_cores() -> int:
+    """Cores that other processes leave idle (by the 1-minute load average, this process not counted),
+    at least one.
+
+    Worker processes start by importing the whole stack (about 1.5 s of CPU each) and pay to receive their
+    share of the data: on cores that other jobs keep busy they add that cost without finishing sooner.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        others = max(os.getloadavg()[0] - 1.0, 0.0)
+    except OSError:  # no load average on this platform: assume the cores are ours
+        others = 0.0
+    return max(int(cores - others), 1)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -39,8 +38,10 @@ from detector.batch_scores import score_rows
 from detector.detector import Detection, Detector
 from detector.events import events_from_arrays, projected_month_impact
 from detector.explain import explain_anomaly
+from detector.explain_coded import NotCoded, explain_coded
+from detector.leaf_codes import LeafCodes, code_leaf_facts, codes_frame
 from detector.level_shift import find_level_shift
-from detector.post_rules import DetectorConfig
+from detector.post_rules import DetectorConfig, completeness_masks, threshold_mask
 from ingestion.fact_store import SERIES_COLUMNS, FactStore, SeriesInfo
 from ingestion.monitor_facts import monitor_leaf_tables
 from models.base import Baseline, forecast_arrays
@@ -48,7 +49,7 @@ from models.registry import ModelRegistry, load_artifact
 from models.seasonal import BatchedSeasonalBaseline
 from training.cause_labels import with_labels
 from training.culprits import with_culprits
-from training.fanout import fan_out
+from training.fanout import fan_out, idle_cores
 from training.monitors import evaluation_fields, join_frames, monitor_frame, monitor_series
 from training.planned_periods import Interval, ended_windows, excused_values, planned_spans
 from training.sweep_grid import SeriesGrid, grid_step, naive, periods_in, series_grid, shared_grids
@@ -189,6 +190,11 @@ class Sweeper:
         learned = scoped_rebaselines(self.engine) if self.engine is not None else {}
         # Ended expected-change windows: their periods are excused (training.planned_periods).
         ended = ended_windows(self.engine, as_of, max(LOOKBACK.values())) if self.engine is not None else []
+        # Processes pay off only past a few hundred series (each worker starts and imports once), and only
+        # on cores no other job keeps busy (training.fanout.idle_cores).
+        workers = self.workers
+        if workers is None:
+            workers = 1 if len(infos) < 400 or idle_cores() < 2 else idle_cores()
         tasks: list[tuple[Any, ...]] = []
         for gran in Granularity:
             members = [i for i in infos if i.granularity is gran]
@@ -220,7 +226,8 @@ class Sweeper:
                 if m.key.granularity is gran and m.key.id not in by_id
             ]
             wide = join_frames(wide, extra)
-            size = max(50, -(-len(items) // max(4 * (os.cpu_count() or 1), 1)))
+            # In this process one chunk per granularity: every chunk scans the leaf facts for its causes.
+            size = max(len(items), 1) if workers == 1 else max(50, -(-len(items) // (4 * workers)))
             for lo in range(0, len(items), size):
                 chunk = items[lo : lo + size]
                 tasks.append(
@@ -240,8 +247,6 @@ class Sweeper:
                         self.shared,
                     )
                 )
-        # Processes pay off only past a few hundred series (each worker starts and imports once).
-        workers = self.workers if self.workers is not None else (1 if len(infos) < 400 else None)
         evaluations: list[SeriesEvaluation] = []
         for evals, fallbacks, skipped in fan_out(evaluate_chunk, tasks, workers=workers, progress=progress):
             evaluations.extend(evals)
@@ -503,12 +508,16 @@ class Sweeper:
         """The verdict on a scored series: post-rules, open events, windows, projection."""
         key, grid, spent, ready = prep.key, prep.grid, prep.spent, prep.ready
         step, index, rest_expected = grid.step, grid.index, prep.rest_expected
-        points.update(self.detector.decide(points, alerting_ready=ready, index=index))
+        config = self.detector.config
+        if threshold_mask(points["tail_score"], config.threshold).any():
+            points.update(self.detector.decide(points, alerting_ready=ready, index=index))
+        else:
+            points.update(_quiet_decision(points, config))
         judged = np.flatnonzero(~points["held_back"].astype(bool))
-        # Events still open: they reach the newest judged period (held-back partial periods excluded).
-        newest = index[judged[-1]] if judged.size else index[-1]
         open_events: list[Anomaly] = []
         if points["flagged"].any():
+            # Events still open: they reach the newest judged period (held-back partial periods excluded).
+            newest = index[judged[-1]] if judged.size else index[-1]
             events = events_from_arrays(points, index, step, merge_gap=self.detector.config.merge_gap)
             open_events = [
                 a for a in events if _naive(a.end) >= newest - step * self.detector.config.merge_gap
@@ -726,17 +735,39 @@ class Sweeper:
                 log.exception("root-cause facts unavailable")
                 report.fallbacks.extend((j.key.id, f"root causes unavailable: {exc}") for j in batch)
                 continue
-            by_series = dict(iter(facts.groupby(list(SERIES_COLUMNS), sort=False))) if len(facts) else {}
+            # Leaf facts coded once for every event of the chunk (detector.leaf_codes); facts the coded
+            # path does not take (a missing dimension value, a leaf twice in a period) keep the frames.
+            plain_dims = [c for c in facts.columns if c not in (*SERIES_COLUMNS, "t", "actual", "quantity")]
+            coded = code_leaf_facts(facts, plain_dims, series=SERIES_COLUMNS, quantity="quantity")
+            by_series = (
+                dict(iter(facts.groupby(list(SERIES_COLUMNS), sort=False)))
+                if coded is None and len(facts)
+                else {}
+            )
             for job in batch:
+                explain: Callable[[Anomaly], Anomaly] | None = None
                 if job.key.scope != DEFAULT_SCOPE:
                     leaves = monitored.get(job.key.id)
-                else:
-                    leaves = by_series.get((job.key.product, job.key.cost_line, job.key.currency))
                     if leaves is not None:
-                        leaves = leaves.drop(columns=list(SERIES_COLUMNS))
-                if leaves is None:
+                        dims = [c for c in leaves.columns if c not in ("t", "actual")]
+                        ours = code_leaf_facts(leaves, dims)
+                        if ours is not None:
+                            explain = partial(self._with_coded_causes, codes=ours, series=(), job=job)
+                else:
+                    series = (job.key.product, job.key.cost_line, job.key.currency)
+                    if coded is not None:
+                        leaves = None
+                        if series in coded.rows:
+                            explain = partial(self._with_coded_causes, codes=coded, series=series, job=job)
+                    else:
+                        leaves = by_series.get(series)
+                        if leaves is not None:
+                            leaves = leaves.drop(columns=list(SERIES_COLUMNS))
+                if explain is None and leaves is not None:
+                    explain = partial(self._with_causes, leaves=leaves, job=job)
+                if explain is None:
                     continue
-                anomalies = [self._with_causes(a, leaves, job) for a in job.evaluation.anomalies]
+                anomalies = [explain(a) for a in job.evaluation.anomalies]
                 anomalies = with_culprits(
                     self.settings, (job.key.product, job.key.cost_line, job.key.currency), anomalies, job.step
                 )
@@ -745,17 +776,38 @@ class Sweeper:
         return out
 
     @staticmethod
-    def _with_causes(anomaly: Anomaly, leaves: pd.DataFrame, job: _Explain) -> Anomaly:
+    def _cause_totals(anomaly: Anomaly, job: _Explain) -> list[tuple[pd.Timestamp, float]]:
+        """The event's newest periods (``MAX_CAUSE_PERIODS`` at most) with the series' expected spend."""
         start, end = _naive(anomaly.start), _naive(anomaly.end)
+        periods = [p for p in pd.date_range(start, end, freq=job.step)][-MAX_CAUSE_PERIODS:]
+        positions = job.index.get_indexer(pd.DatetimeIndex(periods))
+        return [(p, float(job.expected[i])) for p, i in zip(periods, positions, strict=True) if i >= 0]
+
+    @staticmethod
+    def _with_coded_causes(anomaly: Anomaly, *, codes: LeafCodes, series: Hashable, job: _Explain) -> Anomaly:
+        """:meth:`_with_causes` on leaf facts coded once for the chunk: the same causes, without frames."""
+        lo, hi = _cause_window(anomaly, job.step)
+        rows = codes.window(series, lo.value, hi.value)
+        if rows.size == 0:
+            return anomaly
+        start = _naive(anomaly.start)
+        totals = [(p.value, v) for p, v in Sweeper._cause_totals(anomaly, job)]
+        try:
+            found = explain_coded(codes, rows, totals, shares_before=start.value)
+        except NotCoded:
+            return Sweeper._with_causes(anomaly, leaves=codes_frame(codes, rows), job=job)
+        return dataclasses.replace(anomaly, root_causes=[CauseRef(**c.to_dict()) for c in found])
+
+    @staticmethod
+    def _with_causes(anomaly: Anomaly, *, leaves: pd.DataFrame, job: _Explain) -> Anomaly:
+        start = _naive(anomaly.start)
         lo, hi = _cause_window(anomaly, job.step)
         facts = leaves[(leaves["t"] >= lo) & (leaves["t"] < hi)]
         if facts.empty:
             return anomaly
         facts = facts.rename(columns={"t": "timestamp", "actual": "value"})
         dims = [c for c in facts.columns if c not in ("timestamp", "value", "quantity")]
-        periods = [p for p in pd.date_range(start, end, freq=job.step)][-MAX_CAUSE_PERIODS:]
-        positions = job.index.get_indexer(pd.DatetimeIndex(periods))
-        totals = [(p, float(job.expected[i])) for p, i in zip(periods, positions, strict=True) if i >= 0]
+        totals = Sweeper._cause_totals(anomaly, job)
         causes = [
             CauseRef(**c.to_dict())
             for c in explain_anomaly(facts, totals, dimensions=dims, shares_before=start)
@@ -785,6 +837,29 @@ class _Explain:
     expected: np.ndarray
     index: pd.DatetimeIndex
     step: pd.Timedelta
+
+
+def _quiet_decision(points: dict[str, np.ndarray], config: DetectorConfig) -> dict[str, np.ndarray]:
+    """What :func:`detector.post_rules.decide` decides for a series no point of which reaches the threshold
+    (nine in ten of a sweep's): no candidate, nothing flagged, and periods held back by completeness
+    alone. Its alarm score, which the sweep reads only on flagged series, is left out (a read would fail)
+    rather than computed sequentially for every quiet series. ``tests/training/test_quiet_decision.py``
+    compares it with ``decide``."""
+    n = points["tail_score"].size
+    sign = np.zeros(n, dtype=np.int8)
+    _, held = completeness_masks(
+        points["completeness"],
+        sign,
+        policy=config.completeness_policy,
+        min_completeness=config.min_completeness,
+    )
+    points.pop("anomaly_score", None)
+    return {
+        "candidate": sign,
+        "held_back": held,
+        "flagged": np.zeros(n, dtype=bool),
+        "is_anomaly": np.zeros(n, dtype=bool),
+    }
 
 
 def _cause_window(anomaly: Anomaly, step: pd.Timedelta) -> tuple[pd.Timestamp, pd.Timestamp]:
