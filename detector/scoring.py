@@ -16,8 +16,10 @@ a probability, calibrated on the series' own past) before views are compared:
    level that is ordinary for the day but not for the hour.
 3. **Same-phase novelty** (:func:`detector.views.same_phase_twins`): the distance to the nearest value
    at the same time of day (day of week for daily series) in the previous periods, judged against its
-   own history as in 1 — or none at all where the same excursion already came at this phase in
-   ``repeat_min`` earlier periods (a daily job's spike is routine, however it compares to calm hours).
+   own history as in 1 but with SPOT's exclusion run point by point (:mod:`detector.sequential_tail`:
+   a day of large distances after a level shift must not teach the tail) — or none at all where the
+   same excursion already came at this phase in ``repeat_min`` earlier periods (a daily job's spike is
+   routine, however it compares to calm hours).
 
 A point is as surprising as the *least* surprised of these views (each one can explain a point away: a
 bursty metric's burst is ordinary to 1, a daily job's spike has a twin in 3, a slow wobble is small in 2),
