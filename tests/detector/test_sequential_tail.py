@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from detector.score_threshold import sequential_tail_threshold
 from detector.sequential_tail import sequential_tail, twin_tail
 from detector.tail import tail_decades
 
@@ -95,3 +96,25 @@ def test_a_run_of_large_values_does_not_teach_the_tail_a_later_spike() -> None:
     assert two_pass[380] < 1.5 < 3.0 < sequential[380]
     with pytest.raises(ValueError, match="twin_exclusion"):
         twin_tail(m, "three-pass", memory=None, **settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("memory", [None, 30])
+def test_the_inverted_sequential_tail_is_where_it_reaches_its_decades(memory: int | None) -> None:
+    """:func:`detector.score_threshold.sequential_tail_threshold` against the sequential tail itself, on a
+    series whose run of large values is flagged point by point (and not by two passes)."""
+    rng = np.random.default_rng(6)
+    m = rng.exponential(1.0, 400)
+    m[120:150] = rng.uniform(20.0, 24.0, 30)
+    m[260] = 40.0
+    settings = {"window": 100, "min_history": 14, "floor": np.full(400, 1e-6), "exclude": 3.0}
+    flags = sequential_tail(m, memory=memory, **settings).decades >= 3.0  # type: ignore[arg-type]
+    two_pass = tail_decades(m, memory=memory, **settings) >= 3.0  # type: ignore[arg-type]
+    assert (flags != two_pass).any()  # the case tells the two apart
+    reach = sequential_tail_threshold(m, 2.1, memory=memory, **settings)  # type: ignore[arg-type]
+    assert np.isposinf(reach[:14]).all() and np.isfinite(reach[14:]).all()
+    for t in (20, 125, 149, 151, 200, 261, 330):
+        for factor, above in ((1.0 + 1e-9, True), (1.0 - 1e-6, False)):
+            trial = m.copy()
+            trial[t] = reach[t] * factor
+            got = sequential_tail(trial, memory=memory, **settings).decades[t]  # type: ignore[arg-type]
+            assert bool(got >= 2.1) is above, (t, factor)
