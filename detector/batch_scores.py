@@ -22,6 +22,7 @@ from detector.nan_arrays import nan_to_num
 from detector.post_rules import DetectorConfig
 from detector.recurrence import block_points, recurrence_cap
 from detector.scoring import ScoreConfig, _signed, alarm_horizon, escalation, tail_window
+from detector.sequential_tail import twin_tail
 from detector.tail import tail_decades, trailing_view
 from detector.views import _nanmedian_rows, range_excess, robust_z, same_phase_level, same_phase_twins
 
@@ -186,12 +187,20 @@ def _surprise(
     twin = np.stack([t for t, _ in twins])
     repeats = np.stack([k for _, k in twins])
     twin_gap = np.where(np.isfinite(twin) & (repeats >= cfg.repeat_min), 0.0, _signed(twin, direction))
-    views = np.stack([*magnitudes, twin_gap], axis=1)  # series × views × periods
+    views = np.stack(magnitudes, axis=1)  # series × views × periods
     k = views.shape[1]
-    decades = tail(
+    deviations = tail(
         views.reshape(S * k, n), floor=np.broadcast_to(floor[:, None, :], views.shape).reshape(S * k, n)
     ).reshape(S, k, n)
-    deviations, context = decades[:, :-1], decades[:, -1]
+    context = twin_tail(
+        twin_gap,
+        cfg.twin_exclusion,
+        window=window,
+        min_history=min_history,
+        floor=floor,
+        exclude=cfg.exclude,
+        memory=memory,
+    )
     deviation = np.maximum(np.max(deviations, axis=1) - np.log10(deviations.shape[1]), 0.0)
     known = np.cumsum(np.isfinite(twin), axis=1) >= min_history
     context = np.where(known, context, z_decades)

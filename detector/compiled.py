@@ -4,7 +4,9 @@ The detector's hottest steps (the tail's passes, the robust z, trailing medians 
 (numba, ``detector/compiled_*.py``) that gives the same answers to the bit on the short series a request
 or a sweep scores, at a fraction of numpy's per-call overhead. The numpy code stays the reference: the
 tests compare both on many random inputs, and ``SPENDSENTRY_COMPILED=0`` (or :func:`use_compiled`)
-runs the reference instead; so does a machine without numba.
+runs the reference instead; so does a machine without numba. The twin view's sequential tail
+(:mod:`detector.sequential_tail`) has no numpy twin: a recurrence from one point to the next, it is
+always compiled, and :func:`warm` loads it too.
 
 numba is imported on first use only, so commands that never score (``spendsentry --help``) do not pay
 for it. Kernels are compiled once per machine and cached on disk (``NUMBA_CACHE_DIR``, else next to the
@@ -54,6 +56,7 @@ def warm() -> None:
     from detector.compiled_recurrence import recurrences
     from detector.compiled_tail import tail_pass
     from detector.compiled_windows import robust_z_rows, row_quantile, trailing_mean, trailing_median_rows
+    from detector.sequential_tail import sequential_tail
 
     x = np.linspace(1.0, 2.0, 32)[None, :]
     tail_pass(x, x, 8, 2, np.full(x.shape, 1e-3), 2)
@@ -64,3 +67,4 @@ def warm() -> None:
     trailing_mean(x[0], 3)
     grid_twins(x[0], 7, 4, np.ones(32))
     grid_level(x[0], 7, 3)
+    sequential_tail(x[0], window=8, min_history=2, floor=1e-3, memory=4)

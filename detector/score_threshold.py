@@ -42,6 +42,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from detector.recurrence import block_points
 from detector.scoring import ScoreConfig, tail_window
+from detector.sequential_tail import sequential_tail
 from detector.tail import LN10, TAIL_QUANTILE, trailing_mean, trailing_view
 from detector.twin_threshold import same_phase_candidates, twin_threshold
 from detector.views import MAD_TO_SIGMA, MEAN_AD_TO_SIGMA, same_phase_level, same_phase_twins, trailing_median
@@ -148,9 +149,34 @@ def tail_threshold(
             else:
                 again = _tail_reference(m, window, floor, redo, flagged=flagged, memory=memory)
             u[redo], beta[redo], count[redo] = again
+    return _reach(u, beta, count, decades, min_history)
+
+
+def _reach(
+    u: np.ndarray, beta: np.ndarray, count: np.ndarray, decades: float, min_history: int
+) -> np.ndarray:
+    """The magnitude at which a tail of threshold ``u`` and mean excess ``beta`` gives ``decades``."""
     # Decades are 1 at the threshold u and grow by 1 per β·ln 10 beyond it; below one decade, just past u.
     beyond = LN10 * max(decades + math.log10(1.0 - TAIL_QUANTILE), 0.0)
     return np.where(count >= min_history, u + beta * beyond, np.inf)
+
+
+def sequential_tail_threshold(
+    magnitude: np.ndarray,
+    decades: float,
+    *,
+    window: int,
+    min_history: int,
+    floor: np.ndarray,
+    exclude: float | None,
+    memory: int | None,
+) -> np.ndarray:
+    """:func:`tail_threshold` for :func:`detector.sequential_tail.sequential_tail`: each point judged against
+    the history without the points flagged before it (the flags the score itself sets)."""
+    ref = sequential_tail(
+        magnitude, window=window, min_history=min_history, floor=floor, exclude=exclude, memory=memory
+    )
+    return _reach(ref.u, ref.beta, ref.count, decades, min_history)
 
 
 def z_threshold(values: np.ndarray, window: int, z: float, rel_floor: float = 1e-3) -> np.ndarray:
@@ -377,10 +403,23 @@ def score_threshold(
     novel = np.full(n, np.inf)
     search = known & np.isfinite(rest)
     if search.any():
+        twin_reach = (
+            sequential_tail_threshold(
+                gap,
+                decades,
+                window=window,
+                min_history=min_history,
+                floor=floor,
+                exclude=cfg.exclude,
+                memory=memory,
+            )
+            if cfg.twin_exclusion == "sequential"
+            else tail(gap, decades)
+        )
         novel[search] = twin_threshold(
             candidates[search],
             trailing[search],
-            tail(gap, decades)[search],
+            twin_reach[search],
             rest[search],
             mode=mode,
             repeat_share=cfg.repeat_share,

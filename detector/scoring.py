@@ -16,8 +16,10 @@ a probability, calibrated on the series' own past) before views are compared:
    level that is ordinary for the day but not for the hour.
 3. **Same-phase novelty** (:func:`detector.views.same_phase_twins`): the distance to the nearest value
    at the same time of day (day of week for daily series) in the previous periods, judged against its
-   own history as in 1 — or none at all where the same excursion already came at this phase in
-   ``repeat_min`` earlier periods (a daily job's spike is routine, however it compares to calm hours).
+   own history as in 1 but with SPOT's exclusion run point by point (:mod:`detector.sequential_tail`:
+   a day of large distances after a level shift must not teach the tail) — or none at all where the
+   same excursion already came at this phase in ``repeat_min`` earlier periods (a daily job's spike is
+   routine, however it compares to calm hours).
 
 A point is as surprising as the *least* surprised of these views (each one can explain a point away: a
 bursty metric's burst is ordinary to 1, a daily job's spike has a twin in 3, a slow wobble is small in 2),
@@ -48,6 +50,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from core.anomaly import Direction
 from detector.nan_arrays import nan_to_num
 from detector.recurrence import block_points, recurrence_cap
+from detector.sequential_tail import twin_tail
 from detector.tail import tail_decades, trailing_mean
 from detector.views import (
     range_excess,
@@ -90,6 +93,10 @@ class ScoreConfig:
         together in periods (two crash bursts seven hours apart are two incidents).
     escalate_ratio : how much stronger (in decades) evidence must be to alarm again within that time
         (0: any new high escalates).
+    twin_exclusion : how flagged points are kept out of the twin view's tail history: ``"sequential"``
+        (each point judged without the points flagged before it, as SPOT does:
+        :mod:`detector.sequential_tail`) or ``"two-pass"`` (without those a first pass flags, as the
+        deviation view's tails).
     """
 
     scale: float = 1.5
@@ -112,6 +119,7 @@ class ScoreConfig:
     alarm_hours: float = 12.0
     alarm_hours_coarse: float = 6.0
     escalate_ratio: float = 0.0
+    twin_exclusion: str = "sequential"
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,10 +228,18 @@ def surprise(
     # earlier periods. The twin's distance alone is judged against twin distances, which are tiny where the
     # series is calm, so a daily job's spike that differs from yesterday's by a noise step still looked new.
     twin_gap = np.where(np.isfinite(twin) & (repeats >= cfg.repeat_min), 0.0, _signed(twin, direction))
-    # Every tail at once (the deviations' magnitudes and the twin gap, one row each): the same answer as
-    # one call per view, without paying numpy's per-call overhead five times on a short series.
-    decades = tail(np.stack([*magnitudes, twin_gap]), floor=floor)
-    deviations, context = decades[:-1], decades[-1]
+    # The deviations' tails at once (one row each): the same answer as one call per view, without paying
+    # numpy's per-call overhead four times on a short series.
+    deviations = tail(np.stack(magnitudes), floor=floor)
+    context = twin_tail(
+        twin_gap,
+        cfg.twin_exclusion,
+        window=window,
+        min_history=min_history,
+        floor=floor,
+        exclude=cfg.exclude,
+        memory=memory,
+    )
     deviation = np.maximum(np.max(deviations, axis=0) - np.log10(len(deviations)), 0.0)
     # Until enough twins have been seen to judge one, the view has no say (rather than saying "normal").
     known = np.cumsum(np.isfinite(twin)) >= min_history
