@@ -18,6 +18,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from detector import compiled
 from detector.nan_arrays import nan_to_num
 from detector.post_rules import DetectorConfig
 from detector.recurrence import block_points, recurrence_cap
@@ -94,7 +95,15 @@ def _anomaly_scores(
 
 def _trailing_median(x: np.ndarray, window: int) -> np.ndarray:
     """:func:`detector.views.trailing_median` of each row."""
-    return _nanmedian_rows(trailing_view(x, max(min(window, x.shape[-1]), 1)))
+    w = max(min(window, x.shape[-1]), 1)
+    if compiled.active() and x.size:
+        # The kernel the single series' path uses (one sorted window slid along each row): a sort of
+        # every row's window at every point was a fifth of a sweep's scoring.
+        from detector.compiled_windows import trailing_median_rows  # numba loads on first use
+
+        rows: np.ndarray = trailing_median_rows(x, w)
+        return rows
+    return _nanmedian_rows(trailing_view(x, w))
 
 
 def _trailing_level(values: np.ndarray, window: int) -> np.ndarray:

@@ -41,6 +41,7 @@ from detector.explain import explain_anomaly
 from detector.explain_coded import NotCoded, explain_coded
 from detector.leaf_codes import LeafCodes, code_leaf_facts, codes_frame
 from detector.level_shift import find_level_shift
+from detector.nan_arrays import nansum
 from detector.post_rules import DetectorConfig, completeness_masks, threshold_mask
 from ingestion.fact_store import SERIES_COLUMNS, FactStore, SeriesInfo
 from ingestion.monitor_facts import monitor_leaf_tables
@@ -144,8 +145,8 @@ def _up_event(
         impact_pct=100.0 * excess / expected if expected > 0 else 100.0,
         anomaly_score=score,
         projected_month_impact=projected,
-        expected_trend=None if points is None else float(np.nansum(points["trend"][span])),
-        expected_seasonal=None if points is None else float(np.nansum(points["seasonal"][span])),
+        expected_trend=None if points is None else nansum(points["trend"][span]),
+        expected_seasonal=None if points is None else nansum(points["seasonal"][span]),
         kind=kind,
     )
 
@@ -549,7 +550,7 @@ class Sweeper:
         values = points["value"][judged]
         expected = np.clip(points["expected"][judged], 0.0, None)
         windows = self._windows(key.granularity, values, expected, step)
-        mtd = float(np.nansum(spent[judged][grid.in_month[judged]]))
+        mtd = nansum(spent[judged][grid.in_month[judged]])
         projection = self._projection(mtd, rest_expected, windows) if judged.size else 0.0
         evaluation = SeriesEvaluation(
             product=key.product,
@@ -600,8 +601,8 @@ class Sweeper:
         tail = judged[-periods_in(hours, step) :]
         if bool(points["is_anomaly"][tail].astype(bool).any()):
             return None  # flagged periods in the window are events already; counting them twice inflates $
-        actual = float(np.nansum(points["value"][tail]))
-        expected = float(np.nansum(np.clip(points["expected"][tail], 0.0, None)))
+        actual = nansum(points["value"][tail])
+        expected = nansum(np.clip(points["expected"][tail], 0.0, None))
         excess = actual - expected
         factor, floor = self.settings.sustained_burn_factor, self.settings.materiality_floor
         if expected <= 0 or actual < factor * expected or excess < floor:
@@ -662,7 +663,7 @@ class Sweeper:
         forgotten experiment) should not wait out the cold start.
         """
         tail = judged[-periods_in(NEW_SPEND_HOURS, step) :]
-        recent = float(np.nansum(points["value"][tail]))
+        recent = nansum(points["value"][tail])
         day_rate = recent / (len(tail) * (step / pd.Timedelta(days=1))) if len(tail) else 0.0
         spending = int(np.count_nonzero(np.nan_to_num(points["value"][tail]) > 0))
         floor = self.settings.materiality_floor
@@ -671,7 +672,7 @@ class Sweeper:
             return None
         spent = np.flatnonzero(np.nan_to_num(points["value"][judged]) > 0)
         first = judged[int(spent[0])] if spent.size else judged[0]
-        actual = float(np.nansum(points["value"][first : judged[-1] + 1]))
+        actual = nansum(points["value"][first : judged[-1] + 1])
         covered = max(len(tail), 1) * step / pd.Timedelta(hours=1)
         # No expected spend to compare with: the whole spend is the impact (its % capped at 100), and there
         # is no trend / seasonal split of a baseline that does not exist.
@@ -693,7 +694,7 @@ class Sweeper:
         out = []
         for hours in WINDOW_HOURS[gran]:
             n = periods_in(hours, step)
-            out.append(WindowSpend(hours, float(np.nansum(values[-n:])), float(np.nansum(expected[-n:]))))
+            out.append(WindowSpend(hours, nansum(values[-n:]), nansum(expected[-n:])))
         return out
 
     @staticmethod
