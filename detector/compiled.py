@@ -1,8 +1,10 @@
 """The switch between the detector's compiled kernels and its numpy reference, and their warm-up.
 
-The detector's hottest steps (the tail's passes, the robust z, trailing medians and means, row quantiles, the recurrence counts, same-phase twins and levels) have a compiled twin
-(numba, ``detector/compiled_*.py``) that gives the same answers to the bit on the short series a request
-or a sweep scores, at a fraction of numpy's per-call overhead. The numpy code stays the reference: the
+The detector's hottest steps (the tail's passes, the robust z, trailing medians and means, row
+quantiles, the recurrence counts, same-phase twins and levels) have a compiled twin (numba,
+``detector/compiled_*.py``) that gives the same answers to the bit on the short series a request or a
+sweep scores, at a fraction of numpy's per-call overhead; :mod:`detector.compiled_surprise` runs the
+whole score on them, the glue between the views included. The numpy code stays the reference: the
 tests compare both on many random inputs, and ``SPENDSENTRY_COMPILED=0`` (or :func:`use_compiled`)
 runs the reference instead; so does a machine without numba. The twin view's sequential tail
 (:mod:`detector.sequential_tail`) has no numpy twin: a recurrence from one point to the next, it is
@@ -51,11 +53,13 @@ def warm() -> None:
     if not active():
         return
     import numpy as np
+    import pandas as pd
 
     from detector.compiled_phase import grid_level, grid_twins
     from detector.compiled_recurrence import recurrences
     from detector.compiled_tail import tail_pass
     from detector.compiled_windows import robust_z_rows, row_quantile, trailing_mean, trailing_median_rows
+    from detector.scoring import anomaly_scores
     from detector.sequential_tail import sequential_tail
 
     x = np.linspace(1.0, 2.0, 32)[None, :]
@@ -68,3 +72,6 @@ def warm() -> None:
     grid_twins(x[0], 7, 4, np.ones(32))
     grid_level(x[0], 7, 3)
     sequential_tail(x[0], window=8, min_history=2, floor=1e-3, memory=4)
+    # The whole score in one kernel (detector.compiled_surprise), on a daily grid as a request sends.
+    day = pd.Timedelta(days=1)
+    anomaly_scores(x[0], x[0], times_ns=np.arange(32, dtype=np.int64) * day.value, step=day)

@@ -40,19 +40,22 @@ Everything at ``t`` uses only points up to ``t``, so a replay scores exactly as 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from core.anomaly import Direction
+from detector import compiled
 from detector.nan_arrays import nan_to_num
 from detector.recurrence import block_points, recurrence_cap
 from detector.sequential_tail import twin_tail
 from detector.tail import tail_decades, trailing_mean
 from detector.views import (
+    grid_lag,
     range_excess,
     robust_z,
     same_phase_level,
@@ -153,6 +156,47 @@ def alarm_horizon(step: pd.Timedelta, hours: float, coarse_hours: float | None =
     return max(round(pd.Timedelta(hours=span) / step), 2)
 
 
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """What a :class:`ScoreConfig` means at one step, in points (:func:`windows`)."""
+
+    points_per_day: float
+    window: int  # tail history
+    min_history: int  # points of history before a tail speaks
+    memory: int | None  # how long a flagged point stays out of the tail history (None: while in it)
+    level_window: int  # the trailing median's
+    spans: tuple[int, ...]  # the deviation view's time scales
+    block: int  # the recurrence cap's block
+    period_ns: int  # a day (intraday series) or a week (daily ones): the same-phase views' period
+    level_tolerance_ns: int
+    twin_tolerance_ns: int
+    twin_periods: int
+    horizon: int  # periods an alarm covers
+
+
+@lru_cache(maxsize=64)  # Timedelta arithmetic costs microseconds; a service sees a handful of steps
+def windows(step: pd.Timedelta, cfg: ScoreConfig) -> Windows:
+    """The windows of ``cfg`` at ``step``."""
+    ppd = pd.Timedelta(days=1) / step
+    window = tail_window(ppd, cfg.tail_days)
+    intraday = ppd > 1.0
+    period = pd.Timedelta(days=1) if intraday else pd.Timedelta(days=7)
+    return Windows(
+        points_per_day=ppd,
+        window=window,
+        min_history=max(window // 8, 14),
+        memory=None if cfg.exclude_days is None else max(int(cfg.exclude_days * ppd), 1),
+        level_window=int(min(max(ppd, 24), 288)),
+        spans=tuple(sorted({1, max(cfg.short_window, 1)})),
+        block=block_points(ppd, cfg.recurrence_hours),
+        period_ns=int(period.value),
+        level_tolerance_ns=int(pd.Timedelta(minutes=cfg.context_tolerance_minutes if intraday else 60).value),
+        twin_tolerance_ns=int(pd.Timedelta(minutes=cfg.context_tolerance_minutes).value) if intraday else 0,
+        twin_periods=cfg.context_periods if intraday else 4,
+        horizon=alarm_horizon(step, cfg.alarm_hours, cfg.alarm_hours_coarse),
+    )
+
+
 def _signed(x: np.ndarray, direction: ScoreDirection) -> np.ndarray:
     """The magnitude a monitor of ``direction`` alerts on (NaN stays NaN)."""
     if direction == "up":
@@ -168,6 +212,14 @@ def _trailing_level(values: np.ndarray, window: int) -> np.ndarray:
     return np.where(np.isfinite(level), level, nan_to_num(np.abs(values)))
 
 
+def _per_row(
+    view: Callable[..., tuple[np.ndarray, np.ndarray]], x: np.ndarray, **kw: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """A view that takes one series at a time, on each row of ``x``; its two answers stacked."""
+    answers = [view(row, **kw) for row in x]
+    return np.stack([a for a, _ in answers]), np.stack([b for _, b in answers])
+
+
 def surprise(
     values: np.ndarray,
     expected: np.ndarray,
@@ -177,60 +229,82 @@ def surprise(
     direction: ScoreDirection = "both",
     config: ScoreConfig | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decades of surprise of every point, its robust z (signed), and the decades that sustain an event."""
+    """Decades of surprise of every point, its robust z (signed), and the decades that sustain an event.
+
+    The definition of the score, in numpy. ``values`` and ``expected`` may be 2-D, one series per row
+    (all on ``times_ns``): each row gets the answer it gets alone; the views that work on rows take them
+    all in one call, the others go row by row.
+    """
     cfg = config or ScoreConfig()
     x = np.asarray(values, dtype=np.float64)
-    ppd = pd.Timedelta(days=1) / step
-    window = tail_window(ppd, cfg.tail_days)
-    min_history = max(window // 8, 14)
-    memory = None if cfg.exclude_days is None else max(int(cfg.exclude_days * ppd), 1)
-    tail = partial(tail_decades, window=window, min_history=min_history, exclude=cfg.exclude, memory=memory)
+    if x.ndim == 1:
+        d, z, s = surprise(
+            x[None, :], np.asarray(expected)[None, :], times_ns, step, direction=direction, config=cfg
+        )
+        return d[0], z[0], s[0]
+    w = windows(step, cfg)
+    window, min_history = w.window, w.min_history
     floor = 1e-3 * _trailing_level(x, window) + 1e-12
-    level_window = int(min(max(ppd, 24), 288))
 
     forecast_residual = x - np.asarray(expected, dtype=np.float64)
-    level_residual = x - trailing_median(x, level_window)
+    level_residual = x - trailing_median(x, w.level_window)
     magnitudes = [
         _signed(trailing_mean(residual, k), direction)
         for residual in (forecast_residual, level_residual)
-        for k in sorted({1, max(cfg.short_window, 1)})
+        for k in w.spans
     ]
-    cap = recurrence_cap(
-        _signed(forecast_residual, direction),
-        window=window,
-        block=block_points(ppd, cfg.recurrence_hours),
-        min_count=cfg.recurrence_min_count,
+    signed_forecast = _signed(forecast_residual, direction)
+    cap = np.stack(
+        [
+            recurrence_cap(row, window=window, block=w.block, min_count=cfg.recurrence_min_count)
+            for row in signed_forecast
+        ]
     )
 
-    intraday = ppd > 1.0
-    period = pd.Timedelta(days=1) if intraday else pd.Timedelta(days=7)
-    level, found = same_phase_level(
+    level, found = _per_row(
+        same_phase_level,
         x,
-        times_ns,
-        period_ns=int(period.value),
-        tolerance_ns=int(pd.Timedelta(minutes=cfg.context_tolerance_minutes if intraday else 60).value),
+        times_ns=times_ns,
+        period_ns=w.period_ns,
+        tolerance_ns=w.level_tolerance_ns,
         periods=cfg.seasonal_periods,
     )
-    # Both robust z's in one call (the point, and its distance to the same-phase level: one row each).
-    z, distance_z = robust_z(np.stack([x, x - level]), cfg.z_window)
+    # Both robust z's in one call (the point, and its distance to the same-phase level: a row each).
+    both = robust_z(np.concatenate([x, x - level]), cfg.z_window)
+    z, distance_z = both[: len(x)], both[len(x) :]
     z_decades = nan_to_num(_signed(z, direction), nan=0.0) / cfg.z_per_decade
     seasonal_z = np.where(found >= 2, distance_z, np.nan)
     seasonal_decades = nan_to_num(_signed(seasonal_z, direction), nan=0.0) / cfg.seasonal_z_per_decade
-    twin, repeats = same_phase_twins(
-        x,
-        times_ns,
-        period_ns=int(period.value),
-        tolerance_ns=int(pd.Timedelta(minutes=cfg.context_tolerance_minutes).value) if intraday else 0,
-        periods=cfg.context_periods if intraday else 4,
-        within=cfg.repeat_share * nan_to_num(np.abs(level_residual)),
-    )
+    within = cfg.repeat_share * nan_to_num(np.abs(level_residual))
+    twins = [
+        same_phase_twins(
+            x[r],
+            times_ns,
+            period_ns=w.period_ns,
+            tolerance_ns=w.twin_tolerance_ns,
+            periods=w.twin_periods,
+            within=within[r],
+        )
+        for r in range(len(x))
+    ]
+    twin = np.stack([t for t, _ in twins])
+    repeats = np.stack([k for _, k in twins])
     # A routine: the same excursion (within ``repeat_share`` of its height) at this phase in ``repeat_min``
     # earlier periods. The twin's distance alone is judged against twin distances, which are tiny where the
     # series is calm, so a daily job's spike that differs from yesterday's by a noise step still looked new.
     twin_gap = np.where(np.isfinite(twin) & (repeats >= cfg.repeat_min), 0.0, _signed(twin, direction))
-    # The deviations' tails at once (one row each): the same answer as one call per view, without paying
-    # numpy's per-call overhead four times on a short series.
-    deviations = tail(np.stack(magnitudes), floor=floor)
+    # The deviations' tails at once (one row per series and view): the same answer as one call per view,
+    # without paying numpy's per-call overhead for each.
+    views = np.stack(magnitudes, axis=1)  # series × views × periods
+    rows, k, n = views.shape
+    deviations = tail_decades(
+        views.reshape(rows * k, n),
+        window=window,
+        min_history=min_history,
+        floor=np.broadcast_to(floor[:, None, :], views.shape).reshape(rows * k, n),
+        exclude=cfg.exclude,
+        memory=w.memory,
+    ).reshape(rows, k, n)
     context = twin_tail(
         twin_gap,
         cfg.twin_exclusion,
@@ -238,16 +312,16 @@ def surprise(
         min_history=min_history,
         floor=floor,
         exclude=cfg.exclude,
-        memory=memory,
+        memory=w.memory,
     )
-    deviation = np.maximum(np.max(deviations, axis=0) - np.log10(len(deviations)), 0.0)
+    deviation = np.maximum(np.max(deviations, axis=1) - np.log10(k), 0.0)
     # Until enough twins have been seen to judge one, the view has no say (rather than saying "normal").
-    known = np.cumsum(np.isfinite(twin)) >= min_history
+    known = np.cumsum(np.isfinite(twin), axis=1) >= min_history
     context = np.where(known, context, z_decades)
 
     s = np.minimum(np.minimum(deviation, np.maximum(z_decades, seasonal_decades)), context)
     s = np.minimum(s, cap)
-    beyond = _signed(range_excess(x, min_history=cfg.range_min_points), direction)
+    beyond = _signed(np.stack([range_excess(row, min_history=cfg.range_min_points) for row in x]), direction)
     s = np.maximum(s, cfg.range_per_width * beyond)
     sustain = np.maximum(deviation, z_decades)
     finite = np.isfinite(x)
@@ -289,19 +363,98 @@ def anomaly_scores(
     completeness: np.ndarray | None = None,
     config: ScoreConfig | None = None,
 ) -> Scores:
-    """Score every point (see the module docstring); NaN values score 0 with NaN z."""
+    """Score every point (see the module docstring); NaN values score 0 with NaN z.
+
+    ``values`` and ``expected`` may be 2-D, one series per row (sharing ``times_ns`` and ``completeness``):
+    every array of the answer then has a row per series, the one that series gets alone.
+    """
     cfg = config or ScoreConfig()
     y = np.asarray(values, dtype=np.float64)
-    if completeness is not None:
-        c = np.clip(nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0), 1e-6, 1.0)
-        # Project a partial period to a full one: a half-day that already spent a day's worth is a spike.
-        y = y / c
+    if y.ndim == 1:
+        rows = anomaly_scores(
+            y[None, :],
+            np.asarray(expected)[None, :],
+            times_ns=times_ns,
+            step=step,
+            direction=direction,
+            completeness=completeness,
+            config=cfg,
+        )
+        return Scores(rows.tail[0], rows.alarm[0], rows.z[0], rows.decades[0], rows.sustain[0])
+    c = np.ones(y.shape[-1]) if completeness is None else np.asarray(completeness, dtype=np.float64)
     # Rows out of time order (a clock reset) are judged in file order, at the latest time seen so far.
     times = np.maximum.accumulate(np.asarray(times_ns, dtype=np.int64)) if len(times_ns) else times_ns
+    if compiled.active():
+        found = _compiled_scores(y, expected, c, times, step, direction, cfg)
+        if found is not None:
+            return found
+    # Project a partial period to a full one: a half-day that already spent a day's worth is a spike.
+    y = y / np.clip(nan_to_num(c, nan=1.0), 1e-6, 1.0)
     decades, z, sustain = surprise(y, expected, times, step, direction=direction, config=cfg)
     s = np.maximum(decades, 0.0)
     # + 0.0: no -0.0 in a CSV.
     tail = s / (s + cfg.scale) + 0.0
-    alarm = escalation(tail, alarm_horizon(step, cfg.alarm_hours, cfg.alarm_hours_coarse), cfg.escalate_ratio)
+    horizon = windows(step, cfg).horizon
+    alarm = np.stack([escalation(row, horizon, cfg.escalate_ratio) for row in tail])
     kept = np.maximum(sustain, 0.0)
     return Scores(tail=tail, alarm=alarm, z=z, decades=s, sustain=kept / (kept + cfg.scale) + 0.0)
+
+
+def _compiled_scores(
+    y: np.ndarray,
+    expected: np.ndarray,
+    completeness: np.ndarray,
+    times: np.ndarray,
+    step: pd.Timedelta,
+    direction: ScoreDirection,
+    cfg: ScoreConfig,
+) -> Scores | None:
+    """:func:`anomaly_scores` by :mod:`detector.compiled_surprise` where it covers the case (a regular
+    grid, no tail memory shorter than the window), else ``None``."""
+    w = windows(step, cfg)
+    level_lag = grid_lag(times, w.period_ns, w.level_tolerance_ns)
+    twin_lag = grid_lag(times, w.period_ns, w.twin_tolerance_ns)
+    if (
+        y.shape[-1] == 0
+        or level_lag is None
+        or twin_lag is None
+        or cfg.seasonal_periods < 1
+        or (w.memory is not None and w.memory < w.window)
+        or cfg.twin_exclusion not in ("sequential", "two-pass")
+    ):
+        return None
+    from detector.compiled_surprise import score_rows  # numba loads on first use
+
+    found = score_rows(
+        y,
+        np.broadcast_to(np.asarray(expected, dtype=np.float64), y.shape),
+        completeness,
+        window=w.window,
+        min_history=w.min_history,
+        level_window=w.level_window,
+        short_window=w.spans[-1],
+        direction=str(direction),
+        block=w.block,
+        min_count=cfg.recurrence_min_count,
+        level_lag=level_lag,
+        level_periods=cfg.seasonal_periods,
+        twin_lag=twin_lag,
+        twin_periods=w.twin_periods,
+        z_window=cfg.z_window,
+        z_per_decade=cfg.z_per_decade,
+        seasonal_z_per_decade=cfg.seasonal_z_per_decade,
+        repeat_share=cfg.repeat_share,
+        repeat_min=cfg.repeat_min,
+        exclude=cfg.exclude,
+        sequential=cfg.twin_exclusion == "sequential",
+        views=2 * len(w.spans),
+        range_min_points=cfg.range_min_points,
+        range_per_width=cfg.range_per_width,
+        scale=cfg.scale,
+        horizon=w.horizon,
+        escalate_ratio=cfg.escalate_ratio,
+    )
+    if found is None:
+        return None
+    tail, alarm, z, decades, sustain = found
+    return Scores(tail=tail, alarm=alarm, z=z, decades=decades, sustain=sustain)

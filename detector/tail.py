@@ -185,7 +185,7 @@ def _row_quantile(ordered: np.ndarray, count: np.ndarray, q: float) -> np.ndarra
 
 
 def trailing_mean(x: np.ndarray, k: int) -> np.ndarray:
-    """Mean of ``x[t-k+1 .. t]`` (NaN-aware; NaN until a finite value is in reach)."""
+    """Mean of ``x[t-k+1 .. t]`` (NaN-aware; NaN until a finite value is in reach), along the last axis."""
     if k <= 1:
         return np.asarray(x, dtype=np.float64)
     v = np.asarray(x, dtype=np.float64)
@@ -194,10 +194,11 @@ def trailing_mean(x: np.ndarray, k: int) -> np.ndarray:
 
         return compiled_trailing_mean(v, k)
     finite = np.isfinite(v)
-    csum = np.concatenate([[0.0], np.cumsum(np.where(finite, v, 0.0))])
-    ccnt = np.concatenate([[0], np.cumsum(finite)])
-    idx = np.arange(v.size) + 1
+    zero = np.zeros((*v.shape[:-1], 1))
+    csum = np.concatenate([zero, np.cumsum(np.where(finite, v, 0.0), axis=-1)], axis=-1)
+    ccnt = np.concatenate([zero.astype(np.int64), np.cumsum(finite, axis=-1)], axis=-1)
+    idx = np.arange(v.shape[-1]) + 1
     start = np.maximum(idx - k, 0)
-    n = ccnt[idx] - ccnt[start]
+    n = ccnt[..., idx] - ccnt[..., start]
     with np.errstate(all="ignore"):
-        return np.where(n > 0, (csum[idx] - csum[start]) / np.maximum(n, 1), np.nan)
+        return np.where(n > 0, (csum[..., idx] - csum[..., start]) / np.maximum(n, 1), np.nan)

@@ -94,14 +94,16 @@ def robust_z(values: np.ndarray, window: int, rel_floor: float = 1e-3) -> np.nda
 
 
 def trailing_median(values: np.ndarray, window: int) -> np.ndarray:
-    """Median of the ``window`` points before ``t`` (NaN when there are none)."""
+    """Median of the ``window`` points before ``t`` (NaN when there are none); a 2-D ``values`` holds one
+    series per row, each judged alone."""
     x = np.asarray(values, dtype=np.float64)
-    if compiled.active() and x.ndim == 1 and x.size:
+    w = max(min(window, x.shape[-1]), 1)  # a longer window than the series only adds padding
+    if compiled.active() and x.ndim in (1, 2) and x.size:
         from detector.compiled_windows import trailing_median_rows  # numba loads on first use
 
-        one: np.ndarray = trailing_median_rows(x[None, :], max(min(window, x.size), 1))[0]
-        return one
-    return _nanmedian_rows(trailing_view(x, max(min(window, x.size), 1)))
+        rows: np.ndarray = trailing_median_rows(x.reshape(-1, x.shape[-1]), w)
+        return rows.reshape(x.shape)
+    return _nanmedian_rows(trailing_view(x, w))
 
 
 def same_phase_distance(
@@ -119,7 +121,7 @@ def same_phase_distance(
     return signed
 
 
-def _grid_lag(t: np.ndarray, period_ns: int, tolerance_ns: int) -> int | None:
+def grid_lag(t: np.ndarray, period_ns: int, tolerance_ns: int) -> int | None:
     """Points per period when ``t`` is a regular grid whose step divides the period and exceeds the
     tolerance: then the only value within tolerance of ``t − k·period`` is the one ``k`` periods back (or
     none, before the first period), and the same-phase views can shift instead of searching by time."""
@@ -159,7 +161,7 @@ def same_phase_twins(
     signed = np.full(n, np.nan)
     repeats = np.zeros(n, dtype=np.int64)
     position = np.arange(n)
-    lag = _grid_lag(t, period_ns, tolerance_ns)
+    lag = grid_lag(t, period_ns, tolerance_ns)
     if lag is not None and compiled.active():
         from detector.compiled_phase import grid_twins  # numba loads on first use
 
@@ -211,7 +213,7 @@ def same_phase_level(
         return np.empty(0), np.zeros(0, dtype=np.int64)
     position = np.arange(n)
     columns = []
-    lag = _grid_lag(t, period_ns, tolerance_ns)
+    lag = grid_lag(t, period_ns, tolerance_ns)
     if lag is not None and periods >= 1 and compiled.active():
         from detector.compiled_phase import grid_level  # numba loads on first use
 
