@@ -4,7 +4,8 @@ The detector's hottest steps (the tail's passes, the robust z, trailing medians 
 quantiles, the recurrence counts, same-phase twins and levels) have a compiled twin (numba,
 ``detector/compiled_*.py``) that gives the same answers to the bit on the short series a request or a
 sweep scores, at a fraction of numpy's per-call overhead; :mod:`detector.compiled_surprise` runs the
-whole score on them, the glue between the views included. The numpy code stays the reference: the
+whole score on them, the glue between the views included, and :mod:`detector.compiled_decide` the
+post-rules. The numpy code stays the reference: the
 tests compare both on many random inputs, and ``SPENDSENTRY_COMPILED=0`` (or :func:`use_compiled`)
 runs the reference instead; so does a machine without numba. The twin view's sequential tail
 (:mod:`detector.sequential_tail`) has no numpy twin: a recurrence from one point to the next, it is
@@ -59,6 +60,7 @@ def warm() -> None:
     from detector.compiled_recurrence import recurrences
     from detector.compiled_tail import tail_pass
     from detector.compiled_windows import robust_z_rows, row_quantile, trailing_mean, trailing_median_rows
+    from detector.post_rules import DetectorConfig, decide
     from detector.scoring import anomaly_scores
     from detector.sequential_tail import sequential_tail
 
@@ -74,4 +76,7 @@ def warm() -> None:
     sequential_tail(x[0], window=8, min_history=2, floor=1e-3, memory=4)
     # The whole score in one kernel (detector.compiled_surprise), on a daily grid as a request sends.
     day = pd.Timedelta(days=1)
-    anomaly_scores(x[0], x[0], times_ns=np.arange(32, dtype=np.int64) * day.value, step=day)
+    scores = anomaly_scores(x[0], x[0], times_ns=np.arange(32, dtype=np.int64) * day.value, step=day)
+    # The post-rules in one kernel (detector.compiled_decide), with and without the sustaining evidence.
+    decide(x[0], x[0], np.ones(32), scores.tail, DetectorConfig(), sustain=scores.sustain)
+    decide(x[0], x[0], np.ones(32), scores.tail, DetectorConfig())

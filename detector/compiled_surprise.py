@@ -288,6 +288,14 @@ def _score_rows(
     return tails, alarms, zs, decades, sustains, True
 
 
+def escalation(score: np.ndarray, horizon: int, ratio: float) -> np.ndarray:
+    """:func:`detector.scoring.escalation` of a 1-D ``score``."""
+    out: np.ndarray = _escalation(
+        np.ascontiguousarray(score, dtype=np.float64), int(horizon), 1.0 + ratio, _MAX
+    )
+    return out
+
+
 @lru_cache(maxsize=16)
 def _cap_table(columns: int) -> np.ndarray:
     """``log10((reached + 1) / (blocks + 1))`` for every count up to ``columns``, by numpy's ``log10``

@@ -10,6 +10,7 @@ newest period was, and the extra spend to the end of the month if it goes on at 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -88,10 +89,9 @@ def _event(
         impact_pct = float(np.clip(impact / abs(expected) * 100.0, -MAX_IMPACT_PCT, MAX_IMPACT_PCT))
     else:
         impact_pct = MAX_IMPACT_PCT if impact > 0 else (-MAX_IMPACT_PCT if impact < 0 else 0.0)
-    start, end = index[lo], index[hi]
     return Anomaly(
-        start=start.to_pydatetime(),
-        end=end.to_pydatetime(),
+        start=_moment(index, lo),
+        end=_moment(index, hi),
         direction="up" if impact >= 0 else "down",
         actual=actual,
         expected=expected,
@@ -105,6 +105,21 @@ def _event(
     )
 
 
+_EPOCH = datetime(1970, 1, 1)
+_TICKS_PER_US = {"s": 0, "ms": 0, "us": 1, "ns": 1000}
+
+
+def _moment(index: pd.DatetimeIndex, i: int) -> datetime:
+    """``index[i].to_pydatetime()``; for a tz-naive index on whole microseconds, from its integers
+    (a Timestamp and its conversion cost more than the rest of the event)."""
+    per_us = _TICKS_PER_US[index.unit]
+    tick = int(index.asi8[i])
+    if index.tz is None and per_us and tick % per_us == 0:
+        return _EPOCH + timedelta(microseconds=tick // per_us)
+    moment: datetime = index[i].to_pydatetime()
+    return moment
+
+
 def projected_month_impact(
     index: pd.DatetimeIndex, value: np.ndarray, expected: np.ndarray, c: np.ndarray, step: pd.Timedelta
 ) -> float:
@@ -113,18 +128,39 @@ def projected_month_impact(
     The rate uses full-period equivalents (partial periods projected), so a spike seen in half a day
     projects as a full day's worth, as burn-rate alerting expects.
     """
-    end = index[-1]
-    month_end = (end + pd.offsets.MonthBegin(1)).normalize()
-    # On the index's integers (UTC ticks, as an aware comparison uses): comparing the DatetimeIndex
-    # itself costs more than the rest of the event.
-    first = end.replace(day=1).normalize().as_unit(index.unit)
-    in_month = index.asi8 >= int(first.asm8.astype(np.int64))
+    months = _month_bounds(index, step)
+    if months is None:
+        end = index[-1]
+        month_end = (end + pd.offsets.MonthBegin(1)).normalize()
+        # On the index's integers (UTC ticks, as an aware comparison uses): comparing the DatetimeIndex
+        # itself costs more than the rest of the event.
+        first = end.replace(day=1).normalize().as_unit(index.unit)
+        in_month = index.asi8 >= int(first.asm8.astype(np.int64))
+        remaining = max(int((month_end - (end + step)) / step), 0)
+    else:
+        in_month, remaining = months
     impact = value - expected * c
     so_far = nansum(impact[in_month])
     with np.errstate(all="ignore"):
         full = value / np.where(c > 0, c, 1.0) - expected
     rate = nanmean(full) if np.isfinite(full).any() else 0.0
-    remaining = max(int((month_end - (end + step)) / step), 0)
     # The newest period's missing share is still to come at the same rate.
     rest_of_last = (1.0 - float(c[-1])) * rate
     return so_far + rest_of_last + rate * remaining
+
+
+def _month_bounds(index: pd.DatetimeIndex, step: pd.Timedelta) -> tuple[np.ndarray, int] | None:
+    """For a tz-naive index: which periods fall in the month of the last one, and how many whole periods
+    of ``step`` are left in that month after it (as the pandas arithmetic above gives them), from
+    datetime64 months; ``None`` for an aware index (its months are local time: pandas then)."""
+    if index.tz is None:
+        unit = index.unit
+        ticks = index.asi8
+        month = np.datetime64(int(ticks[-1]), unit).astype("datetime64[M]")
+        first = int(month.astype(f"datetime64[{unit}]").astype(np.int64))
+        following = int((month + 1).astype("datetime64[ns]").astype(np.int64))
+        end_ns = int(np.datetime64(int(ticks[-1]), unit).astype("datetime64[ns]").astype(np.int64))
+        step_ns = int(step.value)
+        # Timedelta / Timedelta is a float division of the nanoseconds; int() truncates as there.
+        return ticks >= first, max(int((following - (end_ns + step_ns)) / step_ns), 0)
+    return None

@@ -28,6 +28,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from detector import compiled
 from detector.nan_arrays import nan_to_num
 from detector.scoring import ScoreConfig, alarm_horizon, escalation
 
@@ -248,6 +249,17 @@ def decide(
     """
     value = np.asarray(value, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
+    if compiled.active() and value.ndim == 1:
+        return _compiled_decide(
+            value,
+            expected,
+            completeness,
+            score,
+            config,
+            alerting_ready=alerting_ready,
+            index=index,
+            sustain=sustain,
+        )
     c = nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
     # Impact so far: a partial period is compared with the share of the expected spend it covers.
     impact = value - expected * c
@@ -295,6 +307,46 @@ def decide(
         "is_anomaly": is_anomaly,
         "anomaly_score": alarm,
     }
+
+
+def _compiled_decide(
+    value: np.ndarray,
+    expected: np.ndarray,
+    completeness: np.ndarray,
+    score: np.ndarray,
+    config: DetectorConfig,
+    *,
+    alerting_ready: bool | np.ndarray,
+    index: pd.DatetimeIndex | None,
+    sustain: np.ndarray | None,
+) -> dict[str, np.ndarray]:
+    """:func:`decide` by :mod:`detector.compiled_decide` (the settings worked out here, as there)."""
+    from detector.compiled_decide import decide as compiled  # numba loads on first use
+
+    n = value.size
+    rearm = None
+    if config.alarm == "onset":
+        rearm = config.rearm_after or default_rearm(index if index is not None else pd.DatetimeIndex([]))
+    return compiled(
+        value,
+        expected,
+        np.asarray(completeness, dtype=np.float64),
+        np.asarray(score, dtype=np.float64),
+        None if sustain is None else np.asarray(sustain, dtype=np.float64),
+        np.broadcast_to(np.asarray(alerting_ready, dtype=bool), (n,)),
+        direction=config.direction,
+        hold=config.completeness_policy == "hold",
+        min_completeness=config.min_completeness,
+        warmup=config.cold_start_points if config.cold_start_points is not None else 0,
+        threshold=config.threshold,
+        min_impact=config.min_impact,
+        min_impact_pct=config.min_impact_pct,
+        rule_and=config.impact_rule == "and",
+        persistence=config.min_persistence,
+        horizon=alarm_horizon(_step_of(index), config.score.alarm_hours, config.score.alarm_hours_coarse),
+        escalate_ratio=config.score.escalate_ratio,
+        rearm=rearm,
+    )
 
 
 def sustained(opened: np.ndarray, holding: np.ndarray, sign: np.ndarray) -> np.ndarray:

@@ -56,6 +56,7 @@ from detector.sequential_tail import twin_tail
 from detector.tail import tail_decades, trailing_mean
 from detector.views import (
     grid_lag,
+    grid_step,
     range_excess,
     robust_z,
     same_phase_level,
@@ -335,6 +336,10 @@ def escalation(score: np.ndarray, horizon: int, ratio: float = 0.0) -> np.ndarra
     score are its decades over the scale): an event whose evidence creeps up does not re-alarm every
     period, while a real escalation (or an alarm after a quiet spell) clears it easily.
     """
+    if compiled.active() and np.ndim(score) == 1:
+        from detector.compiled_surprise import escalation as compiled_escalation  # numba on first use
+
+        return compiled_escalation(score, horizon, ratio)
     s = nan_to_num(np.asarray(score, dtype=np.float64), nan=0.0)
     if s.size == 0:
         return s
@@ -412,8 +417,9 @@ def _compiled_scores(
     """:func:`anomaly_scores` by :mod:`detector.compiled_surprise` where it covers the case (a regular
     grid, no tail memory shorter than the window), else ``None``."""
     w = windows(step, cfg)
-    level_lag = grid_lag(times, w.period_ns, w.level_tolerance_ns)
-    twin_lag = grid_lag(times, w.period_ns, w.twin_tolerance_ns)
+    spacing = grid_step(times)
+    level_lag = grid_lag(times, w.period_ns, w.level_tolerance_ns, spacing)
+    twin_lag = grid_lag(times, w.period_ns, w.twin_tolerance_ns, spacing)
     if (
         y.shape[-1] == 0
         or level_lag is None

@@ -121,17 +121,24 @@ def same_phase_distance(
     return signed
 
 
-def grid_lag(t: np.ndarray, period_ns: int, tolerance_ns: int) -> int | None:
-    """Points per period when ``t`` is a regular grid whose step divides the period and exceeds the
-    tolerance: then the only value within tolerance of ``t − k·period`` is the one ``k`` periods back (or
-    none, before the first period), and the same-phase views can shift instead of searching by time."""
+def grid_step(t: np.ndarray) -> int | None:
+    """The one spacing of ``t`` when it is a regular grid of at least two points (else ``None``)."""
     if t.size < 2:
         return None
-    gaps = np.diff(t)
+    gaps = t[1:] - t[:-1]
     step = int(gaps[0])
-    if step <= 0 or tolerance_ns >= step or period_ns % step or not (gaps == step).all():
+    return step if step > 0 and bool((gaps == step).all()) else None
+
+
+def grid_lag(t: np.ndarray, period_ns: int, tolerance_ns: int, step: int | None = -1) -> int | None:
+    """Points per period when ``t`` is a regular grid whose step divides the period and exceeds the
+    tolerance: then the only value within tolerance of ``t − k·period`` is the one ``k`` periods back (or
+    none, before the first period), and the same-phase views can shift instead of searching by time.
+    ``step``: the grid's :func:`grid_step` when already known."""
+    spacing = grid_step(t) if step == -1 else step
+    if spacing is None or tolerance_ns >= spacing or period_ns % spacing:
         return None
-    lag = period_ns // step
+    lag = period_ns // spacing
     return lag if lag >= 1 else None
 
 

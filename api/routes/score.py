@@ -77,11 +77,14 @@ _MICROSECOND = timedelta(microseconds=1)
 def utc_naive_times(stamps: list[datetime]) -> np.ndarray:
     """The contract's time axis as datetime64 values: aware timestamps converted to UTC, naive ones taken
     as UTC already (microseconds for naive ones, nanoseconds for aware ones, as pandas parses them)."""
-    if all(t.tzinfo is None for t in stamps):
+    try:
         # Microseconds since the epoch in integer arithmetic: the same datetime64[us] values numpy's
-        # own conversion gives, several times faster on the few hundred points of a request.
+        # own conversion gives, several times faster on the few hundred points of a request. An aware
+        # timestamp cannot be subtracted from the naive epoch: the first one ends this path.
         ticks = np.array([(t - _EPOCH) // _MICROSECOND for t in stamps], dtype=np.int64)
         return ticks.view("datetime64[us]")
+    except TypeError:
+        pass
     return pd.DatetimeIndex(pd.to_datetime(stamps, utc=True)).tz_localize(None).to_numpy()
 
 
@@ -109,9 +112,9 @@ def parse_series(
         raise InputError(field, f"at least {MIN_POINTS} points are needed to fit a baseline")
     times = utc_naive_times([p.timestamp for p in points])
     unit = str(np.datetime_data(times.dtype)[0])
-    values = np.fromiter((p.value for p in points), dtype=np.float64, count=len(points))
+    values = np.array([p.value for p in points], dtype=np.float64)
     ticks = times.view(np.int64)
-    gaps = np.diff(ticks)
+    gaps = ticks[1:] - ticks[:-1]
     problems = [
         # (position, order at the same position, field suffix, reason)
         *((int(i), 0, "value", "not a finite number") for i in np.flatnonzero(~np.isfinite(values))[:1]),
@@ -125,7 +128,7 @@ def parse_series(
         if what == "unsorted":
             raise InputError(f"{field}.{i}.timestamp", "earlier than the point before: send oldest first")
         raise InputError(f"{field}.{i}.{suffix}", what)
-    gran = granularity or _infer_granularity(ticks, unit, field)
+    gran = granularity or _infer_granularity(gaps, unit, field)
     step = _STEP[gran]
     per_step = _ticks_per(step, unit)
     off_grid = np.flatnonzero(ticks % per_step != 0)
@@ -145,7 +148,7 @@ def parse_series(
     full = np.full(periods, np.nan)
     full[at] = values
     given = np.full(periods, np.nan)
-    given[at] = [np.nan if p.completeness is None else p.completeness for p in points]
+    given[at] = np.array([p.completeness for p in points], dtype=np.float64)  # None becomes NaN
     return ParsedSeries(pd.Series(full, index=grid, copy=False), gran, given, at)
 
 
@@ -153,9 +156,9 @@ def _iso(time: np.datetime64) -> str:
     return pd.Timestamp(time).isoformat()
 
 
-def _infer_granularity(ticks: np.ndarray, unit: str, field: str) -> Granularity:
-    per_hour = _ticks_per(pd.Timedelta(hours=1), unit)
-    diffs = np.diff(ticks)
+def _infer_granularity(diffs: np.ndarray, unit: str, field: str) -> Granularity:
+    """Hourly or daily, from the gaps between the points (in ticks of ``unit``)."""
+    per_hour = _ticks_per(_STEP[Granularity.HOUR], unit)
     least = int(diffs.min())  # in ticks: compared as integers, a Timedelta only for the message
     hourly = bool((diffs % per_hour == 0).all())
     if least < per_hour or not hourly:

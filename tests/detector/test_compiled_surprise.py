@@ -16,7 +16,7 @@ import pytest
 
 from detector import compiled_surprise
 from detector.compiled import use_compiled
-from detector.scoring import ScoreConfig, Scores, anomaly_scores
+from detector.scoring import ScoreConfig, Scores, anomaly_scores, escalation
 
 TRIALS = 120
 FIELDS = ("tail", "alarm", "z", "decades", "sustain")
@@ -148,3 +148,17 @@ def test_an_irregular_grid_or_a_tail_memory_is_left_to_numpy(monkeypatch: pytest
     for cfg, t in ((ScoreConfig(), irregular), (memory, times[:120])):
         got = anomaly_scores(x, np.full(120, 1000.0), times_ns=t, step=step, direction="up", config=cfg)
         assert got.tail.shape == (120,)
+
+
+def test_the_compiled_escalation_is_numpys() -> None:
+    rng = np.random.default_rng(4)
+    for trial in range(300):
+        n = int(rng.integers(0, 60))
+        score = np.round(rng.random(n), int(rng.integers(1, 4)))  # ties
+        score[rng.random(n) < 0.1] = np.nan
+        score[rng.random(n) < 0.05] = 1.0  # infinite odds
+        horizon, ratio = int(rng.integers(1, 14)), float(rng.choice([0.0, 0.15, 1.0]))
+        got = escalation(score, horizon, ratio)
+        with use_compiled(False):
+            want = escalation(score, horizon, ratio)
+        assert got.tobytes() == want.tobytes(), (trial, score, horizon, ratio)
