@@ -80,11 +80,28 @@ def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta:
     """The series' period: the most common spacing, the shortest on a tie (one day for a single point)."""
     if len(index) < 2:
         return pd.Timedelta(days=1)
-    gaps = np.diff(index.asi8)
+    ticks = index.asi8
+    gaps = ticks[1:] - ticks[:-1]
     if gaps.min() == gaps.max():  # a regular grid (what a request's series is): no sort needed
         return pd.Timedelta(int(gaps[0]), unit=index.unit)
     spacings, counts = np.unique(gaps, return_counts=True)
     return pd.Timedelta(int(spacings[int(np.argmax(counts))]), unit=index.unit)
+
+
+_NS_PER_TICK = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+_NS_SAFE = {u: np.iinfo(np.int64).max // k for u, k in _NS_PER_TICK.items()}
+
+
+def _nanoseconds(index: pd.DatetimeIndex) -> np.ndarray:
+    """``index.as_unit("ns").asi8`` (a new index per call) as one multiplication, where it cannot
+    overflow; ``as_unit`` otherwise, which raises for times nanoseconds cannot hold."""
+    ticks = np.asarray(index.asi8, dtype=np.int64)
+    unit = str(index.unit)
+    if unit == "ns":
+        return ticks
+    if ticks.size and int(np.abs(ticks).max()) >= _NS_SAFE[unit]:
+        return np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
+    return ticks * _NS_PER_TICK[unit]
 
 
 class Detector:
@@ -141,7 +158,7 @@ class Detector:
         scores = anomaly_scores(
             value,
             forecast["expected"],
-            times_ns=np.asarray(index.as_unit("ns").asi8, dtype=np.int64),
+            times_ns=_nanoseconds(index),
             step=step,
             direction=self.config.direction,
             completeness=c,

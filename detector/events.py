@@ -98,7 +98,7 @@ def _event(
         impact=impact,
         impact_pct=impact_pct,
         anomaly_score=float(np.fmax.reduce(part["tail_score"])),  # the strongest evidence in the event
-        projected_month_impact=projected_month_impact(index[lo : hi + 1], value, part["expected"], c, step),
+        projected_month_impact=_projected(index, lo, hi, value, part["expected"], c, step),
         expected_trend=trend,
         expected_seasonal=seasonal,
         completeness=float(c[-1]) if c[-1] < 1.0 else None,
@@ -106,6 +106,7 @@ def _event(
 
 
 _EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
 _TICKS_PER_US = {"s": 0, "ms": 0, "us": 1, "ns": 1000}
 
 
@@ -120,6 +121,23 @@ def _moment(index: pd.DatetimeIndex, i: int) -> datetime:
     return moment
 
 
+def _projected(
+    index: pd.DatetimeIndex,
+    lo: int,
+    hi: int,
+    value: np.ndarray,
+    expected: np.ndarray,
+    c: np.ndarray,
+    step: pd.Timedelta,
+) -> float:
+    """:func:`projected_month_impact` of the periods ``lo..hi`` of ``index``, without slicing a tz-naive
+    index (a new DatetimeIndex costs more than the projection)."""
+    if index.tz is None:
+        months = _month_bounds(index.asi8[lo : hi + 1], index.unit, step)
+        return _project(months, value, expected, c)
+    return projected_month_impact(index[lo : hi + 1], value, expected, c, step)
+
+
 def projected_month_impact(
     index: pd.DatetimeIndex, value: np.ndarray, expected: np.ndarray, c: np.ndarray, step: pd.Timedelta
 ) -> float:
@@ -128,8 +146,9 @@ def projected_month_impact(
     The rate uses full-period equivalents (partial periods projected), so a spike seen in half a day
     projects as a full day's worth, as burn-rate alerting expects.
     """
-    months = _month_bounds(index, step)
-    if months is None:
+    if index.tz is None:
+        months = _month_bounds(index.asi8, index.unit, step)
+    else:
         end = index[-1]
         month_end = (end + pd.offsets.MonthBegin(1)).normalize()
         # On the index's integers (UTC ticks, as an aware comparison uses): comparing the DatetimeIndex
@@ -137,8 +156,13 @@ def projected_month_impact(
         first = end.replace(day=1).normalize().as_unit(index.unit)
         in_month = index.asi8 >= int(first.asm8.astype(np.int64))
         remaining = max(int((month_end - (end + step)) / step), 0)
-    else:
-        in_month, remaining = months
+        months = (in_month, remaining)
+    return _project(months, value, expected, c)
+
+
+def _project(months: tuple[np.ndarray, int], value: np.ndarray, expected: np.ndarray, c: np.ndarray) -> float:
+    """The projection, given which periods are in the event's last month and how many are left in it."""
+    in_month, remaining = months
     impact = value - expected * c
     so_far = nansum(impact[in_month])
     with np.errstate(all="ignore"):
@@ -149,18 +173,25 @@ def projected_month_impact(
     return so_far + rest_of_last + rate * remaining
 
 
-def _month_bounds(index: pd.DatetimeIndex, step: pd.Timedelta) -> tuple[np.ndarray, int] | None:
-    """For a tz-naive index: which periods fall in the month of the last one, and how many whole periods
-    of ``step`` are left in that month after it (as the pandas arithmetic above gives them), from
-    datetime64 months; ``None`` for an aware index (its months are local time: pandas then)."""
-    if index.tz is None:
-        unit = index.unit
-        ticks = index.asi8
-        month = np.datetime64(int(ticks[-1]), unit).astype("datetime64[M]")
-        first = int(month.astype(f"datetime64[{unit}]").astype(np.int64))
-        following = int((month + 1).astype("datetime64[ns]").astype(np.int64))
-        end_ns = int(np.datetime64(int(ticks[-1]), unit).astype("datetime64[ns]").astype(np.int64))
-        step_ns = int(step.value)
-        # Timedelta / Timedelta is a float division of the nanoseconds; int() truncates as there.
-        return ticks >= first, max(int((following - (end_ns + step_ns)) / step_ns), 0)
-    return None
+def _month_bounds(ticks: np.ndarray, unit: str, step: pd.Timedelta) -> tuple[np.ndarray, int]:
+    """For a tz-naive index's integers (``unit`` ticks): which periods fall in the month of the last one,
+    and how many whole periods of ``step`` are left in that month after it, as the Timestamp and month
+    offset arithmetic of :func:`projected_month_impact` gives them for an aware index."""
+    end = int(ticks[-1])
+    per_us = _TICKS_PER_US[unit]
+    if per_us:
+        moment = _EPOCH + timedelta(microseconds=end // per_us)
+        first_day = datetime(moment.year, moment.month, 1)
+        next_day = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1)
+        first = (first_day - _EPOCH) // _MICROSECOND * per_us
+        following_ns = (next_day - _EPOCH) // _MICROSECOND * 1000
+        end_ns = end * (1000 // per_us)
+    else:
+        last = ticks[-1:].astype(f"datetime64[{unit}]")
+        month = last.astype("datetime64[M]")
+        first = int(month.astype(f"datetime64[{unit}]").astype(np.int64)[0])
+        following_ns = int((month + 1).astype("datetime64[ns]").astype(np.int64)[0])
+        end_ns = int(last.astype("datetime64[ns]").astype(np.int64)[0])
+    step_ns = int(step.value)
+    # Timedelta / Timedelta is a float division of the nanoseconds; int() truncates as there.
+    return ticks >= first, max(int((following_ns - (end_ns + step_ns)) / step_ns), 0)

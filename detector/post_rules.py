@@ -23,6 +23,7 @@ Either way a period below ``min_completeness`` is held back: too little of it is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -193,6 +194,7 @@ def onset_mask(flagged: np.ndarray, rearm_after: int) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=64)  # Timedelta construction and comparison cost microseconds per request
 def min_alert_span(step: pd.Timedelta) -> pd.Timedelta:
     """History a fit needs before its forecasts may raise alerts: two cycles of the shortest season.
 
@@ -371,7 +373,8 @@ def _step_of(index: pd.DatetimeIndex | None) -> pd.Timedelta:
     """The typical spacing of ``index`` (one day when it cannot tell)."""
     if index is None or len(index) < 2:
         return pd.Timedelta(days=1)
-    gaps = np.diff(index.asi8)
+    ticks = index.asi8
+    gaps = ticks[1:] - ticks[:-1]
     # A regular grid's median is its one spacing (as np.median gives it: through a float), without a sort.
     middle = float(gaps[0]) if gaps.min() == gaps.max() else float(np.median(gaps))
     step = pd.Timedelta(int(middle), unit=index.unit)
