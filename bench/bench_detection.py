@@ -12,7 +12,8 @@ Run with ``.venv/bin/python -m bench.bench_detection`` (``--workers N``, ``--no-
 
 Every detector is scored by :mod:`bench.evaluation.nab_scorer` — NAB's method re-implemented and checked
 against NAB's official scores (``tests/bench/test_nab_scorer.py``) — for the three profiles, each at the
-threshold NAB's optimiser picks for it on that corpus; ours also at the service's fixed threshold (0.5).
+threshold NAB's optimiser picks for it on that corpus; ours also at the service's fixed threshold (0.45),
+and both corpora at one fixed threshold over a grid (the table the service threshold is chosen from).
 Writes ``bench/results/detection.md`` and a chart, ``bench/results/detection.png``.
 """
 
@@ -132,9 +133,9 @@ CHOICES = (
     "scale only where the MAD is 0 (+1.7 on NAB against using it as a floor everywhere).",
     "- **Range excess**: 20 decades per width of the range so far, after 200 points (10 per width: "
     "−1.4 / −1.2; 50 or 200 points: same scores).",
-    "- **Service threshold**: the tail score maps ``s`` decades to ``s / (s + 1.5)``; 0.5 (1.5 decades) is "
-    "the single threshold with the best NAB + Microsoft total among 0.25–0.75 in steps of 0.025, and the "
-    "lowest there with no alarm on artificialNoAnomaly.",
+    "- **Service threshold** (first choice, superseded: see the last entry): the tail score maps ``s`` "
+    "decades to ``s / (s + 1.5)``; 0.5 (1.5 decades) was the single threshold with the best NAB + Microsoft "
+    "total among 0.25–0.75 in steps of 0.025, and the lowest there with no alarm on artificialNoAnomaly.",
     "- **Tried and not kept (this round)**, standard NAB / Microsoft. Against 66.9 / 61.2 (the 12 h horizon "
     "everywhere): the minimum of deviation and twins without the robust z 70.0 / 53.1, with 1.5× or 2× "
     "the z 69.3 / 58.3 and 69.0 / 57.0; capping every view at the empirical rarity of the residual in "
@@ -229,6 +230,37 @@ CHOICES = (
     "126.0), so the 0.5 of the entry above predates later changes of the score. Not changed here: the "
     "threshold is also what flags billing periods, so a change must be re-checked with both incident loops "
     "(no false page or ticket) first.",
+    "- **A log-scale deviation view, tried and not kept** (issue 15, against 75.4 / 68.0): the forecast and "
+    "trailing-median residuals of a non-negative series after ``log(x + level)`` (``level`` the trailing "
+    "median magnitude: linear below the typical level, logarithmic above it, so a multiplicative burst is "
+    "judged against earlier bursts in ratio terms), through the same tails and Bonferroni correction. In the "
+    "minimum with the linear deviation (every view must find the point unusual, to drop bursty false "
+    "alarms) 74.2 / 59.8 (artificialWithAnomaly 82.0 → 73.6, crash-rate-2 71.5 → 50.8, purchase 58.4 → "
+    "43.8: a level shift or a crash spike is a small ratio on a high level); taken where it says more than "
+    "the linear one (to catch dips and runs near zero) 74.8 / 68.2 (realAWSCloudwatch 70.4 → 69.4, "
+    "latency 48.9 → 46.9, MongoDB 65.1 → 59.6, crash-rate-2 71.5 → 74.6): neither gains on both corpora.",
+    "- **Service threshold 0.45** (`DetectorConfig.threshold`, was 0.5; issue 15), by a rule: of the fixed "
+    "thresholds 0.25–0.75 in steps of 0.025, the one with the best NAB + Microsoft standard total at that "
+    "one threshold (the table under *The service threshold* above), among those where no row of "
+    "artificialNoAnomaly alarms and both billing incident loops (`python -m bench.bench_incidents "
+    "--granularity daily --no-write`, and `hourly`) still meet every criterion. The rule reads a corpus "
+    "total at a fixed threshold, not either corpus's optimised threshold. 0.425 has the best total (73.3 + "
+    "63.4 = 136.6) but fails the daily loop: the slow drift `drift-data-s3` raises two tickets (two incidents "
+    "for one problem; 34 ticket webhooks; the hourly loop passes there, 38). 0.45 is next (75.1 + "
+    "58.3 = 133.3 against 69.0 + 57.2 = 126.2 at 0.5; within 3.5 of the best, as 0.375–0.45 are) and "
+    "both loops meet every criterion: daily the same outcome as at 0.5 row for row (28 ticket webhooks "
+    "against 25, 13 incidents watched against 9), hourly likewise (37 webhooks against 36, 43 watched against 34). "
+    "The scores do not change (the threshold only decides), so every figure at an optimised threshold "
+    "stays; by category at the service threshold against 0.5: artificialWithAnomaly 74.5 → 82.0, "
+    "realAWSCloudwatch 61.0 → 69.7, realTraffic 83.8 → 83.6, crash-rate-1 70.2 → 73.1, crash-rate-2 "
+    "51.5 → 52.6, latency 55.5 → 58.7, data-ingress 75.3 → 74.4, purchase 26.9 → 14.3 (3 files), MongoDB "
+    "92.6 → 81.6 (2 files): five of nine categories gain, NAB +6.1 and Microsoft +1.1 in all. Costs: Gaussian noise alarms 10 times in 12,000 "
+    "points against 7 (`tests/detector/test_scoring.py`), and the recurrence cap, which is in decades, "
+    "silences a burst only after about twice as many earlier hours of its size (9 instead of 5 in a "
+    "5-minute series' week, 19 instead of 10 in an hourly series' two weeks; "
+    "`tests/detector/test_recurrence.py`: a burst every 21 hours is capped to 0.49–0.52). An event that "
+    "opened goes on while its sustaining score holds the same threshold; the sweep's opening on sustained "
+    "evidence alone keeps its own 0.6.",
 )
 
 
@@ -280,6 +312,41 @@ def category_table(corpus: Corpus, results: dict[str, dict[str, CorpusResult]]) 
 
 def alarms(files: list[SweptFile], prefix: str, threshold: float) -> int:
     return sum(int(((f.scores >= threshold) & f.scorable).sum()) for f in files if f.name.startswith(prefix))
+
+
+# The service threshold is one number for every series, so it is read off one fixed threshold for both
+# corpora at once (NAB's optimiser picks one per corpus). The grid is the one the choice was made on.
+SERVICE_GRID = tuple(round(0.25 + 0.025 * k, 3) for k in range(21))
+
+
+def service_sweep(
+    corpora: list[Corpus], mine: dict[str, list[SweptFile]]
+) -> tuple[list[str], dict[float, float]]:
+    """Standard-profile score of each corpus at every fixed threshold of :data:`SERVICE_GRID`, their
+    total, and the artificialNoAnomaly rows at or above it: the table the service threshold is chosen
+    from (see CHOICES), and the totals by threshold."""
+    names = [c.name for c in corpora]
+    lines = [
+        "| threshold | decades | " + " | ".join(names) + " | total | artificialNoAnomaly alarms |",
+        "|---:|---:|" + "---:|" * len(names) + "---:|---:|",
+    ]
+    totals: dict[float, float] = {}
+    for t in SERVICE_GRID:
+        at = {
+            c.name: evaluate(mine[c.name], {"standard": c.profiles["standard"]}, thresholds={"standard": t})[
+                "standard"
+            ].normalized
+            for c in corpora
+        }
+        totals[t] = sum(at.values())
+        quiet = sum(alarms(mine[n], "artificialNoAnomaly", t) for n in names)
+        decades = t / (1.0 - t) * ScoreConfig().scale
+        lines.append(
+            f"| {t:.3f} | {decades:.2f} | "
+            + " | ".join(f"{at[n]:.1f}" for n in names)
+            + f" | {totals[t]:.1f} | {quiet} |"
+        )
+    return lines, totals
 
 
 def chart(table: dict[str, dict[str, float]], path: Path) -> None:
@@ -336,8 +403,10 @@ def main(argv: list[str] | None = None) -> int:
 
     sections: list[str] = []
     chart_table: dict[str, dict[str, float]] = {}
+    all_mine: dict[str, list[SweptFile]] = {}
     for corpus in corpora:
         mine = swept(corpus, ours[corpus.name])
+        all_mine[corpus.name] = mine
         baseline = swept(corpus, {k: median_mad_scores(corpus.read(k)["value"]) for k in corpus.keys})
         results = {
             "spendsentry": evaluate(mine, corpus.profiles),
@@ -380,6 +449,17 @@ def main(argv: list[str] | None = None) -> int:
         lines.append("")
         sections += lines
         chart_table[corpus.name] = {n: r["standard"].normalized for n, r in results.items()}
+    if not args.only:
+        table, _ = service_sweep(corpora, all_mine)
+        sections += [
+            "### The service threshold: both corpora at one fixed threshold (standard profile)",
+            "",
+            f"The service alarms at {SERVICE_THRESHOLD} (how it was chosen: the last section). `decades` is "
+            "the surprise a tail score of that threshold stands for.",
+            "",
+            *table,
+            "",
+        ]
 
     command = " ".join(
         [".venv/bin/python -m bench.bench_detection", *(argv if argv is not None else sys.argv[1:])]
