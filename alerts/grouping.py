@@ -26,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from alerts.group_pairs import candidate_pairs
+
 EXPLAIN_SHARE = 0.5  # an owner explains at least this share of the group's largest excess
 CAUSE_SHARE = 0.5  # siblings are joined by a top cause that explains at least this share of each
 SIBLING_KEYS = ("account",)  # what siblings' top causes must both name, with the same value
@@ -106,10 +108,11 @@ def group_anomalies(
             i = parent[i]
         return i
 
-    for i in range(len(items)):
-        for j in range(i + 1, len(items)):
-            if related(items[i], items[j], cause_share=cause_share):
-                parent[root(i)] = root(j)
+    # Only the pairs that can be related are tested (every pair was: 2 million at 2,000 anomalies); the
+    # components, hence the groups, do not depend on the order in which pairs are joined.
+    for i, j in sorted(candidate_pairs(items, cause_share=cause_share)):
+        if related(items[i], items[j], cause_share=cause_share):
+            parent[root(i)] = root(j)
     components: dict[int, list[GroupItem]] = {}
     for i, item in enumerate(items):
         components.setdefault(root(i), []).append(item)

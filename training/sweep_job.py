@@ -42,6 +42,7 @@ from detector.explain_coded import NotCoded, explain_coded
 from detector.leaf_codes import LeafCodes, code_leaf_facts, codes_frame
 from detector.level_shift import find_level_shift
 from detector.nan_arrays import nansum
+from detector.open_checks import may_have_open_event, may_shift
 from detector.post_rules import DetectorConfig, completeness_masks, threshold_mask
 from ingestion.fact_store import SERIES_COLUMNS, FactStore, SeriesInfo
 from ingestion.monitor_facts import monitor_leaf_tables
@@ -519,10 +520,11 @@ class Sweeper:
         if points["flagged"].any():
             # Events still open: they reach the newest judged period (held-back partial periods excluded).
             newest = index[judged[-1]] if judged.size else index[-1]
-            events = events_from_arrays(points, index, step, merge_gap=self.detector.config.merge_gap)
-            open_events = [
-                a for a in events if _naive(a.end) >= newest - step * self.detector.config.merge_gap
-            ]
+            since = newest - step * self.detector.config.merge_gap
+            # Most flagged series' events ended long ago: build events only where one may still be open.
+            if may_have_open_event(points["flagged"], points["candidate"], int(index.searchsorted(since))):
+                events = events_from_arrays(points, index, step, merge_gap=self.detector.config.merge_gap)
+                open_events = [a for a in events if _naive(a.end) >= since]
         if not open_events and judged.size:
             sustained = self._sustained_excess(key.granularity, points, index, judged, step)
             if sustained is not None:
@@ -576,9 +578,12 @@ class Sweeper:
     ) -> LevelShift | None:
         """A lasting step still going on (detector.level_shift): alerts keeps its incident open and, once it
         has lasted REBASELINE_AFTER_HOURS, learns it as the new normal. ``at``: the judged periods."""
+        values, expected = points["value"][judged], points["expected"][judged]
+        if not may_shift(values, expected, step, factor=self.settings.sustained_burn_factor):
+            return None  # what find_level_shift finds when the newest day is not shifted
         shift = find_level_shift(
-            points["value"][judged],
-            points["expected"][judged],
+            values,
+            expected,
             at,
             step,
             factor=self.settings.sustained_burn_factor,
