@@ -12,7 +12,7 @@ Run with ``.venv/bin/python -m bench.bench_detection`` (``--workers N``, ``--no-
 
 Every detector is scored by :mod:`bench.evaluation.nab_scorer` — NAB's method re-implemented and checked
 against NAB's official scores (``tests/bench/test_nab_scorer.py``) — for the three profiles, each at the
-threshold NAB's optimiser picks for it on that corpus; ours also at the service's fixed threshold (0.45),
+threshold NAB's optimiser picks for it on that corpus; ours also at the service's fixed threshold (0.5),
 and both corpora at one fixed threshold over a grid (the table the service threshold is chosen from).
 Writes ``bench/results/detection.md`` and a chart, ``bench/results/detection.png``.
 """
@@ -133,7 +133,7 @@ CHOICES = (
     "scale only where the MAD is 0 (+1.7 on NAB against using it as a floor everywhere).",
     "- **Range excess**: 20 decades per width of the range so far, after 200 points (10 per width: "
     "−1.4 / −1.2; 50 or 200 points: same scores).",
-    "- **Service threshold** (first choice, superseded: see the last entry): the tail score maps ``s`` "
+    "- **Service threshold** (first choice, kept: see the last two entries): the tail score maps ``s`` "
     "decades to ``s / (s + 1.5)``; 0.5 (1.5 decades) was the single threshold with the best NAB + Microsoft "
     "total among 0.25–0.75 in steps of 0.025, and the lowest there with no alarm on artificialNoAnomaly.",
     "- **Tried and not kept (this round)**, standard NAB / Microsoft. Against 66.9 / 61.2 (the 12 h horizon "
@@ -239,7 +239,7 @@ CHOICES = (
     "43.8: a level shift or a crash spike is a small ratio on a high level); taken where it says more than "
     "the linear one (to catch dips and runs near zero) 74.8 / 68.2 (realAWSCloudwatch 70.4 → 69.4, "
     "latency 48.9 → 46.9, MongoDB 65.1 → 59.6, crash-rate-2 71.5 → 74.6): neither gains on both corpora.",
-    "- **Service threshold 0.45** (`DetectorConfig.threshold`, was 0.5; issue 15), by a rule: of the fixed "
+    "- **Service threshold 0.45, tried and undone** (see the next entry; issue 15), chosen by a rule: of the fixed "
     "thresholds 0.25–0.75 in steps of 0.025, the one with the best NAB + Microsoft standard total at that "
     "one threshold (the table under *The service threshold* above), among those where no row of "
     "artificialNoAnomaly alarms and both billing incident loops (`python -m bench.bench_incidents "
@@ -261,6 +261,14 @@ CHOICES = (
     "`tests/detector/test_recurrence.py`: a burst every 21 hours is capped to 0.49–0.52). An event that "
     "opened goes on while its sustaining score holds the same threshold; the sweep's opening on sustained "
     "evidence alone keeps its own 0.6.",
+    "- **Service threshold back to 0.5** (the entry above, undone before it shipped): the daily incident loop "
+    "on a second generated year (`python -m bench.bench_incidents --granularity daily --seed 2 --no-write`) "
+    "fails at 0.45 the way the first year failed at 0.425: the slow drift `drift-data-s3` raises two tickets "
+    "(one page or ticket per problem: no; 36 ticket webhooks), while at 0.5 the same year meets every "
+    "criterion (30 webhooks). A threshold that holds on one generated year and not the next is at the edge "
+    "of what billing tolerates, and billing is what the threshold decides; 0.5 passes both years. The NAB "
+    "and Microsoft figures at optimised thresholds do not depend on it. The single-threshold table stays in "
+    "the bench: a lower threshold needs a drift that lingers near it to stay one incident first.",
 )
 
 

@@ -42,9 +42,9 @@ AlarmMode = Literal["run", "onset"]
 class DetectorConfig:
     """Every decision knob; defaults suit a spend series scored on its own history.
 
-    threshold : anomaly score at or above which a point is a candidate (0.45: 1.23 decades of surprise at
-        the score's ``scale`` of 1.5; the best NAB + Microsoft total at one fixed threshold among those
-        that keep both billing incident loops' criteria, see ``bench/results/detection.md``).
+    threshold : anomaly score at or above which a point is a candidate (0.5: the score's ``scale``, 1.5
+        decades of surprise; lower thresholds score more on NAB and Microsoft but split a slow billing drift
+        into two tickets, see the CHOICES of ``bench/bench_detection.py``).
     direction : which side alerts: spend going ``up`` (default), ``down`` or ``both``.
     min_impact : minimum |actual − expected| per period, in currency (None: no $ rule).
     min_impact_pct : minimum |actual − expected| / expected × 100 (None: no % rule).
@@ -63,7 +63,7 @@ class DetectorConfig:
         None: by granularity, see :func:`default_rearm`).
     """
 
-    threshold: float = 0.45
+    threshold: float = 0.5
     direction: DirectionRule = "up"
     min_impact: float | None = None
     min_impact_pct: float | None = None

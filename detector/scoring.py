@@ -28,8 +28,8 @@ did (:mod:`detector.recurrence`: bursts come in clusters, so rarity is counted i
 **or** as far as it goes beyond everything seen before (:func:`detector.views.range_excess`,
 ``range_per_width`` decades per width of the range so far), whichever is more.
 
-``tail_score = s / (s + scale)`` maps ``s`` decades into [0, 1): ``scale`` decades score 0.5; the
-service alarms from 0.45 (``DetectorConfig.threshold``, 1.23 decades). The ``alarm_score`` is what an alarm is raised or escalated on: the tail score
+``tail_score = s / (s + scale)`` maps ``s`` decades into [0, 1): ``scale`` decades score 0.5, the
+service's alarm threshold. The ``alarm_score`` is what an alarm is raised or escalated on: the tail score
 where it exceeds every tail score of the last ``alarm_hours`` (12 h; 6 h at hourly and coarser steps; at
 least two periods), 0 while an event just goes on — one alarm per event, as a pager raises one alert per
 incident. How ``scale`` and the other constants were chosen, on shared data only:
@@ -71,7 +71,7 @@ ScoreDirection = Direction | str  # "up", "down" or "both"
 class ScoreConfig:
     """Knobs of the score; windows count points or time, so one config serves minutes, hours and days.
 
-    scale : decades of surprise that score 0.5 (the post-rules alarm from 0.45, 1.23 decades).
+    scale : decades of surprise that score 0.5 (the alarm threshold of the post-rules).
     tail_days : history the residual and distance tails are judged against (168–2016 points; daily
         series: 56 days).
     exclude : decades at which a point is kept out of the tail history (None: never).

@@ -70,7 +70,7 @@ NEW_SPEND_HOURS = 24.0  # a new series' spend over its last day decides whether 
 NEW_SPEND_MIN_PERIODS = 2
 # An intraday excess the detector sustains without opening on it is an event once it has lasted this many
 # periods in a row with a sustaining score at least this (see Sweeper._sustained_run). Above the detector's
-# threshold (0.45), which only holds an event already opened on a surprising period: opening on sustaining
+# threshold (0.5), which only holds an event already opened on a surprising period: opening on sustaining
 # evidence alone asks for more (on the 90 hourly days, noise reached 0.55 for two hours; a +37% step 0.68).
 SUSTAINED_RUN_MIN_PERIODS = 2
 SUSTAINED_RUN_SCORE = 0.6

@@ -74,9 +74,6 @@ def test_a_recurring_burst_stops_alarming_in_the_score() -> None:
     )
     late = [b for b in bursts if b > 288 * 7]
     # The cap makes a recurring burst ordinary; without it, point-level extrapolation alarms on each.
-    # 0.5 is the score's midpoint (``scale`` decades), not the service threshold (0.45): a burst every
-    # 21 hours is capped to 0.49-0.52 here, which the service still alarms on (one every 7.5 hours: most
-    # are capped below 0.45).
     assert np.median([on.tail[b : b + 3].max() for b in late]) < 0.5
     assert np.median([off.tail[b : b + 3].max() for b in late]) >= 0.5
 
