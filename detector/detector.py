@@ -226,9 +226,29 @@ class Detector:
             completeness = period_completeness(index, step, as_of)
         c = nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
         if fit:
-            baseline.fit(y.where(c >= 1.0))
+            baseline.fit(y.where(c >= 1.0))  # the caller's Series itself (its name and dtype)
+        return self.run_arrays(
+            baseline, np.asarray(y, dtype=np.float64), index, completeness=c, fit=False, step=step
+        )
+
+    def run_arrays(
+        self,
+        baseline: Baseline,
+        values: np.ndarray,
+        index: pd.DatetimeIndex,
+        *,
+        completeness: np.ndarray | pd.Series,
+        fit: bool = True,
+        step: pd.Timedelta | None = None,
+    ) -> Detection:
+        """:meth:`run` on a float array on ``index`` (``step``: its spacing, inferred when not given), for
+        the scoring API: a request's series never needs to be a pandas Series unless it is fitted."""
+        step = step if step is not None else infer_step(index)
+        c = nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
+        if fit:
+            baseline.fit(pd.Series(values, index=index).where(c >= 1.0))
         points = self.score_arrays(
-            np.asarray(y, dtype=np.float64),
+            values,
             forecast_arrays(baseline, index),
             completeness=c,
             step=step,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import Guard, bearer_security
 from api.json_body import body_schema, json_body
 from api.model_cache import StoredModels
 from api.scoping import ALL, Slice, slice_of
@@ -61,10 +62,12 @@ def _utc_naive(ts: pd.Timestamp) -> pd.Timestamp:
 
 @dataclass(frozen=True)
 class ParsedSeries:
-    """A validated request series: ``values`` on the full period grid (NaN where no point was sent),
-    the completeness sent with each period (NaN: not sent), and where each sent point sits on the grid."""
+    """A validated request series: ``values`` on the full period grid ``index`` (NaN where no point was
+    sent), the completeness sent with each period (NaN: not sent), and where each sent point sits on the
+    grid. Arrays and one index, no Series: a Series costs more than the rest of the parsing."""
 
-    values: pd.Series
+    values: np.ndarray
+    index: pd.DatetimeIndex
     granularity: Granularity
     given: np.ndarray
     at: np.ndarray
@@ -149,7 +152,20 @@ def parse_series(
     full[at] = values
     given = np.full(periods, np.nan)
     given[at] = np.array([p.completeness for p in points], dtype=np.float64)  # None becomes NaN
-    return ParsedSeries(pd.Series(full, index=grid, copy=False), gran, given, at)
+    return ParsedSeries(full, grid, gran, given, at)
+
+
+def clock_completeness(index: pd.DatetimeIndex, step: pd.Timedelta, now: datetime) -> np.ndarray:
+    """``period_completeness(index, step, now as UTC-naive)``: the same integer arithmetic on a naive
+    index in microseconds or nanoseconds (what :func:`parse_series` builds) without its Timestamps; any
+    other index goes to ``period_completeness`` itself."""
+    unit = str(index.unit)
+    if type(now) is not datetime or index.tz is not None or unit not in ("us", "ns") or len(index) == 0:
+        return period_completeness(index, step, _utc_naive(pd.Timestamp(now)))
+    naive = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo is not None else now
+    ticks = (naive - _EPOCH) // _MICROSECOND * (1000 if unit == "ns" else 1)
+    elapsed = (ticks - index.asi8) / float(_ticks_per(step, unit))
+    return np.clip(np.asarray(elapsed, dtype=np.float64), 0.0, 1.0)
 
 
 def _iso(time: np.datetime64) -> str:
@@ -189,10 +205,9 @@ def score_answer(
     ``tests/api/test_score_answer.py`` checks that the bytes are those of the validated model.
     """
     parsed = parse_series(req.series, req.granularity, max_points=max_points, prefix=prefix)
-    y, gran, given = parsed.values, parsed.granularity, parsed.given
+    gran, given, index = parsed.granularity, parsed.given, parsed.index
     step = _STEP[gran]
-    now = pd.Timestamp(clock.now())
-    by_clock = period_completeness(cast(pd.DatetimeIndex, y.index), step, _utc_naive(now))
+    by_clock = clock_completeness(index, step, clock.now())
     completeness = np.where(np.isfinite(given), given, by_clock)
     stored = stored_lookup(req.product, req.cost_line, gran) if stored_lookup is not None else None
     baseline: Baseline
@@ -203,7 +218,9 @@ def score_answer(
 
         baseline, source = BatchedSeasonalBaseline(granularity=gran.value), "fitted_on_request"
     detector = Detector(DetectorConfig(direction=req.direction))
-    detection = detector.run(baseline, y, completeness=completeness, fit=stored is None)
+    detection = detector.run_arrays(
+        baseline, parsed.values, index, completeness=completeness, fit=stored is None, step=step
+    )
     record = baseline.record() if hasattr(baseline, "record") else {}
     model: dict[str, Any] = {
         **record,
@@ -355,14 +372,20 @@ def _lookup(request: Request, scope: Slice = ALL) -> StoredLookup | None:
 # The routes read the state the dependencies would give (settings, clock, the caller's slice) from the app
 # and the request directly, and parse their body from its bytes (api.json_body): each FastAPI dependency
 # and the two-step body parsing cost more per request than a stored-model scoring's whole numpy work.
-# The token check stays a router dependency (api.auth.Guard), run before these handlers.
+# The token check is the same guard (api.auth.Guard, scope `score`), called first by each handler instead
+# of as a router dependency: FastAPI's dependency solving cost more than the check itself. The app includes
+# this router without dependencies; bearer_security() documents the scheme as the dependency would.
 BODY_MODELS = (ScoreRequest, ScoreBatchRequest)
+GUARD = Guard("score")
 
 
-@router.post("", response_model=ScoreResponse, openapi_extra=body_schema(ScoreRequest))
+@router.post(
+    "", response_model=ScoreResponse, openapi_extra={**body_schema(ScoreRequest), **bearer_security()}
+)
 async def score(request: Request) -> Response:
     """Score every point of a series and group the anomalous ones into events.
     The stored baseline is used when ``product`` and ``cost_line`` name a trained series."""
+    await GUARD.check(request)
     body = await json_body(request, ScoreRequest)
     state = request.app.state
     scope = slice_of(getattr(request.state, "principal", None))
@@ -404,9 +427,14 @@ def _json(answer: object) -> Response:
     return Response(answer_json(answer), media_type="application/json")
 
 
-@router.post("/batch", response_model=ScoreBatchResponse, openapi_extra=body_schema(ScoreBatchRequest))
+@router.post(
+    "/batch",
+    response_model=ScoreBatchResponse,
+    openapi_extra={**body_schema(ScoreBatchRequest), **bearer_security()},
+)
 async def score_batch(request: Request) -> Response:
     """Score many series in one request; an error names the item (``items.2.series.5.value``)."""
+    await GUARD.check(request)
     body = await json_body(request, ScoreBatchRequest)
     state = request.app.state
     limit = _max_points(state.settings)

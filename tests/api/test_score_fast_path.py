@@ -1,0 +1,94 @@
+"""``/v1/score``'s request path without pandas Series or Timestamps gives, to the bit, what the pandas
+reference gives: the clock's completeness (``clock_completeness`` against ``period_completeness``) and the
+detection on arrays (``Detector.run_arrays`` against ``Detector.run`` on a Series), on random series.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from api.routes.score import clock_completeness, parse_series
+from api.score_schemas import ScorePointIn
+from detector.detector import Detector
+from detector.post_rules import DetectorConfig, period_completeness
+from models.seasonal import BatchedSeasonalBaseline
+
+
+def _grid(rng: np.random.Generator, case: int) -> tuple[pd.DatetimeIndex, pd.Timedelta]:
+    hourly = case % 2 == 1
+    step = pd.Timedelta(hours=1) if hourly else pd.Timedelta(days=1)
+    n = int(rng.integers(3, 400))
+    start = pd.Timestamp("2025-01-01") + step * int(rng.integers(0, 2000))
+    index = pd.date_range(start, periods=n, freq="h" if hourly else "D")
+    return pd.DatetimeIndex(index.as_unit("ns" if case % 3 == 0 else "us")), step
+
+
+@pytest.mark.parametrize("case", range(60))
+def test_the_clocks_completeness_is_period_completeness(case: int) -> None:
+    rng = np.random.default_rng(case)
+    index, step = _grid(rng, case)
+    # Before, inside and after the series, on and off the period boundaries, to the microsecond.
+    offset = timedelta(microseconds=int(rng.integers(-3 * 86_400_000_000, 3 * 86_400_000_000)))
+    naive = index[-1].to_pydatetime() + offset
+    now = naive.replace(tzinfo=UTC) if case % 4 else naive
+    if case % 5 == 0:  # the same moment in another zone
+        now = naive.replace(tzinfo=UTC).astimezone(timezone(timedelta(hours=case % 13 - 6)))
+    got = clock_completeness(index, step, now)
+    ts = pd.Timestamp(now)
+    want = period_completeness(index, step, ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts)
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+def _points(rng: np.random.Generator, case: int) -> list[ScorePointIn]:
+    hourly = case % 3 == 2
+    n = int(rng.choice([20, 60, 90, 200]))
+    step = timedelta(hours=1) if hourly else timedelta(days=1)
+    start = datetime(2026, 1, 5)
+    cycle = np.sin(np.arange(n) * 2 * np.pi / (24 if hourly else 7))
+    v = 1000 + 150 * cycle + rng.normal(0, 25, n)
+    k = int(rng.integers(n // 2, n))
+    v[k : k + 3] *= float(rng.choice([0.3, 2.0]))
+    keep = rng.random(n) > (0.1 if case % 4 == 0 else 0.0)
+    keep[0] = keep[-1] = True
+    return [
+        ScorePointIn(
+            timestamp=start + step * i,
+            value=float(v[i]),
+            completeness=0.4 if (i == n - 1 and case % 5 == 1) else None,
+        )
+        for i in range(n)
+        if keep[i]
+    ]
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["stored", "fitted"])
+@pytest.mark.parametrize("case", range(16))
+def test_the_detection_on_arrays_is_the_detection_on_a_series(case: int, stored: bool) -> None:
+    rng = np.random.default_rng(100 + case)
+    parsed = parse_series(_points(rng, case), None, max_points=20_000)
+    gran = parsed.granularity.value
+    y = pd.Series(parsed.values, index=parsed.index)
+    clock_now = parsed.index[-1].to_pydatetime().replace(tzinfo=UTC) + timedelta(hours=5)
+    step = pd.Timedelta(hours=1) if gran == "hour" else pd.Timedelta(days=1)
+    given = parsed.given
+    completeness = np.where(np.isfinite(given), given, clock_completeness(parsed.index, step, clock_now))
+    detector = Detector(DetectorConfig(direction=["up", "down", "both"][case % 3]))
+
+    def baseline() -> BatchedSeasonalBaseline:
+        model = BatchedSeasonalBaseline(granularity=gran)
+        return model.fit(y * 0.95) if stored else model
+
+    want = detector.run(baseline(), y, completeness=completeness, fit=not stored)
+    got = detector.run_arrays(
+        baseline(), parsed.values, parsed.index, completeness=completeness, fit=not stored, step=step
+    )
+    assert list(got.columns) == list(want.columns)
+    for name in want.columns:
+        a, b = np.asarray(got.columns[name]), np.asarray(want.columns[name])
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
+    assert got.anomalies == want.anomalies
+    assert got.index.equals(want.index) and got.held_back == want.held_back
