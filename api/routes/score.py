@@ -9,6 +9,7 @@ the point (``series.3.value``) or a 413 for too many points; the detector itself
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,6 +55,23 @@ _STEP = {Granularity.HOUR: pd.Timedelta(hours=1), Granularity.DAY: pd.Timedelta(
 
 
 StoredLookup = Callable[[str | None, str | None, Granularity], Baseline | None]
+
+# A detector holds only its (frozen) settings: one per direction serves every request.
+_DETECTORS = {d: Detector(DetectorConfig(direction=d)) for d in ("up", "down", "both")}
+# A stored model never changes once loaded (api.model_cache keeps it by version): its record is worked out
+# once per model object, and forgotten with it.
+_RECORDS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _record(baseline: Baseline, stored: bool) -> dict[str, Any]:
+    if not hasattr(baseline, "record"):
+        return {}
+    if not stored:
+        return baseline.record()  # type: ignore[no-any-return]
+    found = _RECORDS.get(baseline)
+    if found is None:
+        found = _RECORDS[baseline] = baseline.record()
+    return found
 
 
 def _utc_naive(ts: pd.Timestamp) -> pd.Timestamp:
@@ -118,22 +136,47 @@ def parse_series(
     values = np.array([p.value for p in points], dtype=np.float64)
     ticks = times.view(np.int64)
     gaps = ticks[1:] - ticks[:-1]
+    least, most = int(gaps.min()), int(gaps.max())
+    if least <= 0 or not np.isfinite(values).all():
+        _reject(field, times, values, gaps)
+    gran = granularity or _infer_granularity(gaps, unit, field)
+    step = _STEP[gran]
+    per_step = _ticks_per(step, unit)
+    completeness = np.array([p.completeness for p in points], dtype=np.float64)  # None becomes NaN
+    if least == most == per_step and int(ticks[0]) % per_step == 0:
+        # One point per period, none missing (what clients almost always send): the points are the grid.
+        return ParsedSeries(values, pd.DatetimeIndex(times), gran, completeness, np.arange(len(points)))
+    return _on_grid(field, times, values, completeness, gran, max_points)
+
+
+def _reject(field: str, times: np.ndarray, values: np.ndarray, gaps: np.ndarray) -> None:
+    """Raise for the first point (by position) with a value that is not finite or a timestamp that is
+    not later than the one before (at the same position: the value first)."""
     problems = [
         # (position, order at the same position, field suffix, reason)
         *((int(i), 0, "value", "not a finite number") for i in np.flatnonzero(~np.isfinite(values))[:1]),
         *((int(i) + 1, 1, "timestamp", "duplicate") for i in np.flatnonzero(gaps == 0)[:1]),
         *((int(i) + 1, 2, "timestamp", "unsorted") for i in np.flatnonzero(gaps < 0)[:1]),
     ]
-    if problems:
-        i, _, suffix, what = min(problems)
-        if what == "duplicate":
-            raise InputError(f"{field}.{i}.timestamp", f"duplicate timestamp {_iso(times[i])}")
-        if what == "unsorted":
-            raise InputError(f"{field}.{i}.timestamp", "earlier than the point before: send oldest first")
-        raise InputError(f"{field}.{i}.{suffix}", what)
-    gran = granularity or _infer_granularity(gaps, unit, field)
-    step = _STEP[gran]
-    per_step = _ticks_per(step, unit)
+    i, _, suffix, what = min(problems)
+    if what == "duplicate":
+        raise InputError(f"{field}.{i}.timestamp", f"duplicate timestamp {_iso(times[i])}")
+    if what == "unsorted":
+        raise InputError(f"{field}.{i}.timestamp", "earlier than the point before: send oldest first")
+    raise InputError(f"{field}.{i}.{suffix}", what)
+
+
+def _on_grid(
+    field: str,
+    times: np.ndarray,
+    values: np.ndarray,
+    completeness: np.ndarray,
+    gran: Granularity,
+    max_points: int,
+) -> ParsedSeries:
+    """Sorted, distinct points (any spacing) on their period grid, or a 422 / 413 naming the problem."""
+    ticks = times.view(np.int64)
+    per_step = _ticks_per(_STEP[gran], str(np.datetime_data(times.dtype)[0]))
     off_grid = np.flatnonzero(ticks % per_step != 0)
     if off_grid.size:
         i = int(off_grid[0])
@@ -151,7 +194,7 @@ def parse_series(
     full = np.full(periods, np.nan)
     full[at] = values
     given = np.full(periods, np.nan)
-    given[at] = np.array([p.completeness for p in points], dtype=np.float64)  # None becomes NaN
+    given[at] = completeness
     return ParsedSeries(full, grid, gran, given, at)
 
 
@@ -217,11 +260,11 @@ def score_answer(
         from models.seasonal import BatchedSeasonalBaseline
 
         baseline, source = BatchedSeasonalBaseline(granularity=gran.value), "fitted_on_request"
-    detector = Detector(DetectorConfig(direction=req.direction))
+    detector = _DETECTORS[req.direction]
     detection = detector.run_arrays(
         baseline, parsed.values, index, completeness=completeness, fit=stored is None, step=step
     )
-    record = baseline.record() if hasattr(baseline, "record") else {}
+    record = _record(baseline, stored is not None)
     model: dict[str, Any] = {
         **record,
         "source": source,
@@ -266,16 +309,24 @@ def _points_out(detection: Detection, sent: list[ScorePointIn], at: np.ndarray) 
     order, values already of its types (scores clipped to its bounds), so they are serialised as they
     are."""
     cols = detection.columns
+    # Every row is a sent point (a series without gaps, what clients send): no rows to pick.
+    every = len(at) == len(detection.index)
 
-    def column(name: str) -> list[float | None]:
-        values = np.asarray(cols[name], dtype=np.float64)[at]
-        return [v if v == v else None for v in np.where(np.isfinite(values), values, np.nan).tolist()]
+    def rows(*names: str) -> np.ndarray:
+        block = np.stack([np.asarray(cols[n], dtype=np.float64) for n in names])
+        return block if every else block[:, at]
 
-    scores = np.clip(nan_to_num(np.asarray(cols["anomaly_score"], dtype=np.float64)[at]), 0.0, 1.0).tolist()
-    tails = np.clip(nan_to_num(np.asarray(cols["tail_score"], dtype=np.float64)[at]), 0.0, 1.0).tolist()
-    flags = np.asarray(cols["is_anomaly"], dtype=bool)[at].tolist()
-    held = np.asarray(cols["held_back"], dtype=bool)[at].tolist()
-    complete = np.asarray(cols["completeness"], dtype=np.float64)[at].tolist()
+    # Stacked by kind, so each numpy step runs once per kind rather than once per column.
+    band = rows("expected", "lower", "upper")
+    expected, lower, upper = (
+        [v if v == v else None for v in column]
+        for column in np.where(np.isfinite(band), band, np.nan).tolist()
+    )
+    scores, tails = np.clip(nan_to_num(rows("anomaly_score", "tail_score")), 0.0, 1.0).tolist()
+    flags = np.asarray(cols["is_anomaly"], dtype=bool)
+    held = np.asarray(cols["held_back"], dtype=bool)
+    flags, held = (flags.tolist(), held.tolist()) if every else (flags[at].tolist(), held[at].tolist())
+    (complete,) = rows("completeness").tolist()
     return [
         {
             "timestamp": p.timestamp,
@@ -291,9 +342,9 @@ def _points_out(detection: Detection, sent: list[ScorePointIn], at: np.ndarray) 
         }
         for p, e, lo, hi, sc, tl, f, c, h in zip(
             sent,
-            column("expected"),
-            column("lower"),
-            column("upper"),
+            expected,
+            lower,
+            upper,
             scores,
             tails,
             flags,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from api.routes.score import clock_completeness, parse_series
+from api.routes.score import _on_grid, clock_completeness, parse_series, utc_naive_times
 from api.score_schemas import ScorePointIn
 from detector.detector import Detector
 from detector.post_rules import DetectorConfig, period_completeness
@@ -41,6 +41,36 @@ def test_the_clocks_completeness_is_period_completeness(case: int) -> None:
     ts = pd.Timestamp(now)
     want = period_completeness(index, step, ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts)
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("case", range(40))
+def test_a_series_without_gaps_is_placed_as_the_general_grid_places_it(case: int) -> None:
+    rng = np.random.default_rng(200 + case)
+    hourly = case % 2 == 1
+    step = timedelta(hours=1) if hourly else timedelta(days=1)
+    start = datetime(2025, 3, 1) + step * int(rng.integers(0, 900))
+    if case % 3 == 0:  # aware timestamps, in UTC or in another zone
+        start = start.replace(tzinfo=UTC).astimezone(timezone(timedelta(hours=case % 5)))
+    n = int(rng.integers(3, 500))
+    points = [
+        ScorePointIn(
+            timestamp=start + step * i,
+            value=float(rng.normal(100, 10)),
+            completeness=float(rng.random()) if rng.random() < 0.1 else None,
+        )
+        for i in range(n)
+    ]
+    fast = parse_series(points, None, max_points=20_000)
+    times = utc_naive_times([p.timestamp for p in points])
+    completeness = np.array([p.completeness for p in points], dtype=np.float64)
+    values = np.array([p.value for p in points])
+    general = _on_grid("series", times, values, completeness, fast.granularity, 20_000)
+    assert fast.granularity.value == ("hour" if hourly else "day")
+    assert fast.index.equals(general.index) and fast.index.dtype == general.index.dtype
+    assert fast.index.freq == general.index.freq and fast.index.name == general.index.name
+    for name in ("values", "given", "at"):
+        a, b = getattr(fast, name), getattr(general, name)
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
 
 
 def _points(rng: np.random.Generator, case: int) -> list[ScorePointIn]:
