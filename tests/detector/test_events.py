@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from detector.events import MAX_IMPACT_PCT, build_events
+from detector.events import MAX_IMPACT_PCT, build_events, events_from_arrays
 
 
 def frame(values, expected, flags, candidate=None, completeness=None, start="2024-03-25") -> pd.DataFrame:
@@ -105,3 +107,61 @@ def test_times_from_the_index_integers_are_pandas_own(freq: str, unit: str) -> N
             assert type(a.start) is type(b.start) and a.start.tzinfo is None
             assert (a.start, a.end) == (b.start.replace(tzinfo=None), b.end.replace(tzinfo=None))
             assert a.projected_month_impact == b.projected_month_impact
+
+
+def _sums_one_by_one(part: dict[str, np.ndarray]) -> list[float]:
+    """The event's sums as they were computed before they were stacked: one nansum per column."""
+    c = np.nan_to_num(part["completeness"], nan=1.0)
+    sums = [part["value"], part["expected"] * c, part["trend"] * c, part["seasonal"] * c]
+    return [float(np.nansum(s)) for s in sums]
+
+
+def _clipped_pct(impact: float, expected: float) -> float:
+    return float(np.clip(impact / abs(expected) * 100.0, -MAX_IMPACT_PCT, MAX_IMPACT_PCT))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_stacked_sums_are_each_columns_nansum_to_the_bit(seed: int) -> None:
+    rng = np.random.default_rng(300 + seed)
+    for _ in range(25):
+        n = int(rng.choice([1, 2, 3, 5, 7, 8, 9, 16, 17, 40, 129, 300]))
+        scale = 10.0 ** rng.integers(-3, 7, n)
+        cols = {k: rng.normal(0, 1, n) * scale for k in ("value", "expected", "trend", "seasonal")}
+        cols["value"][rng.random(n) < 0.2] = np.nan  # periods no point was sent for
+        cols["completeness"] = np.where(rng.random(n) < 0.3, rng.random(n), 1.0)
+        cols["completeness"][rng.random(n) < 0.1] = np.nan
+        cols["tail_score"] = rng.random(n)
+        cols["flagged"] = np.ones(n, dtype=bool)
+        cols["candidate"] = np.ones(n, dtype=np.int64)
+        index = pd.date_range("2026-01-01", periods=n, freq="D")
+        (event,) = events_from_arrays(cols, index, DAY)
+        actual, expected, trend, seasonal = _sums_one_by_one(cols)
+        got = [event.actual, event.expected, event.expected_trend, event.expected_seasonal]
+        assert [struct.pack("<d", v) for v in got] == [
+            struct.pack("<d", v) for v in (actual, expected, trend, seasonal)
+        ]
+        if abs(expected) > 0:
+            assert struct.pack("<d", event.impact_pct) == struct.pack(
+                "<d", _clipped_pct(actual - expected, expected)
+            )
+
+
+@pytest.mark.parametrize(
+    ("actual", "expected"),
+    [(1.0, 1.0), (51.0, 1.0), (1e5, 1.0), (1e300, 1e-300), (-1e300, 1e-300), (np.inf, 1.0), (np.inf, np.inf)],
+)
+def test_the_impact_percentage_is_clipped_as_np_clip_clips(actual: float, expected: float) -> None:
+    cols = {
+        "value": np.array([actual]),
+        "expected": np.array([expected]),
+        "trend": np.array([expected]),
+        "seasonal": np.array([0.0]),
+        "completeness": np.array([1.0]),
+        "tail_score": np.array([0.9]),
+        "flagged": np.array([True]),
+        "candidate": np.array([1]),
+    }
+    with np.errstate(all="ignore"):
+        (event,) = events_from_arrays(cols, pd.date_range("2026-01-01", periods=1, freq="D"), DAY)
+        want = _clipped_pct(actual - expected, expected)
+    assert struct.pack("<d", event.impact_pct) == struct.pack("<d", want)
