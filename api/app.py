@@ -161,7 +161,8 @@ def create_app(
     # Access: GET/HEAD need `read`, other methods the scope named here (api/auth.py); health stays open.
     # Scoring first: a request is matched against the routes in order, and /v1/score is the hot path (its
     # paths overlap no other router's, so the order changes nothing else).
-    # Its handlers call the `score` guard themselves (api.routes.score.GUARD): no router dependency.
+    # Its handlers call the `score` guard themselves (api.routes.score.GUARD), and its direct routes
+    # (api.direct_route) would not run a dependency given here: none is.
     app.include_router(score.router)
     # Sign-in next: its routes (and the dashboard's static assets) are how one gets past the guard.
     app.include_router(sign_in.router)

@@ -23,6 +23,7 @@ from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Guard, bearer_security
+from api.direct_route import DirectRoute
 from api.json_body import body_schema, json_body
 from api.model_cache import StoredModels
 from api.scoping import ALL, Slice, slice_of
@@ -46,7 +47,8 @@ from detector.nan_arrays import nan_to_num
 from detector.post_rules import DetectorConfig, period_completeness
 from models.base import Baseline
 
-router = APIRouter(prefix="/v1/score", tags=["score"])
+# Direct routes (api.direct_route): the endpoints parse, guard and serialise themselves.
+router = APIRouter(prefix="/v1/score", tags=["score"], route_class=DirectRoute)
 
 INLINE_MAX_POINTS = 500  # scored on the event loop when the stored model is cached (a few ms at most)
 DEFAULT_MAX_POINTS = 20_000  # per series; settings.max_score_points overrides when it exists
