@@ -108,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         from core.settings import Settings
 
         if args.answer_from_memory:
-            # score_one before the answer was built as plain values (score_answer): either is replaced.
-            name = "score_answer" if hasattr(score, "score_answer") else "score_one"
+            # What the route calls: score_one, then score_answer (plain values), then score_answer_json.
+            names = ("score_answer_json", "score_answer", "score_one")
+            name = next(n for n in names if hasattr(score, n))
             real, kept = getattr(score, name), {}
 
             def remembered(*a: Any, **k: Any) -> Any:

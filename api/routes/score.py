@@ -27,6 +27,7 @@ from api.direct_route import DirectRoute
 from api.json_body import body_schema, json_body
 from api.model_cache import StoredModels
 from api.scoping import ALL, Slice, slice_of
+from api.score_points import points_json
 from api.score_schemas import (
     AnomalyOut,
     CompletenessOut,
@@ -234,21 +235,23 @@ def _infer_granularity(diffs: np.ndarray, unit: str, field: str) -> Granularity:
     return Granularity.DAY
 
 
-def score_answer(
+@dataclass(frozen=True)
+class _Scored:
+    """One series scored: what its answer is made of."""
+
+    parsed: ParsedSeries
+    detection: Detection
+    rest: dict[str, Any]  # the answer's fields after ``points``, in ScoreResponse's order
+
+
+def _score(
     req: ScoreRequest,
     *,
     clock: Clock,
     max_points: int,
-    prefix: str = "",
-    stored_lookup: StoredLookup | None = None,
-) -> dict[str, Any]:
-    """Validate, fit (or load), score, decide, and add root causes: one series, one answer.
-
-    The answer is :class:`ScoreResponse`'s fields as plain values (points as dicts, anomalies and the
-    completeness note as their models), serialised once by :func:`answer_json`: validating 90 output
-    points again against the response model cost more than building them.
-    ``tests/api/test_score_answer.py`` checks that the bytes are those of the validated model.
-    """
+    prefix: str,
+    stored_lookup: StoredLookup | None,
+) -> _Scored:
     parsed = parse_series(req.series, req.granularity, max_points=max_points, prefix=prefix)
     gran, given, index = parsed.granularity, parsed.given, parsed.index
     step = _STEP[gran]
@@ -273,12 +276,48 @@ def score_answer(
         "granularity": gran.value,
         "direction": req.direction,
     }
-    return {
-        "points": _points_out(detection, req.series, parsed.at),
+    rest = {
         "anomalies": [_anomaly_out(a, req, detection, step) for a in detection.anomalies],
         "model": model,
         "completeness": CompletenessOut.model_validate(detection.completeness_note()),
     }
+    return _Scored(parsed, detection, rest)
+
+
+def score_answer(
+    req: ScoreRequest,
+    *,
+    clock: Clock,
+    max_points: int,
+    prefix: str = "",
+    stored_lookup: StoredLookup | None = None,
+) -> dict[str, Any]:
+    """Validate, fit (or load), score, decide, and add root causes: one series, one answer.
+
+    The answer is :class:`ScoreResponse`'s fields as plain values (points as dicts, anomalies and the
+    completeness note as their models), serialised once by :func:`answer_json`: validating 90 output
+    points again against the response model cost more than building them.
+    ``tests/api/test_score_answer.py`` checks that the bytes are those of the validated model.
+    """
+    done = _score(req, clock=clock, max_points=max_points, prefix=prefix, stored_lookup=stored_lookup)
+    return {"points": _points_out(done.detection, req.series, done.parsed.at), **done.rest}
+
+
+def score_answer_json(
+    req: ScoreRequest,
+    *,
+    clock: Clock,
+    max_points: int,
+    prefix: str = "",
+    stored_lookup: StoredLookup | None = None,
+) -> bytes:
+    """``answer_json(score_answer(...))`` with the points written column by column
+    (:func:`api.score_points.points_json`): what the routes send. ``tests/api/test_score_answer.py``
+    checks that the bytes are the same."""
+    done = _score(req, clock=clock, max_points=max_points, prefix=prefix, stored_lookup=stored_lookup)
+    points = points_json(done.detection.columns, req.series, done.parsed.at).encode()
+    # ``points`` is the first field: the rest's JSON object follows it, without its opening brace.
+    return b'{"points":[' + points + b"]," + answer_json(done.rest)[1:]
 
 
 def score_one(
@@ -444,7 +483,7 @@ async def score(request: Request) -> Response:
     scope = slice_of(getattr(request.state, "principal", None))
     models: StoredModels | None = getattr(state, "stored_models", None)
     run = partial(
-        score_answer,
+        score_answer_json,
         body,
         clock=state.clock,
         max_points=_max_points(state.settings),
@@ -476,8 +515,8 @@ def _guess(body: ScoreRequest) -> Granularity:
     return Granularity.HOUR if hourly else Granularity.DAY
 
 
-def _json(answer: object) -> Response:
-    return Response(answer_json(answer), media_type="application/json")
+def _json(answer: bytes) -> Response:
+    return Response(answer, media_type="application/json")
 
 
 @router.post(
@@ -497,12 +536,12 @@ async def score_batch(request: Request) -> Response:
     lookup = _lookup(request, slice_of(getattr(request.state, "principal", None)))
     clock = state.clock
 
-    def run() -> dict[str, Any]:
-        return {
-            "results": [
-                score_answer(item, clock=clock, max_points=limit, prefix=f"items.{k}.", stored_lookup=lookup)
-                for k, item in enumerate(body.items)
-            ]
-        }
+    def run() -> bytes:
+        # The JSON of {"results": [answer, ...]}: each answer's bytes as score_answer_json writes them.
+        results = [
+            score_answer_json(item, clock=clock, max_points=limit, prefix=f"items.{k}.", stored_lookup=lookup)
+            for k, item in enumerate(body.items)
+        ]
+        return b'{"results":[' + b",".join(results) + b"]}"
 
     return _json(await run_in_threadpool(run))

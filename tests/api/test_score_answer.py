@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from api.routes.score import answer_json, score_answer
+from api.routes.score import answer_json, score_answer, score_answer_json
 from api.score_schemas import ScoreRequest, ScoreResponse
 from core.clock import FixedClock
 from detector.compiled import use_compiled
@@ -59,7 +59,10 @@ def _request(rng: np.random.Generator, case: int) -> tuple[dict[str, Any], Fixed
     return body, clock
 
 
-def _answers(stored: bool) -> list[tuple[dict[str, Any], bytes, bytes]]:
+Answers = list[tuple[dict[str, Any], bytes, bytes, bytes]]
+
+
+def _answers(stored: bool) -> Answers:
     rng = np.random.default_rng(20 + stored)
     out = []
     for case in range(CASES):
@@ -86,24 +89,29 @@ def _answers(stored: bool) -> list[tuple[dict[str, Any], bytes, bytes]]:
         answer = run()
         with use_compiled(False):
             reference = answer_json(run())
-        out.append((answer, answer_json(answer), reference))
+        sent = score_answer_json(req, clock=clock, max_points=20_000, stored_lookup=lookup)
+        out.append((answer, answer_json(answer), reference, sent))
     return out
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["stored", "fitted"])
-def answers(request: pytest.FixtureRequest) -> list[tuple[dict[str, Any], bytes, bytes]]:
+def answers(request: pytest.FixtureRequest) -> Answers:
     return _answers(request.param)
 
 
-def test_the_answer_is_the_validated_models_json(answers: list[tuple[dict[str, Any], bytes, bytes]]) -> None:
-    for answer, sent, _ in answers:
+def test_the_answer_is_the_validated_models_json(answers: Answers) -> None:
+    for answer, sent, _, _ in answers:
         assert sent == ScoreResponse.model_validate(answer).model_dump_json().encode()
 
 
-def test_the_compiled_detector_answers_as_numpy_does(
-    answers: list[tuple[dict[str, Any], bytes, bytes]],
-) -> None:
-    assert [sent for _, sent, _ in answers] == [reference for _, _, reference in answers]
+def test_the_points_written_column_by_column_are_the_answers_json(answers: Answers) -> None:
+    """What the routes send (score_answer_json) is the answer's JSON to the byte: gaps (rows picked),
+    partial periods, aware timestamps, NaN expected values before the model's first forecast."""
+    assert [fast for *_, fast in answers] == [sent for _, sent, _, _ in answers]
+
+
+def test_the_compiled_detector_answers_as_numpy_does(answers: Answers) -> None:
+    assert [sent for _, sent, _, _ in answers] == [reference for _, _, reference, _ in answers]
     # The cases do reach the detector's decisions: some answers hold anomalies, some none.
-    found = [len(answer["anomalies"]) for answer, _, _ in answers]
+    found = [len(answer["anomalies"]) for answer, *_ in answers]
     assert any(found) and not all(found)
