@@ -29,8 +29,6 @@ from api.model_cache import StoredModels
 from api.scoping import ALL, Slice, slice_of
 from api.score_points import points_json
 from api.score_schemas import (
-    AnomalyOut,
-    CompletenessOut,
     RootCauseOut,
     ScoreBatchRequest,
     ScoreBatchResponse,
@@ -103,9 +101,16 @@ def utc_naive_times(stamps: list[datetime]) -> np.ndarray:
     as UTC already (microseconds for naive ones, nanoseconds for aware ones, as pandas parses them)."""
     try:
         # Microseconds since the epoch in integer arithmetic: the same datetime64[us] values numpy's
-        # own conversion gives, several times faster on the few hundred points of a request. An aware
+        # own conversion gives, several times faster on the few hundred points of a request (from the
+        # timedelta's fields: its floor division by a microsecond costs as much again). An aware
         # timestamp cannot be subtracted from the naive epoch: the first one ends this path.
-        ticks = np.array([(t - _EPOCH) // _MICROSECOND for t in stamps], dtype=np.int64)
+        ticks = np.array(
+            [
+                (d := t - _EPOCH).days * 86_400_000_000 + d.seconds * 1_000_000 + d.microseconds
+                for t in stamps
+            ],
+            dtype=np.int64,
+        )
         return ticks.view("datetime64[us]")
     except TypeError:
         pass
@@ -279,7 +284,7 @@ def _score(
     rest = {
         "anomalies": [_anomaly_out(a, req, detection, step) for a in detection.anomalies],
         "model": model,
-        "completeness": CompletenessOut.model_validate(detection.completeness_note()),
+        "completeness": detection.completeness_note(),  # CompletenessOut's fields, in its order
     }
     return _Scored(parsed, detection, rest)
 
@@ -294,9 +299,10 @@ def score_answer(
 ) -> dict[str, Any]:
     """Validate, fit (or load), score, decide, and add root causes: one series, one answer.
 
-    The answer is :class:`ScoreResponse`'s fields as plain values (points as dicts, anomalies and the
-    completeness note as their models), serialised once by :func:`answer_json`: validating 90 output
-    points again against the response model cost more than building them.
+    The answer is :class:`ScoreResponse`'s fields as plain values (points, anomalies and the completeness
+    note as dicts in their models' field order; root causes as their models), serialised once by
+    :func:`answer_json`: validating 90 output points again against the response model cost more than
+    building them.
     ``tests/api/test_score_answer.py`` checks that the bytes are those of the validated model.
     """
     done = _score(req, clock=clock, max_points=max_points, prefix=prefix, stored_lookup=stored_lookup)
@@ -396,23 +402,25 @@ def _points_out(detection: Detection, sent: list[ScorePointIn], at: np.ndarray) 
     ]
 
 
-def _anomaly_out(a: Anomaly, req: ScoreRequest, detection: Detection, step: pd.Timedelta) -> AnomalyOut:
+def _anomaly_out(a: Anomaly, req: ScoreRequest, detection: Detection, step: pd.Timedelta) -> dict[str, Any]:
+    """:class:`AnomalyOut`'s fields in its order, values already of its types (the events' floats and
+    datetimes), so they are serialised as they are, as the points are."""
     causes = _root_causes(a, req, detection) if req.breakdown else []
-    return AnomalyOut(
-        start=a.start,
-        end=a.end,
-        actual=a.actual,
-        expected=a.expected,
-        impact=a.impact,
-        impact_pct=a.impact_pct,
-        anomaly_score=a.anomaly_score,
-        root_causes=causes,
-        direction=a.direction,
-        expected_trend=a.expected_trend,
-        expected_seasonal=a.expected_seasonal,
-        projected_month_impact=a.projected_month_impact,
-        completeness=a.completeness,
-    )
+    return {
+        "start": a.start,
+        "end": a.end,
+        "actual": a.actual,
+        "expected": a.expected,
+        "impact": a.impact,
+        "impact_pct": a.impact_pct,
+        "anomaly_score": a.anomaly_score,
+        "root_causes": causes,
+        "direction": a.direction,
+        "expected_trend": a.expected_trend,
+        "expected_seasonal": a.expected_seasonal,
+        "projected_month_impact": a.projected_month_impact,
+        "completeness": a.completeness,
+    }
 
 
 def _root_causes(a: Anomaly, req: ScoreRequest, detection: Detection) -> list[RootCauseOut]:

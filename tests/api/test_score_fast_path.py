@@ -73,6 +73,15 @@ def test_a_series_without_gaps_is_placed_as_the_general_grid_places_it(case: int
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
 
 
+def test_naive_times_are_numpys_own_microseconds() -> None:
+    rng = np.random.default_rng(9)
+    moments = rng.integers(-(10**16), 10**16, 2000)  # microseconds around the epoch, either side
+    stamps = [datetime(1970, 1, 1) + timedelta(microseconds=int(m)) for m in moments]
+    got = utc_naive_times(stamps)
+    want = np.array(stamps, dtype="datetime64[us]")
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
 def _points(rng: np.random.Generator, case: int) -> list[ScorePointIn]:
     hourly = case % 3 == 2
     n = int(rng.choice([20, 60, 90, 200]))
