@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from api.routes.score import _on_grid, clock_completeness, parse_series, utc_naive_times
+from api.routes.score import _on_grid, clock_completeness, grid_index, parse_series, utc_naive_times
 from api.score_schemas import ScorePointIn
 from detector.detector import Detector
 from detector.post_rules import DetectorConfig, period_completeness
@@ -71,6 +71,19 @@ def test_a_series_without_gaps_is_placed_as_the_general_grid_places_it(case: int
     for name in ("values", "given", "at"):
         a, b = getattr(fast, name), getattr(general, name)
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_the_grid_index_is_pandas_own(unit: str) -> None:
+    rng = np.random.default_rng(len(unit))
+    ticks = np.sort(rng.integers(0, 10**9, 300)) * {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
+    times = ticks.view(f"datetime64[{unit}]")
+    got, want = grid_index(times), pd.DatetimeIndex(times)
+    assert type(got) is type(want) and got.dtype == want.dtype and got.equals(want)
+    assert got.freq == want.freq and got.name == want.name and got.tz is None and got.unit == want.unit
+    assert got.asi8.tobytes() == want.asi8.tobytes()
+    assert got.is_monotonic_increasing == want.is_monotonic_increasing
+    assert (got[5], got[-1]) == (want[5], want[-1]) and got[10:20].equals(want[10:20])
 
 
 def test_naive_times_are_numpys_own_microseconds() -> None:
