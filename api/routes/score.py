@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -170,7 +170,7 @@ def grid_index(times: np.ndarray) -> pd.DatetimeIndex:
         return pd.DatetimeIndex(times)
 
 
-def _reject(field: str, times: np.ndarray, values: np.ndarray, gaps: np.ndarray) -> None:
+def _reject(field: str, times: np.ndarray, values: np.ndarray, gaps: np.ndarray) -> NoReturn:
     """Raise for the first point (by position) with a value that is not finite or a timestamp that is
     not later than the one before (at the same position: the value first)."""
     problems = [
