@@ -23,8 +23,9 @@ a probability, calibrated on the series' own past) before views are compared:
 
 A point is as surprising as the *least* surprised of these views (each one can explain a point away: a
 bursty metric's burst is ordinary to 1, a daily job's spike has a twin in 3, a slow wobble is small in 2),
-and never more than the share of recent hours whose forecast residual already reached its own, once three
-did (:mod:`detector.recurrence`: bursts come in clusters, so rarity is counted in hours, not points),
+and never more than the share of recent hours whose forecast residual already reached its own on the same
+side of the forecast, once three did (:mod:`detector.recurrence`: bursts come in clusters, so rarity is
+counted in hours, not points),
 **or** as far as it goes beyond everything seen before (:func:`detector.views.range_excess`,
 ``range_per_width`` decades per width of the range so far), whichever is more.
 
