@@ -172,6 +172,28 @@ def _escalation(score: np.ndarray, horizon: int, factor: float, largest: float) 
 
 
 @numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _side_recurrences(
+    residual: np.ndarray, magnitude: np.ndarray, mode: int, window: int, block: int
+) -> tuple[np.ndarray, np.ndarray]:
+    # :func:`detector.scoring._recurrence_caps`' counts: on both sides, each point among its own side's.
+    if mode != 2:
+        return _recurrences(magnitude.copy(), window, block)
+    n = residual.size
+    up = np.empty(n)
+    down = np.empty(n)
+    for t in range(n):
+        up[t] = _signed(residual[t], 0)
+        down[t] = _signed(residual[t], 1)
+    reached, blocks = _recurrences(up, window, block)
+    reached_down, blocks_down = _recurrences(down, window, block)
+    for t in range(n):
+        if not residual[t] >= 0.0:  # below, or NaN (as numpy's ``where`` picks the lower side for NaN)
+            reached[t] = reached_down[t]
+            blocks[t] = blocks_down[t]
+    return reached, blocks
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _score_rows(
     values: np.ndarray,
     expected: np.ndarray,
@@ -223,8 +245,7 @@ def _score_rows(
                 mean = _trailing_mean(residual, short_k)
                 for t in range(n):
                     magnitudes[v * k_views + 1, t] = _signed(mean[t], mode)
-        signed_forecast = magnitudes[0].copy()
-        reached, blocks = _recurrences(signed_forecast, window, block)
+        reached, blocks = _side_recurrences(forecast_residual, magnitudes[0], mode, window, block)
 
         same_level, found = _level(x, level_lag, level_periods)
         both = np.empty((2, n))

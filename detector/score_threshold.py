@@ -387,8 +387,10 @@ def score_threshold(
     seen_twins = np.concatenate([[0], np.cumsum(np.isfinite(twin))[:-1]]) + has_twin
     known = seen_twins >= min_history
 
+    # The cap counts the blocks on the point's own side only (detector.scoring._recurrence_caps), and the
+    # point sits above its forecast here: the upper side's magnitudes, whatever ``mode``.
     cap = e + cap_threshold(
-        _watched(x - e, mode),
+        _watched(x - e, "up"),
         window=window,
         block=block_points(ppd, cfg.recurrence_hours),
         min_count=cfg.recurrence_min_count,

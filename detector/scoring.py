@@ -23,8 +23,9 @@ a probability, calibrated on the series' own past) before views are compared:
 
 A point is as surprising as the *least* surprised of these views (each one can explain a point away: a
 bursty metric's burst is ordinary to 1, a daily job's spike has a twin in 3, a slow wobble is small in 2),
-and never more than the share of recent hours whose forecast residual already reached its own, once three
-did (:mod:`detector.recurrence`: bursts come in clusters, so rarity is counted in hours, not points),
+and never more than the share of recent hours whose forecast residual already reached its own on the same
+side of the forecast, once three did (:mod:`detector.recurrence`: bursts come in clusters, so rarity is
+counted in hours, not points),
 **or** as far as it goes beyond everything seen before (:func:`detector.views.range_excess`,
 ``range_per_width`` decades per width of the range so far), whichever is more.
 
@@ -213,6 +214,30 @@ def _trailing_level(values: np.ndarray, window: int) -> np.ndarray:
     return np.where(np.isfinite(level), level, nan_to_num(np.abs(values)))
 
 
+def _recurrence_caps(
+    residual: np.ndarray, direction: ScoreDirection, *, window: int, block: int, cfg: ScoreConfig
+) -> np.ndarray:
+    """The recurrence cap of each point's forecast residual, counted among earlier blocks on its own side.
+
+    Monitoring both sides, a jump above the forecast recurs only where earlier jumps *above* it reached
+    its size: a forecast that overshot a quiet series by as much (a baseline's blunder, or its echo after
+    a burst) says nothing about how often the series itself jumps that far.
+    """
+
+    def caps(magnitude: np.ndarray) -> np.ndarray:
+        return np.stack(
+            [
+                recurrence_cap(row, window=window, block=block, min_count=cfg.recurrence_min_count)
+                for row in magnitude
+            ]
+        )
+
+    if direction != "both":
+        return caps(_signed(residual, direction))
+    # NaN residuals take the lower side's cap, which is ∞ for them (nothing reaches NaN) as on either side.
+    return np.where(residual >= 0.0, caps(_signed(residual, "up")), caps(_signed(residual, "down")))
+
+
 def _per_row(
     view: Callable[..., tuple[np.ndarray, np.ndarray]], x: np.ndarray, **kw: object
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -254,13 +279,7 @@ def surprise(
         for residual in (forecast_residual, level_residual)
         for k in w.spans
     ]
-    signed_forecast = _signed(forecast_residual, direction)
-    cap = np.stack(
-        [
-            recurrence_cap(row, window=window, block=w.block, min_count=cfg.recurrence_min_count)
-            for row in signed_forecast
-        ]
-    )
+    cap = _recurrence_caps(forecast_residual, direction, window=window, block=w.block, cfg=cfg)
 
     level, found = _per_row(
         same_phase_level,

@@ -83,3 +83,27 @@ def test_the_days_of_a_lasting_incident_are_not_recurrences_of_each_other() -> N
     reached, _ = recurrences(m, window=56, block=1)
     assert (reached[60:66] == 0).all()
     assert np.isinf(recurrence_cap(m, window=56, block=1, min_count=3, min_blocks=24)[60:66]).all()
+
+
+def test_a_jump_recurs_only_among_jumps_on_its_own_side() -> None:
+    step = pd.Timedelta(minutes=5)
+    n = 288 * 10
+    y = np.abs(np.random.default_rng(2).normal(0.0, 1.0, n))
+    expected = np.zeros(n)
+    dips = list(range(288 * 3, 288 * 9, 250))  # the forecast overshoots by 40 every ~21 hours
+    for d in dips:
+        expected[d : d + 3] += 40.0
+    y[288:291] += 35.0
+    expected[288:291] += 35.0  # a forecast jump the series made (so 30 is within the range seen)
+    spike = 288 * 9 + 100
+    y[spike : spike + 3] += 30.0  # then the series jumps 30 above its forecast, for the first time
+    times = np.asarray(pd.date_range("2024-01-01", periods=n, freq=step).as_unit("ns").asi8)
+    both = anomaly_scores(y, expected, times_ns=times, step=step, direction="both")
+    up = anomaly_scores(y, expected, times_ns=times, step=step, direction="up")
+    # The larger overshoots below are no precedent for a jump above: both sides alarm on it, as the upper
+    # side alone does.
+    assert both.tail[spike : spike + 3].max() >= 0.5
+    assert up.tail[spike : spike + 3].max() >= 0.5
+    # ...while a repeat on the lower side is still capped on both sides.
+    late = [d for d in dips if d > 288 * 7]
+    assert np.median([both.tail[d : d + 3].max() for d in late]) < 0.5
