@@ -128,6 +128,7 @@ read = (days.replace("sum(EffectiveCost", "(EffectiveCost").replace(" GROUP BY A
         .replace(f"hash({key})", "length(json_extract_string(Tags, '$.product'))"))
 c0 = cpu()
 conn = duckdb.connect(config={"preserve_insertion_order": False})
+conn.execute("SET enable_progress_bar = false")  # its bar would print to stdout
 if bound < 0:
     n = conn.execute(f"SELECT count(*), min(day), min(leaf), min(resource_id), sum(cost) FROM ({read})").fetchall()[0][0]
 else:
