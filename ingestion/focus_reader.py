@@ -112,6 +112,23 @@ def columns_of(conn: duckdb.DuckDBPyConnection, source: str, where: str) -> dict
     return {str(r[0]): str(r[1]) for r in rows}
 
 
+def empty_columns(conn: duckdb.DuckDBPyConnection, path: Path, columns: dict[str, str]) -> set[str]:
+    """The columns of a Parquet export that hold no value in any row: typed NULL, or counted all null by
+    the statistics of every row group (an export without statistics proves nothing).
+
+    The plan may read them as absent, which reads them as NULL, what they hold: an all-null
+    ``ResourceName`` then costs no string aggregate per resource-day (a tenth of a second per million).
+    """
+    empty = {c for c, t in columns.items() if t.strip('"').upper() == "NULL"}
+    if not path.name.lower().endswith(".parquet"):
+        return empty
+    rows = conn.execute(
+        f"""SELECT path_in_schema FROM parquet_metadata({literal(str(path))})
+            GROUP BY path_in_schema HAVING bool_and(COALESCE(stats_null_count = num_values, false))"""
+    ).fetchall()
+    return empty | ({str(r[0]) for r in rows} & columns.keys())
+
+
 def check_columns(columns: dict[str, str], cost_basis: str, cost_line: str, where: str) -> None:
     """Raise an InputError naming every mandatory column the file lacks."""
     needed = [*fc.MANDATORY, cost_basis]

@@ -35,6 +35,7 @@ from ingestion.focus_reader import (
     check_columns,
     columns_of,
     discover_files,
+    empty_columns,
     literal,
     normalise,
     quantity_aggregates,
@@ -178,6 +179,10 @@ class Ingestor:
             conn.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM {rel}")
             columns = columns_of(conn, "src", source.name)
             check_columns(columns, self.settings.cost_basis, attribution.cost_line, source.name)
+            if source.path is not None:  # optional columns without a value read as absent: as NULL, unread
+                keep = {*fc.MANDATORY, self.settings.cost_basis}
+                empty = empty_columns(conn, source.path, columns) - keep
+                columns = {c: t for c, t in columns.items() if c not in empty}
             plan = normalise(
                 columns,
                 self.settings.cost_basis,

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from core.clock import FixedClock
 from core.settings import Settings
 from ingestion.fact_store import FactStore
+from ingestion.focus_reader import empty_columns
 from ingestion.ingest import Ingestor
 from ingestion.resource_facts import resources_dir, top_resources
 from ingestion.resource_store import ResourceStore
@@ -293,3 +294,33 @@ def test_only_crowded_leaf_days_are_cut_and_every_row_lands_in_its_own_partition
                 [account],
             ).fetchall()[0]
         assert counts == (resource_days, 0)
+
+
+@pytest.mark.parametrize("name_sql", ["NULL::VARCHAR", "NULL", "CASE WHEN ResourceId = 'i-b' THEN 'db' END"])
+def test_a_parquet_column_without_any_value_reads_as_absent(
+    tmp_path: Path, engine: Engine, name_sql: str
+) -> None:
+    # ResourceName typed text but null in every row (its statistics say so), typed NULL, or with one value.
+    csv_path = write_csv(
+        tmp_path / "x.csv",
+        [*hours(0, 2, cost=2.0, ResourceId="i-a", SkuId="m6i"), *hours(0, 1, cost=1.0, ResourceId="i-b")],
+    )
+    path = tmp_path / "x.parquet"
+    with duckdb.connect() as conn:
+        conn.execute(
+            f"""COPY (SELECT * REPLACE (EffectiveCost::DOUBLE AS EffectiveCost), {name_sql} AS ResourceName
+                      FROM read_csv('{csv_path}', all_varchar=true, nullstr='NULL'))
+                TO '{path}' (FORMAT PARQUET)"""
+        )
+        columns = {str(r[0]): str(r[1]) for r in conn.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()}
+        empty = empty_columns(conn, path, columns)
+    named = "'db'" in name_sql
+    assert ("ResourceName" in empty) is not named and "ResourceId" not in empty
+    ing = make_ingestor(tmp_path, engine)
+    ing.ingest_paths([path])
+    frame = resources(ing).query("SELECT * FROM facts ORDER BY resource_id")
+    assert frame["resource_id"].tolist() == ["i-a", "i-b"] and frame["cost"].tolist() == [4.0, 1.0]
+    # Without a value the table has no name column, as for an export without the column.
+    assert ("resource_name" in frame.columns) is named
+    if named:
+        assert pd.isna(frame["resource_name"][0]) and frame["resource_name"][1] == "db"
