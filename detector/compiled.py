@@ -4,8 +4,8 @@ The detector's hottest steps (the tail's passes, the robust z, trailing medians 
 quantiles, the recurrence counts, same-phase twins and levels) have a compiled twin (numba,
 ``detector/compiled_*.py``) that gives the same answers to the bit on the short series a request or a
 sweep scores, at a fraction of numpy's per-call overhead; :mod:`detector.compiled_surprise` runs the
-whole score on them, the glue between the views included, and :mod:`detector.compiled_decide` the
-post-rules. The numpy code stays the reference: the
+whole score on them, the glue between the views included, :mod:`detector.compiled_decide` the
+post-rules and :mod:`detector.compiled_events` an event's numbers. The numpy code stays the reference: the
 tests compare both on many random inputs, and ``SPENDSENTRY_COMPILED=0`` (or :func:`use_compiled`)
 runs the reference instead; so does a machine without numba. The twin view's sequential tail
 (:mod:`detector.sequential_tail`) has no numpy twin: a recurrence from one point to the next, it is
@@ -56,6 +56,7 @@ def warm() -> None:
     import numpy as np
     import pandas as pd
 
+    from detector.compiled_events import event_numbers
     from detector.compiled_phase import grid_level, grid_twins
     from detector.compiled_recurrence import recurrences
     from detector.compiled_tail import tail_pass
@@ -80,3 +81,6 @@ def warm() -> None:
     # The post-rules in one kernel (detector.compiled_decide), with and without the sustaining evidence.
     decide(x[0], x[0], np.ones(32), scores.tail, DetectorConfig(), sustain=scores.sustain)
     decide(x[0], x[0], np.ones(32), scores.tail, DetectorConfig())
+    # An event's numbers (detector.compiled_events).
+    columns = ("value", "expected", "trend", "seasonal", "completeness", "tail_score")
+    event_numbers({k: x[0] for k in columns}, 0, 3, np.ones(4, dtype=bool))

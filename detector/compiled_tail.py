@@ -87,23 +87,114 @@ def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
 
 
 @numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
-def slide(s: np.ndarray, old: float, new: float) -> None:
-    """Replace ``old`` by ``new`` in the sorted window ``s`` (NaN last; a non-finite value counts as NaN)."""
-    w = s.size
-    idx = w - 1  # a NaN leaves from the end, where the NaN are
+def _lane(a: np.ndarray, lo: int, k: int, first: int, last: int, end: int) -> float:
+    """Accumulator ``k`` of numpy's block sum from ``lo``: ``a[lo + k]``, then every eighth value before
+    ``end``, the values outside ``[first, last)`` taken as zeros without reading them."""
+    j = lo + k
+    r = a[j] if first <= j < last else 0.0
+    j += 8
+    if j < first:
+        j += (first - j + 7) // 8 * 8
+    stop = min(last, end)
+    while j < stop:
+        r += a[j]
+        j += 8
+    return float(r)
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _block_sum_span(a: np.ndarray, lo: int, n: int, first: int, last: int) -> float:
+    """:func:`_block_sum` of ``a[lo:lo + n]`` where the values outside ``[first, last)`` are zeros and
+    those inside are positive: each zero numpy adds changes nothing, so it is skipped."""
+    b, e = max(first, lo), min(last, lo + n)
+    if n == 0 or b >= e:
+        return 0.0
+    if n < 8:
+        res = -0.0
+        for i in range(b, e):
+            res += a[i]
+        return float(res)
+    end = lo + n - n % 8
+    r0, r1 = _lane(a, lo, 0, b, e, end), _lane(a, lo, 1, b, e, end)
+    r2, r3 = _lane(a, lo, 2, b, e, end), _lane(a, lo, 3, b, e, end)
+    r4, r5 = _lane(a, lo, 4, b, e, end), _lane(a, lo, 5, b, e, end)
+    r6, r7 = _lane(a, lo, 6, b, e, end), _lane(a, lo, 7, b, e, end)
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(max(end, b), e):
+        res += a[i]
+    return float(res)
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def pairwise_sum_span(a: np.ndarray, lo: int, n: int, first: int, last: int) -> float:
+    """:func:`pairwise_sum` of ``a[lo:lo + n]`` whose values outside ``[first, last)`` are zeros (not
+    read) and inside positive, to the bit: the same tree, each block's zeros skipped, the blocks
+    without a value inside the span summing to the 0.0 numpy gets for them. The tail's excess over its
+    quantile is such an array, nonzero only above the quantile: about a tenth of the window."""
+    if first >= last:
+        return 0.0
+    if n <= 128:
+        return 0.0 + _block_sum_span(a, lo, n, first, last)
+    task_lo = np.empty(128, dtype=np.int64)
+    task_n = np.empty(128, dtype=np.int64)  # -1: add the two values on top of the value stack
+    values = np.empty(128)
+    tasks, held = 1, 0
+    task_lo[0], task_n[0] = lo, n
+    while tasks > 0:
+        tasks -= 1
+        at, size = task_lo[tasks], task_n[tasks]
+        if size < 0:
+            held -= 1
+            values[held - 1] = values[held - 1] + values[held]
+        elif size <= 128:
+            values[held] = _block_sum_span(a, at, size, first, last)
+            held += 1
+        else:
+            half = size // 2
+            half -= half % 8
+            task_lo[tasks], task_n[tasks] = 0, -1
+            task_lo[tasks + 1], task_n[tasks + 1] = at + half, size - half
+            task_lo[tasks + 2], task_n[tasks + 2] = at, half
+            tasks += 3
+    return 0.0 + float(values[0])
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def slide_counted(s: np.ndarray, count: int, old: float, new: float) -> int:
+    """Replace ``old`` by ``new`` in the sorted window ``s`` (NaN last; a non-finite value counts as NaN)
+    whose finite values are its first ``count``; returns the new count.
+
+    Both places are found by binary search and only the finite values move: walking and shifting the
+    whole window, NaN padding included, cost most where the window is longer than the history seen so
+    far, and counting its finite values anew after each step as much again. The value that leaves is the
+    first equal to ``old`` (as ``==`` finds it, so 0.0 and -0.0 alike); the one that comes goes after the
+    values equal to it, so equal values keep their order of arrival.
+    ``tests/detector/test_compiled_kernels.py`` checks it against numpy's sort of each window."""
     if math.isfinite(old):
-        idx = 0
-        while s[idx] != old:
-            idx += 1
-    for j in range(idx, w - 1):
-        s[j] = s[j + 1]
-    s[w - 1] = np.nan
+        lo, hi = 0, count  # the first value not below ``old``: the first equal to it
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if s[mid] < old:
+                lo = mid + 1
+            else:
+                hi = mid
+        for j in range(lo, count - 1):
+            s[j] = s[j + 1]
+        count -= 1
+        s[count] = np.nan
     if math.isfinite(new):
-        j = w - 1
-        while j > 0 and (math.isnan(s[j - 1]) or s[j - 1] > new):
+        lo, hi = 0, count  # the first value above ``new``
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if s[mid] > new:
+                hi = mid
+            else:
+                lo = mid + 1
+        for j in range(count, lo, -1):
             s[j] = s[j - 1]
-            j -= 1
-        s[j] = new
+        s[lo] = new
+        count += 1
+    return count
 
 
 @numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
@@ -142,21 +233,27 @@ def _pass(
             v = history[r, k] if k >= 0 else np.nan
             s[j] = v if math.isfinite(v) else np.nan
         s[:] = np.sort(s)
+        count = 0
+        for j in range(window):
+            if not math.isnan(s[j]):
+                count += 1
         for t in range(start, n):
             if t > start:
                 k = t - 1 - window
-                slide(s, history[r, k] if k >= 0 else np.nan, history[r, t - 1])
-            count = 0
-            for j in range(window):
-                if not math.isnan(s[j]):
-                    count += 1
+                count = slide_counted(s, count, history[r, k] if k >= 0 else np.nan, history[r, t - 1])
             u = sorted_quantile(s, count, q)
-            n_over = 0
-            for j in range(window):
-                over = s[j] > u
-                excess_row[j] = s[j] - u if over else 0.0
-                n_over += over
-            excess = pairwise_sum(excess_row, 0, window) / max(n_over, 1)
+            # The values above the quantile are the last of the finite ones: only they have an excess
+            # (numpy's array of excesses is zero elsewhere, and its sum is taken as numpy takes it).
+            over, top = 0, count
+            while over < top:
+                mid = (over + top) // 2
+                if s[mid] > u:
+                    top = mid
+                else:
+                    over = mid + 1
+            for j in range(over, count):
+                excess_row[j] = s[j] - u
+            excess = pairwise_sum_span(excess_row, 0, window, over, count) / max(count - over, 1)
             bound = floor[r, t] + 1e-12
             # np.maximum: NaN wins on either side.
             beta = excess if (excess >= bound or math.isnan(excess)) else bound

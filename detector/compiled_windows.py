@@ -1,12 +1,12 @@
 """Trailing medians and the robust z (:mod:`detector.views`), compiled: the same answers to the bit.
 
 numpy sorts every point's window (twice for the robust z: values, then deviations from their median);
-here one window per row stays sorted as it slides (:func:`detector.compiled_tail.slide`), and the
+here one window per row stays sorted as it slides (:func:`detector.compiled_tail.slide_counted`), and the
 deviations' median is read off it without sorting them: the deviations of the values below the median
-grow as one walks down from it, those above as one walks up, so merging the two runs gives them in
-order. Every float operation is numpy's (the same subtraction, ``abs``, interpolation, pairwise sum and
-order of products), so the answers are equal to the bit; ``tests/detector/test_compiled_windows.py``
-compares both on random inputs. Values of ±inf or beyond 1e300 (where numpy's masking of infinite
+grow as one walks down from it, those above as one walks up: two sorted runs, whose merged order
+statistics are found by binary search. Every float operation is numpy's (the same subtraction, ``abs``,
+interpolation, pairwise sum and order of products), so the answers are equal to the bit;
+``tests/detector/test_compiled_kernels.py`` compares both on random inputs. Values of ±inf or beyond 1e300 (where numpy's masking of infinite
 deviations matters) are left to numpy: :func:`robust_z_rows` returns ``None`` for them.
 """
 
@@ -17,7 +17,7 @@ import math
 import numba  # type: ignore[import-untyped]
 import numpy as np
 
-from detector.compiled_tail import pairwise_sum, slide, sorted_quantile
+from detector.compiled_tail import pairwise_sum, slide_counted, sorted_quantile
 from detector.views import MAD_TO_SIGMA, MEAN_AD_TO_SIGMA
 
 
@@ -39,15 +39,6 @@ def _load(s: np.ndarray, row: np.ndarray, end: int) -> int:
 
 
 @numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
-def _count(s: np.ndarray) -> int:
-    count = 0
-    for j in range(s.size):
-        if not math.isnan(s[j]):
-            count += 1
-    return count
-
-
-@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _distance_quantile(s: np.ndarray, count: int, center: float, q: float) -> float:
     """The ``q`` quantile of ``|s[i] - center|`` over the first ``count`` values of sorted ``s``, as
     :func:`detector.tail._row_quantile` gives it on those distances sorted."""
@@ -57,24 +48,42 @@ def _distance_quantile(s: np.ndarray, count: int, center: float, q: float) -> fl
     pos = q * last
     lo = int(pos)
     hi = min(lo + 1, last)
-    split = 0
-    while split < count and s[split] < center:
-        split += 1
-    i, j = split - 1, split
-    a = b = np.nan
-    for rank in range(hi + 1):
-        # The next smallest distance: from the run below the center (walking down) or above it (up).
-        if j >= count or (i >= 0 and abs(s[i] - center) <= abs(s[j] - center)):
-            d = abs(s[i] - center)
-            i -= 1
+    split, top = 0, count  # the first value not below the center
+    while split < top:
+        mid = (split + top) // 2
+        if s[mid] < center:
+            split = mid + 1
         else:
-            d = abs(s[j] - center)
-            j += 1
-        if rank == lo:
-            a = d
-        if rank == hi:
-            b = d
+            top = mid
+    a = _merged_distance(s, count, center, split, lo)
+    b = a if hi == lo else _merged_distance(s, count, center, split, hi)
     return a + (pos - lo) * (b - a)
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _merged_distance(s: np.ndarray, count: int, center: float, split: int, rank: int) -> float:
+    """The ``rank``-th smallest (from 0) of ``|s[i] - center|`` over the first ``count`` values of sorted
+    ``s``, ``split`` the first not below the center. The distances below the center grow walking down
+    from it, those above walking up: two sorted runs, whose merged ``rank``-th value is found by binary
+    search on how many of it come from the run below (the value is the merge's, whatever the order of
+    equal distances; each distance is the same ``abs`` of the same subtraction)."""
+    below, above = split, count - split
+    want = rank + 1  # how many distances make up the smallest ``rank + 1``
+    lo, hi = max(0, want - above), min(want, below)
+    while lo < hi:
+        i = (lo + hi) // 2  # taken from below; the rest, want - i, from above
+        j = want - i
+        if j > 0 and i < below and abs(s[split + j - 1] - center) > abs(s[split - 1 - i] - center):
+            lo = i + 1  # the largest taken from above exceeds the next one below: take more from below
+        else:
+            hi = i
+    i, j = lo, want - lo
+    d = -np.inf
+    if i > 0:
+        d = abs(s[split - i] - center)
+    if j > 0:
+        d = max(d, abs(s[split + j - 1] - center))
+    return d
 
 
 @numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
@@ -89,8 +98,7 @@ def _trailing_median(x: np.ndarray, window: int) -> np.ndarray:
         for t in range(n):
             if t > 0:
                 k = t - 1 - window
-                slide(s, x[r, k] if k >= 0 else np.nan, x[r, t - 1])
-                count = _count(s)
+                count = slide_counted(s, count, x[r, k] if k >= 0 else np.nan, x[r, t - 1])
             out[r, t] = sorted_quantile(s, count, 0.5)
     return out
 
@@ -108,8 +116,7 @@ def _robust_z(
         for t in range(n):
             if t > 0:
                 k = t - window
-                slide(s, x[r, k] if k >= 0 else np.nan, x[r, t])
-                count = _count(s)
+                count = slide_counted(s, count, x[r, k] if k >= 0 else np.nan, x[r, t])
             med = sorted_quantile(s, count, 0.5)
             mad = mad_to_sigma * _distance_quantile(s, count, med, 0.5)
             if mad > 0:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.anomaly import Anomaly
+from detector import compiled
 from detector.nan_arrays import nan_to_num, nanmean, nansum
 
 # |impact| / expected is capped so that an event on an expected value of ~0 still serialises as a number.
@@ -53,38 +54,42 @@ _EVENT_COLUMNS = ("value", "expected", "trend", "seasonal", "completeness", "tai
 
 def _spans(flagged: np.ndarray, candidate: np.ndarray, merge_gap: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    i, n = 0, flagged.size
-    while i < n:
-        if not flagged[i]:
-            i += 1
+    n = flagged.size
+    following = 0  # the first period after the last span
+    sides = candidate.tolist()  # Python ints: indexing a numpy array one item at a time costs more
+    # From one flagged period to the next: the unflagged ones in between start nothing.
+    for i in np.flatnonzero(flagged).tolist():
+        if i < following:
             continue
-        side = candidate[i]
+        side = sides[i]
         lo = i
-        while lo > 0 and candidate[lo - 1] == side:
+        while lo > 0 and sides[lo - 1] == side:
             lo -= 1  # the run began before persistence was reached
         hi = i
-        while hi + 1 < n and candidate[hi + 1] == side:
+        while hi + 1 < n and sides[hi + 1] == side:
             hi += 1
-        if spans and lo - spans[-1][1] - 1 <= merge_gap and candidate[spans[-1][0]] == side:
+        if spans and lo - spans[-1][1] - 1 <= merge_gap and sides[spans[-1][0]] == side:
             spans[-1] = (spans[-1][0], hi)
         else:
             spans.append((lo, hi))
-        i = hi + 1
+        following = hi + 1
     return spans
 
 
 def _event(
     arrays: dict[str, np.ndarray], index: pd.DatetimeIndex, lo: int, hi: int, step: pd.Timedelta
 ) -> Anomaly:
-    span = slice(lo, hi + 1)
-    c = nan_to_num(arrays["completeness"][span], nan=1.0)
-    value, forecast = arrays["value"][span], arrays["expected"][span]
-    # Merged gaps may contain normal points; they belong to the event's spend all the same.
-    # The four sums in one reduction: numpy sums each row of a C-contiguous block along its fast axis with
-    # the pairwise sum it uses on a 1-D array, so each is nansum's answer to the bit, for a quarter of the
-    # calls (tests/detector/test_events.py compares them).
-    block = np.stack([value, forecast * c, arrays["trend"][span] * c, arrays["seasonal"][span] * c])
-    actual, expected, trend, seasonal = np.add.reduce(np.where(block != block, 0.0, block), axis=1).tolist()
+    if index.tz is None and compiled.active():
+        # One compiled pass for the numbers (detector.compiled_events), the same to the bit.
+        from detector.compiled_events import event_numbers
+
+        in_month, remaining = _month_bounds(index.asi8[lo : hi + 1], index.unit, step)
+        actual, expected, trend, seasonal, peak, so_far, rate, c_last = event_numbers(
+            arrays, lo, hi, in_month
+        )
+        projected = so_far + (1.0 - c_last) * rate + rate * remaining
+    else:
+        actual, expected, trend, seasonal, peak, c_last, projected = _numbers(arrays, index, lo, hi, step)
     impact = actual - expected
     if abs(expected) > 0:
         # np.clip's answer on a float (NaN stays NaN), without its array round trip.
@@ -99,14 +104,31 @@ def _event(
         expected=expected,
         impact=impact,
         impact_pct=impact_pct,
-        anomaly_score=float(
-            np.fmax.reduce(arrays["tail_score"][span])
-        ),  # the strongest evidence in the event
-        projected_month_impact=_projected(index, lo, hi, value, forecast, c, step),
+        anomaly_score=peak,  # the strongest evidence in the event
+        projected_month_impact=projected,
         expected_trend=trend,
         expected_seasonal=seasonal,
-        completeness=float(c[-1]) if c[-1] < 1.0 else None,
+        completeness=c_last if c_last < 1.0 else None,
     )
+
+
+def _numbers(
+    arrays: dict[str, np.ndarray], index: pd.DatetimeIndex, lo: int, hi: int, step: pd.Timedelta
+) -> tuple[float, float, float, float, float, float, float]:
+    """The event's four sums, strongest score, last completeness and month projection, by numpy (the
+    reference of :mod:`detector.compiled_events`, and the path for an aware index)."""
+    span = slice(lo, hi + 1)
+    c = nan_to_num(arrays["completeness"][span], nan=1.0)
+    value, forecast = arrays["value"][span], arrays["expected"][span]
+    # Merged gaps may contain normal points; they belong to the event's spend all the same.
+    # The four sums in one reduction: numpy sums each row of a C-contiguous block along its fast axis with
+    # the pairwise sum it uses on a 1-D array, so each is nansum's answer to the bit, for a quarter of the
+    # calls (tests/detector/test_events.py compares them).
+    block = np.stack([value, forecast * c, arrays["trend"][span] * c, arrays["seasonal"][span] * c])
+    actual, expected, trend, seasonal = np.add.reduce(np.where(block != block, 0.0, block), axis=1).tolist()
+    peak = float(np.fmax.reduce(arrays["tail_score"][span]))
+    projected = _projected(index, lo, hi, value, forecast, c, step)
+    return actual, expected, trend, seasonal, peak, float(c[-1]), projected
 
 
 _EPOCH = datetime(1970, 1, 1)

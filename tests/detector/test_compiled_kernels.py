@@ -17,7 +17,8 @@ import pytest
 
 from detector import recurrence, tail, views
 from detector.compiled import active, use_compiled
-from detector.compiled_tail import pairwise_sum
+from detector.compiled_tail import pairwise_sum, pairwise_sum_span, slide_counted
+from detector.compiled_windows import _merged_distance
 
 TRIALS = 150
 
@@ -196,3 +197,55 @@ def test_same_phase_twins_and_levels_on_a_grid_are_the_same(lag: int) -> None:
         if not all(_same(w, g) and w.dtype == g.dtype for w, g in zip(want, got, strict=True)):
             differ.append(trial)
     assert differ == []
+
+
+def test_a_counted_slide_keeps_each_window_sorted_and_counted() -> None:
+    """The sorted window after every step is numpy's sort of the values in it (NaN last), with ties,
+    zeros of both signs, NaN and infinities leaving and coming, and windows longer than the history."""
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        n, window = int(rng.integers(1, 120)), int(rng.choice([1, 3, 24, 56, 288]))
+        x = np.round(rng.normal(0, 3, n))  # ties and zeros
+        x[rng.random(n) < 0.2] *= -0.0  # -0.0 beside 0.0 (and a few -0.0 * nonzero, i.e. sign flips)
+        x[rng.random(n) < 0.08] = np.nan
+        x[rng.random(n) < 0.03] = np.inf
+        s = np.full(window, np.nan)
+        count = 0
+        for t in range(n):
+            k = t - window
+            count = slide_counted(s, count, x[k] if k >= 0 else np.nan, x[t])
+            inside = x[max(0, t - window + 1) : t + 1]
+            finite = np.sort(inside[np.isfinite(inside)])
+            assert count == finite.size, (trial, t)
+            assert np.array_equal(s[:count], finite), (trial, t)
+            assert np.isnan(s[count:]).all(), (trial, t)
+
+
+def test_the_merged_distance_is_the_order_statistic_of_the_distances() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        count = int(rng.integers(1, 60))
+        s = np.sort(np.round(rng.normal(0, 4, count)))
+        center = float(rng.choice([0.0, float(np.median(s)), float(rng.normal(0, 6))]))
+        distances = np.sort(np.abs(s - center))
+        split = int(np.searchsorted(s, center, side="left"))
+        for rank in range(count):
+            assert _merged_distance(s, count, center, split, rank) == distances[rank]
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 8, 13, 56, 128, 129, 300, 2016, 4100])
+def test_a_pairwise_sum_over_a_span_is_the_whole_sum(n: int) -> None:
+    """Positive values inside the span and zeros outside: the same bits as numpy's sum of the whole."""
+    rng = np.random.default_rng(n)
+    for _ in range(40):
+        first = int(rng.integers(0, n + 1))
+        last = int(rng.integers(first, n + 1))
+        a = np.zeros(n)
+        a[first:last] = rng.lognormal(0, 3, last - first)
+        want = np.add.reduce(a)
+        assert pairwise_sum(a, 0, n) == want
+        scribbled = a.copy()
+        scribbled[:first] = np.nan  # never read
+        scribbled[last:] = np.nan
+        got = pairwise_sum_span(scribbled, 0, n, first, last)
+        assert got.hex() == float(want).hex(), (first, last)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from core.anomaly import Anomaly
+from detector.compiled import use_compiled
 from detector.events import MAX_IMPACT_PCT, build_events, events_from_arrays
 
 
@@ -165,3 +168,38 @@ def test_the_impact_percentage_is_clipped_as_np_clip_clips(actual: float, expect
         (event,) = events_from_arrays(cols, pd.date_range("2026-01-01", periods=1, freq="D"), DAY)
         want = _clipped_pct(actual - expected, expected)
     assert struct.pack("<d", event.impact_pct) == struct.pack("<d", want)
+
+
+def _fields(events: list[Anomaly]) -> list[tuple[object, ...]]:
+    """Every field of every event, floats as their bytes (NaN and signed zeros compared exactly)."""
+    return [
+        tuple(struct.pack("<d", v) if isinstance(v, float) else v for v in dataclasses.astuple(e))
+        for e in events
+    ]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_compiled_event_numbers_are_numpys(seed: int) -> None:
+    """Events over runs of any length, gaps (NaN values), partial and unknown completeness, infinities,
+    NaN scores, daily and hourly steps across a month's end: the same events, field for field."""
+    rng = np.random.default_rng(900 + seed)
+    for trial in range(20):
+        n = int(rng.choice([3, 9, 40, 200, 400]))
+        hourly = trial % 2 == 1
+        step = pd.Timedelta(hours=1) if hourly else DAY
+        index = pd.date_range("2026-01-20", periods=n, freq="h" if hourly else "D")
+        scale = 10.0 ** rng.integers(-2, 6, n)
+        cols = {k: rng.normal(0, 1, n) * scale for k in ("value", "expected", "trend", "seasonal")}
+        cols["value"][rng.random(n) < 0.15] = np.nan
+        cols["expected"][rng.random(n) < 0.03] = np.inf
+        cols["completeness"] = np.where(rng.random(n) < 0.3, rng.random(n), 1.0)
+        cols["completeness"][rng.random(n) < 0.1] = np.nan
+        cols["completeness"][rng.random(n) < 0.05] = 0.0
+        cols["tail_score"] = np.where(rng.random(n) < 0.1, np.nan, rng.random(n))
+        cols["flagged"] = rng.random(n) < 0.3
+        cols["candidate"] = np.where(rng.random(n) < 0.5, 1, np.where(rng.random(n) < 0.5, -1, 0))
+        with use_compiled(False):
+            want = events_from_arrays(cols, index, step, merge_gap=1)
+        got = events_from_arrays(cols, index, step, merge_gap=1)
+        assert len(want) > 0 or not cols["flagged"].any()
+        assert _fields(got) == _fields(want), (seed, trial)
