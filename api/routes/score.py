@@ -151,7 +151,12 @@ def parse_series(
     gran = granularity or _infer_granularity(gaps, unit, field)
     step = _STEP[gran]
     per_step = _ticks_per(step, unit)
-    completeness = np.array([p.completeness for p in points], dtype=np.float64)  # None becomes NaN
+    given = [p.completeness for p in points]
+    # None becomes NaN; a series that gives none (what clients almost always send) skips numpy's
+    # conversion of a list of objects.
+    completeness = (
+        np.full(len(given), np.nan) if given.count(None) == len(given) else np.array(given, dtype=np.float64)
+    )
     if least == most == per_step and int(ticks[0]) % per_step == 0:
         # One point per period, none missing (what clients almost always send): the points are the grid.
         return ParsedSeries(values, grid_index(times), gran, completeness, np.arange(len(points)))
@@ -228,8 +233,9 @@ def clock_completeness(index: pd.DatetimeIndex, step: pd.Timedelta, now: datetim
         return period_completeness(index, step, _utc_naive(pd.Timestamp(now)))
     naive = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo is not None else now
     ticks = (naive - _EPOCH) // _MICROSECOND * (1000 if unit == "ns" else 1)
-    elapsed = (ticks - index.asi8) / float(_ticks_per(step, unit))
-    return np.clip(np.asarray(elapsed, dtype=np.float64), 0.0, 1.0)
+    elapsed = np.asarray((ticks - index.asi8) / float(_ticks_per(step, unit)), dtype=np.float64)
+    # np.clip's answer (elapsed is never NaN), without its dispatch.
+    return np.minimum(np.maximum(elapsed, 0.0), 1.0)
 
 
 def _iso(time: np.datetime64) -> str:
