@@ -22,71 +22,6 @@ _C0 = float(-np.log10(1.0 - TAIL_QUANTILE))
 
 
 @numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
-def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
-    """numpy's pairwise sum of at most 128 values: eight accumulators, then the rest one by one."""
-    if n == 0:
-        return 0.0  # the reduction's identity: numpy does not enter its loop
-    if n < 8:
-        res = -0.0
-        for i in range(n):
-            res += a[lo + i]
-        return float(res)
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    while i < n - (n % 8):
-        r0 += a[lo + i]
-        r1 += a[lo + i + 1]
-        r2 += a[lo + i + 2]
-        r3 += a[lo + i + 3]
-        r4 += a[lo + i + 4]
-        r5 += a[lo + i + 5]
-        r6 += a[lo + i + 6]
-        r7 += a[lo + i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return float(res)
-
-
-@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
-def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
-    """``np.add.reduce(a[lo:lo + n])`` as numpy computes it: blocks of up to 128 values, above that the
-    two halves (the first rounded down to a multiple of 8) summed apart and then added.
-
-    numpy recurses; here the same tree is walked with explicit stacks (a recursive kernel cannot be
-    cached and called from another module): left half, right half, then their sum. The reduction starts
-    from its identity, 0.0, so a sum of negative zeros is 0.0 as numpy's is.
-    """
-    if n <= 128:
-        return 0.0 + _block_sum(a, lo, n)
-    task_lo = np.empty(128, dtype=np.int64)
-    task_n = np.empty(128, dtype=np.int64)  # -1: add the two values on top of the value stack
-    values = np.empty(128)
-    tasks, held = 1, 0
-    task_lo[0], task_n[0] = lo, n
-    while tasks > 0:
-        tasks -= 1
-        at, size = task_lo[tasks], task_n[tasks]
-        if size < 0:
-            held -= 1
-            values[held - 1] = values[held - 1] + values[held]
-        elif size <= 128:
-            values[held] = _block_sum(a, at, size)
-            held += 1
-        else:
-            half = size // 2
-            half -= half % 8
-            task_lo[tasks], task_n[tasks] = 0, -1
-            task_lo[tasks + 1], task_n[tasks + 1] = at + half, size - half
-            task_lo[tasks + 2], task_n[tasks + 2] = at, half
-            tasks += 3
-    return 0.0 + float(values[0])
-
-
-@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _lane(a: np.ndarray, lo: int, k: int, first: int, last: int, end: int) -> float:
     """Accumulator ``k`` of numpy's block sum from ``lo``: ``a[lo + k]``, then every eighth value before
     ``end``, the values outside ``[first, last)`` taken as zeros without reading them."""
@@ -104,8 +39,10 @@ def _lane(a: np.ndarray, lo: int, k: int, first: int, last: int, end: int) -> fl
 
 @numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _block_sum_span(a: np.ndarray, lo: int, n: int, first: int, last: int) -> float:
-    """:func:`_block_sum` of ``a[lo:lo + n]`` where the values outside ``[first, last)`` are zeros and
-    those inside are positive: each zero numpy adds changes nothing, so it is skipped."""
+    """numpy's pairwise sum of at most 128 values ``a[lo:lo + n]`` (eight accumulators, then the rest one
+    by one), where the values outside ``[first, last)`` are zeros and those inside positive: each zero
+    numpy adds changes nothing, so it is skipped (over the whole range nothing is skipped, and any values
+    add as numpy adds them)."""
     b, e = max(first, lo), min(last, lo + n)
     if n == 0 or b >= e:
         return 0.0
@@ -127,10 +64,16 @@ def _block_sum_span(a: np.ndarray, lo: int, n: int, first: int, last: int) -> fl
 
 @numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def pairwise_sum_span(a: np.ndarray, lo: int, n: int, first: int, last: int) -> float:
-    """:func:`pairwise_sum` of ``a[lo:lo + n]`` whose values outside ``[first, last)`` are zeros (not
-    read) and inside positive, to the bit: the same tree, each block's zeros skipped, the blocks
-    without a value inside the span summing to the 0.0 numpy gets for them. The tail's excess over its
-    quantile is such an array, nonzero only above the quantile: about a tenth of the window."""
+    """``np.add.reduce(a[lo:lo + n])`` as numpy computes it, where the values outside ``[first, last)``
+    are zeros (not read) and those inside positive: blocks of up to 128 values, above that the two halves
+    (the first rounded down to a multiple of 8) summed apart and then added, each block's zeros skipped
+    (adding them changes nothing) and a block without a value inside the span summing to the 0.0 numpy
+    gets for it. The tail's excess over its quantile is such an array, nonzero only above the quantile:
+    about a tenth of the window.
+
+    numpy recurses; here the same tree is walked with explicit stacks (a recursive kernel cannot be
+    cached and called from another module): left half, right half, then their sum. The reduction starts
+    from its identity, 0.0, so a sum of negative zeros is 0.0 as numpy's is."""
     if first >= last:
         return 0.0
     if n <= 128:
@@ -160,6 +103,39 @@ def pairwise_sum_span(a: np.ndarray, lo: int, n: int, first: int, last: int) -> 
 
 
 @numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
+    """``np.add.reduce(a[lo:lo + n])`` as numpy computes it, for any values: :func:`pairwise_sum_span`
+    over the whole range, where nothing is skipped."""
+    return float(pairwise_sum_span(a, lo, n, lo, lo + n))
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def first_not_below(s: np.ndarray, count: int, x: float) -> int:
+    """The first of the ``count`` sorted values ``s`` not below ``x`` (``count`` if none): bisection."""
+    lo, hi = 0, count
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if s[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def first_above(s: np.ndarray, count: int, x: float) -> int:
+    """The first of the ``count`` sorted values ``s`` above ``x`` (``count`` if none): bisection."""
+    lo, hi = 0, count
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if s[mid] > x:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def slide_counted(s: np.ndarray, count: int, old: float, new: float) -> int:
     """Replace ``old`` by ``new`` in the sorted window ``s`` (NaN last; a non-finite value counts as NaN)
     whose finite values are its first ``count``; returns the new count.
@@ -171,25 +147,13 @@ def slide_counted(s: np.ndarray, count: int, old: float, new: float) -> int:
     values equal to it, so equal values keep their order of arrival.
     ``tests/detector/test_compiled_kernels.py`` checks it against numpy's sort of each window."""
     if math.isfinite(old):
-        lo, hi = 0, count  # the first value not below ``old``: the first equal to it
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if s[mid] < old:
-                lo = mid + 1
-            else:
-                hi = mid
+        lo = first_not_below(s, count, old)  # the first equal to ``old``
         for j in range(lo, count - 1):
             s[j] = s[j + 1]
         count -= 1
         s[count] = np.nan
     if math.isfinite(new):
-        lo, hi = 0, count  # the first value above ``new``
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if s[mid] > new:
-                hi = mid
-            else:
-                lo = mid + 1
+        lo = first_above(s, count, new)
         for j in range(count, lo, -1):
             s[j] = s[j - 1]
         s[lo] = new
@@ -244,13 +208,7 @@ def _pass(
             u = sorted_quantile(s, count, q)
             # The values above the quantile are the last of the finite ones: only they have an excess
             # (numpy's array of excesses is zero elsewhere, and its sum is taken as numpy takes it).
-            over, top = 0, count
-            while over < top:
-                mid = (over + top) // 2
-                if s[mid] > u:
-                    top = mid
-                else:
-                    over = mid + 1
+            over = first_above(s, count, u)
             for j in range(over, count):
                 excess_row[j] = s[j] - u
             excess = pairwise_sum_span(excess_row, 0, window, over, count) / max(count - over, 1)

@@ -17,7 +17,7 @@ import math
 import numba  # type: ignore[import-untyped]
 import numpy as np
 
-from detector.compiled_tail import pairwise_sum, slide_counted, sorted_quantile
+from detector.compiled_tail import first_not_below, pairwise_sum, slide_counted, sorted_quantile
 from detector.views import MAD_TO_SIGMA, MEAN_AD_TO_SIGMA
 
 
@@ -48,13 +48,7 @@ def _distance_quantile(s: np.ndarray, count: int, center: float, q: float) -> fl
     pos = q * last
     lo = int(pos)
     hi = min(lo + 1, last)
-    split, top = 0, count  # the first value not below the center
-    while split < top:
-        mid = (split + top) // 2
-        if s[mid] < center:
-            split = mid + 1
-        else:
-            top = mid
+    split = first_not_below(s, count, center)
     a = _merged_distance(s, count, center, split, lo)
     b = a if hi == lo else _merged_distance(s, count, center, split, hi)
     return a + (pos - lo) * (b - a)
