@@ -41,15 +41,18 @@ class StoredModels:
         self._models: OrderedDict[int, Baseline] = OrderedDict()
         self._lock = threading.Lock()
 
-    def peek(self, product: str | None, cost_line: str | None, granularity: Granularity) -> bool:
-        """True when :meth:`get` would answer with a loaded model without any I/O (fresh and cached)."""
+    def answers_without_io(
+        self, product: str | None, cost_line: str | None, granularity: Granularity
+    ) -> bool:
+        """True when :meth:`get` would answer without any I/O: a series named incompletely (no model), a
+        fresh look-up that found none, or a fresh look-up whose model is loaded."""
         if not product or not cost_line:
-            return False
+            return True
         with self._lock:
             hit = self._lookups.get((product, cost_line, granularity.value))
-            if hit is None or time.monotonic() - hit[0] > self.ttl or hit[1] is None:
+            if hit is None or time.monotonic() - hit[0] > self.ttl:
                 return False
-            return hit[1] in self._models
+            return hit[1] is None or hit[1] in self._models
 
     def get(self, product: str | None, cost_line: str | None, granularity: Granularity) -> Baseline | None:
         if not product or not cost_line:

@@ -93,3 +93,35 @@ def test_a_new_normal_scales_the_stored_model_as_the_sweep_does(
         stamp = datetime.fromisoformat(old["timestamp"])
         want = old["expected"] * (2.0 if stamp >= since else 1.0)
         assert new["expected"] == pytest.approx(want, rel=1e-9), stamp
+
+
+def test_only_work_without_io_is_scored_on_the_event_loop(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registry look-ups and long series go to a worker thread; a short series with a cached model, or
+    fitted on the request with nothing to look up, is scored on the loop (no hop, no GIL contention)."""
+    from api.routes import score as route
+
+    hops: list[str] = []
+    real = route.run_in_threadpool
+
+    async def counted(func, *args, **kwargs):  # type: ignore[no-untyped-def]
+        hops.append("hop")
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(route, "run_in_threadpool", counted)
+
+    def hopped(body: dict[str, object]) -> int:
+        hops.clear()
+        res = client.post("/v1/score", json=body)
+        assert res.status_code == 200, res.text
+        return len(hops)
+
+    assert hopped({"series": series()}) == 0  # nothing to look up: fitted on the loop
+    never_seen = {"series": series(), "product": "never", "cost_line": "seen"}
+    assert hopped(never_seen) == 1  # the registry is asked, off the loop
+    assert hopped(never_seen) == 0  # its answer (no model) is remembered
+    known = {"series": series(), "product": "checkout", "cost_line": "Amazon Elastic Compute Cloud"}
+    hopped(known)  # loads the model, wherever
+    assert hopped(known) == 0
+    assert hopped({"series": series(days=route.INLINE_MAX_POINTS + 1)}) == 1  # a long series
