@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -125,3 +126,13 @@ def test_only_work_without_io_is_scored_on_the_event_loop(
     hopped(known)  # loads the model, wherever
     assert hopped(known) == 0
     assert hopped({"series": series(days=route.INLINE_MAX_POINTS + 1)}) == 1  # a long series
+
+    def batch_hopped(items: list[Any]) -> int:
+        hops.clear()
+        res = client.post("/v1/score/batch", json={"items": items})
+        assert res.status_code == 200, res.text
+        return len(hops)
+
+    assert batch_hopped([known, never_seen, {"series": series()}]) == 0
+    assert batch_hopped([known, {"series": series(), "product": "also", "cost_line": "new"}]) == 1
+    assert batch_hopped([known] * (route.INLINE_MAX_BATCH_POINTS // 60 + 1)) == 1  # many points in all
