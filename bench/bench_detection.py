@@ -335,7 +335,12 @@ CHOICES = (
     "(`77c1ca`'s CPU saturated at 99.5–99.7%, `art_increase_spike_density`'s spikes all at 20, `grok`'s "
     "second). The rule is any growth, not a margin: a saturated metric can show no more than a hair, a "
     "margin below 1 gives back half the gain and one above 1 trades NAB windows for Microsoft's false "
-    "alarms; the gain rests on the rule's definition, with that edge on its high side.",
+    "alarms; the gain rests on the rule's definition, with that edge on its high side. Also tried on top "
+    "(issue 15's burstiness idea) and not kept: a spike-rate cap, the surprise capped at "
+    "−log10((m + 1) / (blocks + 1)) once m ≥ 3, 6 or 12 earlier hourly blocks of the tail window held a "
+    "point the deviation view put at ≥ 3 decades (the spikes SPOT keeps out): 75.4 / 68.0, 75.5 / 67.8, "
+    "75.0 / 68.5, with Microsoft at 0.5 falling to 46–51 and artificialWithAnomaly to 72–73; it silences "
+    "records too, and a weekly record is 2.2 decades in hours however bursty the series.",
 )
 
 
