@@ -102,7 +102,10 @@ def _decide(
                 run = run + 1 if cs != 0 and t > 0 and cs == candidate[t - 1] else (1 if cs != 0 else 0)
                 flagged[t] = run >= persistence
     gated = np.where(gate, tail, 0.0)
-    alarm = _escalation(gated, horizon, factor, largest)
+    excursion = np.empty(n)  # the impact, as the escalation of detector.post_rules.decide is given it
+    for t in range(n):
+        excursion[t] = value[t] - expected[t] * _nan_to_num(completeness[t], 1.0, largest)
+    alarm = _escalation(gated, horizon, factor, largest, excursion)
     if not onset:
         return candidate, held, flagged, flagged.copy(), alarm
     is_anomaly = np.zeros(n, dtype=np.bool_)

@@ -153,20 +153,31 @@ def _range_excess(x: np.ndarray, min_history: int, rel_floor: float) -> np.ndarr
 
 
 @numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
-def _escalation(score: np.ndarray, horizon: int, factor: float, largest: float) -> np.ndarray:
-    """:func:`detector.scoring.escalation` (``factor`` is ``1 + ratio``)."""
+def _escalation(
+    score: np.ndarray, horizon: int, factor: float, largest: float, excursion: np.ndarray
+) -> np.ndarray:
+    """:func:`detector.scoring.escalation` (``factor`` is ``1 + ratio``; an empty ``excursion``: none)."""
     n = score.size
     s = np.empty(n)
     for t in range(n):
         s[t] = _nan_to_num(score[t], 0.0, largest)
+    grown = excursion.size == n
+    e = np.empty(n if grown else 0)
+    for t in range(e.size):
+        e[t] = abs(_nan_to_num(excursion[t], 0.0, largest))
     out = np.zeros(n)
     for t in range(n):
         previous = -np.inf
+        top = -1  # the first highest score of the horizon, as numpy's argmax
         for k in range(max(t - horizon, 0), t):
+            if s[k] > previous:
+                top = k
             previous = _maximum(previous, s[k])
         odds = s[t] / (1.0 - s[t])
         before = previous / (1.0 - previous) if math.isfinite(previous) else 0.0
         if s[t] > previous and odds > factor * before:
+            if grown and previous > 0.0 and not e[t] > e[top]:
+                continue
             out[t] = s[t]
     return out
 
@@ -305,14 +316,23 @@ def _score_rows(
             kept = _maximum(sustain if finite else 0.0, 0.0)
             sustains[r, t] = kept / (kept + scale) + 0.0
             zs[r, t] = z
-        alarms[r] = _escalation(tails[r], horizon, factor, largest)
+        excursion = np.empty(n)
+        for t in range(n):
+            excursion[t] = abs(x[t] - e[t])
+        alarms[r] = _escalation(tails[r], horizon, factor, largest, excursion)
     return tails, alarms, zs, decades, sustains, True
 
 
-def escalation(score: np.ndarray, horizon: int, ratio: float) -> np.ndarray:
+def escalation(
+    score: np.ndarray, horizon: int, ratio: float, excursion: np.ndarray | None = None
+) -> np.ndarray:
     """:func:`detector.scoring.escalation` of a 1-D ``score``."""
     out: np.ndarray = _escalation(
-        np.ascontiguousarray(score, dtype=np.float64), int(horizon), 1.0 + ratio, _MAX
+        np.ascontiguousarray(score, dtype=np.float64),
+        int(horizon),
+        1.0 + ratio,
+        _MAX,
+        np.zeros(0) if excursion is None else np.ascontiguousarray(excursion, dtype=np.float64),
     )
     return out
 

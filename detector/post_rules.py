@@ -296,9 +296,10 @@ def decide(
         keep = keep | sustained(keep, gate & threshold_mask(np.asarray(sustain), config.threshold), sign)
     candidate = np.where(keep, sign, 0).astype(np.int8)
     flagged = persistence_mask(candidate, config.min_persistence) if keep.any() else np.zeros(n, dtype=bool)
-    # The alarm score over the points the rules let through: one alarm per event.
+    # The alarm score over the points the rules let through: one alarm per event, and another within its
+    # horizon only when the impact grew (a same-size spike rescored higher is not a worse incident).
     horizon = alarm_horizon(_step_of(index), config.score.alarm_hours, config.score.alarm_hours_coarse)
-    alarm = escalation(np.where(gate, tail, 0.0), horizon, config.score.escalate_ratio)
+    alarm = escalation(np.where(gate, tail, 0.0), horizon, config.score.escalate_ratio, impact)
     if config.alarm == "onset":
         rearm = config.rearm_after or default_rearm(index if index is not None else pd.DatetimeIndex([]))
         is_anomaly = flagged & ((alarm >= config.threshold) | onset_mask(flagged, rearm))

@@ -32,8 +32,9 @@ counted in hours, not points),
 ``tail_score = s / (s + scale)`` maps ``s`` decades into [0, 1): ``scale`` decades score 0.5, the
 service's alarm threshold. The ``alarm_score`` is what an alarm is raised or escalated on: the tail score
 where it exceeds every tail score of the last ``alarm_hours`` (12 h; 6 h at hourly and coarser steps; at
-least two periods), 0 while an event just goes on — one alarm per event, as a pager raises one alert per
-incident. How ``scale`` and the other constants were chosen, on shared data only:
+least two periods) with a larger excursion from the forecast than the highest of them had, 0 while an
+event just goes on — one alarm per event, as a pager raises one alert per incident, and a new one only
+when the event grew (:func:`escalation`). How ``scale`` and the other constants were chosen, on shared data only:
 ``bench/results/detection.md``.
 
 Everything at ``t`` uses only points up to ``t``, so a replay scores exactly as the live service would.
@@ -348,33 +349,49 @@ def surprise(
     return np.where(finite, s, 0.0), z, np.where(finite, sustain, 0.0)
 
 
-def escalation(score: np.ndarray, horizon: int, ratio: float = 0.0) -> np.ndarray:
+def escalation(
+    score: np.ndarray, horizon: int, ratio: float = 0.0, excursion: np.ndarray | None = None
+) -> np.ndarray:
     """``score`` where it tops every score of the ``horizon`` points before it, else 0.
 
     Topping means a ``ratio`` larger share of decades of surprise (the odds ``t / (1 − t)`` of a tail
     score are its decades over the scale): an event whose evidence creeps up does not re-alarm every
     period, while a real escalation (or an alarm after a quiet spell) clears it easily.
+
+    With ``excursion`` (the point's distance from its forecast), a new high within the horizon must also
+    come with a larger excursion than the horizon's highest score had (the first of them, on a tie): the
+    event grew. A higher score for an excursion no larger says that the calibration moved, not the
+    event: the spike before it was kept out of the tail history, a recurrence count or a twin changed.
+    Bursty series re-alarmed on every such move (a disk-write series' 4.5e8 spikes, hours apart).
     """
     if compiled.active() and np.ndim(score) == 1:
         from detector.compiled_surprise import escalation as compiled_escalation  # numba on first use
 
-        return compiled_escalation(score, horizon, ratio)
+        return compiled_escalation(score, horizon, ratio, excursion)
     s = nan_to_num(np.asarray(score, dtype=np.float64), nan=0.0)
     if s.size == 0:
         return s
+    n = s.size
     padded = np.concatenate([np.full(horizon, -np.inf), s[:-1]])
-    if horizon <= 8:
+    if horizon <= 8 and excursion is None:
         # A few shifted maxima (exact, like the window's) cost less than building the window view.
-        n = s.size
         previous = padded[:n].copy()
         for k in range(1, horizon):
             np.maximum(previous, padded[k : k + n], out=previous)
     else:
-        previous = sliding_window_view(padded, horizon).max(axis=1)
+        view = sliding_window_view(padded, horizon)
+        previous = view.max(axis=1)
     with np.errstate(all="ignore"):
         odds = s / (1.0 - s)
         before = np.where(np.isfinite(previous), previous / (1.0 - previous), 0.0)
-    return np.asarray(np.where((s > previous) & (odds > (1.0 + ratio) * before), s, 0.0))
+    topped = (s > previous) & (odds > (1.0 + ratio) * before)
+    if excursion is not None:
+        e = np.abs(nan_to_num(np.asarray(excursion, dtype=np.float64), nan=0.0))
+        top = view.argmax(axis=1)  # the first highest score of each horizon
+        before_e = sliding_window_view(np.concatenate([np.zeros(horizon), e[:-1]]), horizon)
+        reference = before_e[np.arange(n), top]
+        topped &= (previous <= 0.0) | (e > reference)
+    return np.asarray(np.where(topped, s, 0.0))
 
 
 def anomaly_scores(
@@ -419,7 +436,10 @@ def anomaly_scores(
     # + 0.0: no -0.0 in a CSV.
     tail = s / (s + cfg.scale) + 0.0
     horizon = windows(step, cfg).horizon
-    alarm = np.stack([escalation(row, horizon, cfg.escalate_ratio) for row in tail])
+    excursion = np.abs(y - np.asarray(expected, dtype=np.float64))
+    alarm = np.stack(
+        [escalation(row, horizon, cfg.escalate_ratio, e) for row, e in zip(tail, excursion, strict=True)]
+    )
     kept = np.maximum(sustain, 0.0)
     return Scores(tail=tail, alarm=alarm, z=z, decades=s, sustain=kept / (kept + cfg.scale) + 0.0)
 

@@ -158,7 +158,11 @@ def test_the_compiled_escalation_is_numpys() -> None:
         score[rng.random(n) < 0.1] = np.nan
         score[rng.random(n) < 0.05] = 1.0  # infinite odds
         horizon, ratio = int(rng.integers(1, 14)), float(rng.choice([0.0, 0.15, 1.0]))
-        got = escalation(score, horizon, ratio)
+        # Excursions with ties and NaN, or none at all.
+        excursion = np.round(rng.normal(0, 1, n), 1) if trial % 3 else None
+        if excursion is not None:
+            excursion[rng.random(n) < 0.1] = np.nan
+        got = escalation(score, horizon, ratio, excursion)
         with use_compiled(False):
-            want = escalation(score, horizon, ratio)
-        assert got.tobytes() == want.tobytes(), (trial, score, horizon, ratio)
+            want = escalation(score, horizon, ratio, excursion)
+        assert got.tobytes() == want.tobytes(), (trial, score, horizon, ratio, excursion)

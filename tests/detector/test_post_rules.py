@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from detector.compiled import use_compiled
 from detector.post_rules import (
     DetectorConfig,
     apply_post_rules,
@@ -193,6 +194,26 @@ def test_onset_mode_keeps_every_flagged_period_in_flagged() -> None:
     onset = apply_post_rules(points, DetectorConfig(alarm="onset", rearm_after=2))
     assert run["is_anomaly"].tolist() == run["flagged"].tolist() == onset["flagged"].tolist()
     assert onset["is_anomaly"].astype(int).tolist() == [0, 1, 0, 0, 0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_spike_of_the_same_size_rescored_higher_raises_no_second_alarm(compiled: bool) -> None:
+    # Bursty series: hours after a spike, one of the same size scores higher (the first was kept out of
+    # the tail history), though nothing grew: no new alarm within the horizon. A larger one is.
+    idx = pd.date_range("2024-01-01", periods=8, freq="h")
+    points = pd.DataFrame(
+        {
+            "value": [10.0, 60, 10, 60, 10, 80, 10, 10],
+            "expected": 10.0,
+            "tail_score": [0.0, 0.6, 0.0, 0.8, 0.0, 0.9, 0.0, 0.0],
+            "completeness": 1.0,
+        },
+        index=idx,
+    )
+    with use_compiled(compiled):
+        decided = apply_post_rules(points, DetectorConfig(alarm="onset", rearm_after=12))
+    assert decided["anomaly_score"].tolist() == [0.0, 0.6, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0]
+    assert decided["is_anomaly"].astype(int).tolist() == [0, 1, 0, 0, 0, 1, 0, 0]
 
 
 def test_default_rearm_by_granularity() -> None:

@@ -157,6 +157,30 @@ def test_escalation_keeps_only_new_highs_within_the_horizon() -> None:
     assert alarm_horizon(pd.Timedelta(minutes=5), 12.0) == 144 and alarm_horizon(DAY, 12.0) == 2
 
 
+@pytest.mark.parametrize(
+    ("excursion", "expected"),
+    [
+        # The same spike scoring higher as the tail's history moves: one alarm, not three.
+        ([0, 50, 50, 50, 0], [0, 0.6, 0, 0, 0]),
+        # A spike that grows escalates on every new high.
+        ([0, 50, 60, 70, 0], [0, 0.6, 0.7, 0.8, 0]),
+        # Compared with the excursion of the horizon's highest score (the first of them on a tie), which
+        # need not have alarmed itself: 45 tops the 40 that scored 0.7, though not the 50 that alarmed.
+        ([0, 50, 40, 45, 0], [0, 0.6, 0, 0.8, 0]),
+        ([0, 50, 40, 40, 0], [0, 0.6, 0, 0, 0]),
+        # A negative excursion (a drop) counts by its size; NaN (no forecast) counts as none.
+        ([0, -50, 60, np.nan, 0], [0, 0.6, 0.7, 0, 0]),
+    ],
+)
+def test_escalation_within_the_horizon_needs_the_excursion_to_grow(
+    excursion: list[float], expected: list[float]
+) -> None:
+    s = np.array([0.1, 0.6, 0.7, 0.8, 0.1])
+    got = escalation(s, 3, 0.0, np.array(excursion, dtype=np.float64))
+    # The first point has no score before it, the last tops nothing: both as without an excursion.
+    np.testing.assert_array_equal(got, [0.1, *expected[1:4], 0])
+
+
 def test_unremarkable_points_score_a_plain_zero_not_minus_zero() -> None:
     s = score(np.full(200, 10.0), np.full(200, 10.0))
     assert (s.tail == 0.0).all() and not np.signbit(s.tail).any() and not np.signbit(s.alarm).any()
