@@ -169,11 +169,13 @@ def serve(tmp: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def serve_floor(port: int) -> subprocess.Popen[bytes]:
-    """The floor: a fixed JSON body from a FastAPI route, on the same uvicorn stack, one process."""
+def serve_floor(port: int, answer: Path | None = None) -> subprocess.Popen[bytes]:
+    """The floor: a fixed JSON body from a FastAPI route, on the same uvicorn stack, one process (and the
+    I/O floor, answering ``answer``'s bytes once the bench has written them)."""
     cmd = [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(port)]
     cmd += ["--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
-    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "BENCH_FLOOR_ANSWER": str(answer or "")}
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,9 @@ def run_sockets(url: str, payload: dict[str, object], seconds: float, connection
     return Figures(len(lat) / wall, pct(lat, 50), pct(lat, 99), errors)
 
 
+IO_FLOOR = "I/O floor: body validated, the stored model's answer sent"
+
+
 def batch_body(items: int = 10) -> dict[str, object]:
     stored = {**body(), "product": "checkout", "cost_line": "Amazon Elastic Compute Cloud"}
     return {"items": [stored] * items}
@@ -247,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     stored = {**body(), "product": "checkout", "cost_line": "Amazon Elastic Compute Cloud"}
     scenarios: list[tuple[str, dict[str, object], str, str | None]] = [
         ("floor: fixed JSON body", stored, "floor", None),
+        (IO_FLOOR, stored, "floor-io", None),
         ("stored model", stored, "/v1/score", "stored"),
         ("fit on request", body(), "/v1/score", "fitted_on_request"),
         ("batch of 10, stored model", batch_body(), "/v1/score/batch", None),
@@ -260,20 +266,26 @@ def main(argv: list[str] | None = None) -> int:
         script.write_text(WRK_SCRIPT)
         port, floor_port = free_port(), free_port()
         base, floor = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{floor_port}"
-        procs = [serve(root, port), serve_floor(floor_port)]
+        answer = root / "answer.json"
+        procs = [serve(root, port), serve_floor(floor_port, answer)]
+        floors = {"floor": f"{floor}/v1/score", "floor-io": f"{floor}/v1/score/io"}
         try:
             wait_ready(base, procs[0])
             wait_ready(floor, procs[1], path="/docs")
+            # The I/O floor sends back the stored-model scenario's own answer.
+            answer.write_bytes(
+                httpx.post(f"{base}/v1/score", json=stored, headers=HEADERS, timeout=60).content
+            )
             files: dict[str, Path] = {}
             for i, (name, payload, path, want) in enumerate(scenarios):
-                url = f"{floor}/v1/score" if path == "floor" else f"{base}{path}"
+                url = floors.get(path, f"{base}{path}")
                 found = check(url, payload, want)
                 anomalies = found if name == "stored model" else anomalies
                 files[name] = root / f"body{i}.json"
                 files[name].write_text(json.dumps(payload))
             for _ in range(args.rounds):
                 for name, payload, path, _want in scenarios:
-                    url = f"{floor}/v1/score" if path == "floor" else f"{base}{path}"
+                    url = floors.get(path, f"{base}{path}")
                     if wrk:
                         run_wrk(url, files[name], script, 2, args.connections)  # warm-up
                         found_fig = run_wrk(url, files[name], script, args.seconds, args.connections)
@@ -317,7 +329,9 @@ def write(
         f"- Body: a 90-day daily series (the last 3 days spiked: {anomalies} anomaly event(s) in the answer); "
         "stored model: a trained series' model from the registry (cached); fit on request: a series no "
         "model knows; batch: 10 such stored-model series in one `POST /v1/score/batch` (req/s counts "
-        "requests: ×10 for series/s).",
+        "requests: ×10 for series/s). The I/O floor is the floor's server doing only what no scoring can "
+        "avoid: the body validated by the service's own request model and the stored-model scenario's "
+        "answer (the same bytes) sent back.",
         "",
         "| scenario | req/s | p50 ms | p99 ms | errors | throughput / floor | p99 / floor p99 |",
         "|---|---:|---:|---:|---:|---:|---:|",
