@@ -21,6 +21,15 @@ _MAX = float(np.finfo(np.float64).max)
 
 
 @numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _sum(x: np.ndarray, lo: int, c: np.ndarray, scaled: bool, buf: np.ndarray) -> float:
+    """nansum of ``x[lo:lo + c.size]``, times ``c`` where ``scaled``: NaN as 0, numpy's pairwise order."""
+    for t in range(c.size):
+        v = x[lo + t] * c[t] if scaled else x[lo + t]
+        buf[t] = 0.0 if math.isnan(v) else v
+    return float(pairwise_sum(buf, 0, c.size))
+
+
+@numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _numbers(
     value: np.ndarray,
     expected: np.ndarray,
@@ -38,24 +47,15 @@ def _numbers(
         v = completeness[lo + t]  # np.nan_to_num(nan=1.0): NaN is 1, ±inf the largest finite float
         c[t] = 1.0 if math.isnan(v) else min(max(v, -_MAX), _MAX)
     buf = np.empty(m)
-    sums = np.empty(4)
-    for row in range(4):
-        for t in range(m):
-            if row == 0:
-                v = value[lo + t]
-            elif row == 1:
-                v = expected[lo + t] * c[t]
-            elif row == 2:
-                v = trend[lo + t] * c[t]
-            else:
-                v = seasonal[lo + t] * c[t]
-            buf[t] = 0.0 if math.isnan(v) else v
-        sums[row] = pairwise_sum(buf, 0, m)
+    actual = _sum(value, lo, c, False, buf)
+    forecast = _sum(expected, lo, c, True, buf)
+    trend_sum = _sum(trend, lo, c, True, buf)
+    seasonal_sum = _sum(seasonal, lo, c, True, buf)
     peak = np.nan  # np.fmax.reduce: the largest that is not NaN
     for t in range(m):
         v = tail[lo + t]
-        if math.isnan(peak) or v > peak:
-            peak = v if not math.isnan(v) else peak
+        if not math.isnan(v) and (math.isnan(peak) or v > peak):
+            peak = v
     # The projection: the impact so far in the event's last month, and the mean full-period rate.
     kept = 0
     for t in range(m):
@@ -75,7 +75,7 @@ def _numbers(
             buf[t] = v
             known += 1
     rate = pairwise_sum(buf, 0, m) / known if finite else 0.0
-    return sums[0], sums[1], sums[2], sums[3], peak, so_far, rate, c[m - 1]
+    return actual, forecast, trend_sum, seasonal_sum, peak, so_far, rate, c[m - 1]
 
 
 def event_numbers(

@@ -87,7 +87,7 @@ def _event(
         actual, expected, trend, seasonal, peak, so_far, rate, c_last = event_numbers(
             arrays, lo, hi, in_month
         )
-        projected = so_far + (1.0 - c_last) * rate + rate * remaining
+        projected = _extended(so_far, rate, c_last, remaining)
     else:
         actual, expected, trend, seasonal, peak, c_last, projected = _numbers(arrays, index, lo, hi, step)
     impact = actual - expected
@@ -194,9 +194,13 @@ def _project(months: tuple[np.ndarray, int], value: np.ndarray, expected: np.nda
     with np.errstate(all="ignore"):
         full = value / np.where(c > 0, c, 1.0) - expected
     rate = nanmean(full) if np.isfinite(full).any() else 0.0
-    # The newest period's missing share is still to come at the same rate.
-    rest_of_last = (1.0 - float(c[-1])) * rate
-    return so_far + rest_of_last + rate * remaining
+    return _extended(so_far, rate, float(c[-1]), remaining)
+
+
+def _extended(so_far: float, rate: float, c_last: float, remaining: int) -> float:
+    """The impact so far, plus the rate over the newest period's missing share (still to come at the
+    same rate) and over the periods left in the month."""
+    return so_far + (1.0 - c_last) * rate + rate * remaining
 
 
 def _month_bounds(ticks: np.ndarray, unit: str, step: pd.Timedelta) -> tuple[np.ndarray, int]:
