@@ -46,11 +46,12 @@ def points_json(columns: Mapping[str, np.ndarray], sent: Sequence[ScorePointIn],
         return [_BOOLS[v] for v in (values if every else values[at]).tolist()]
 
     times = _items(to_json([p.timestamp for p in sent]))
-    values = _items(to_json([p.value for p in sent], inf_nan_mode="null"))
-    expected, lower, upper = _rows(block("expected", "lower", "upper"))
-    # Scores clipped to the response model's bounds, as the dicts are.
-    scores, tails = _rows(np.clip(nan_to_num(block("anomaly_score", "tail_score")), 0.0, 1.0))
-    (complete,) = _rows(block("completeness"))
+    # Every float column in one block, serialised by one call: the values sent are the ``value`` column's
+    # rows ``at`` (the same floats), and the scores are clipped to the response model's bounds, as the
+    # dicts are.
+    floats = block("value", "expected", "lower", "upper", "anomaly_score", "tail_score", "completeness")
+    floats[4:6] = np.clip(nan_to_num(floats[4:6]), 0.0, 1.0)
+    values, expected, lower, upper, scores, tails, complete = _rows(floats)
     return ",".join(
         [
             f'{{"timestamp":{t},"value":{v},"expected":{e},"lower":{lo},"upper":{hi},"anomaly_score":{s},'

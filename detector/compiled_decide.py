@@ -11,6 +11,7 @@ is :func:`detector.compiled_surprise._escalation`, numpy's to the bit), so they 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numba  # type: ignore[import-untyped]
 import numpy as np
@@ -144,29 +145,20 @@ def decide(
     """The columns of :func:`detector.post_rules.decide` (``ready``: one alerting flag per point;
     ``rearm``: the quiet periods of onset alarms, ``None`` for alarms on every flagged period)."""
     n = np.size(value)
-    ints = np.array(
-        [
-            {"up": 0, "down": 1}.get(str(direction), 2),
-            hold,
-            warmup,
-            sustain is not None,
-            persistence,
-            horizon,
-            rearm is not None,
-            rearm or 0,
-            rule_and,
-        ],
-        dtype=np.int64,
-    )
-    floats = np.array(
-        [
-            threshold,
-            min_completeness,
-            np.nan if min_impact is None else min_impact,
-            np.nan if min_impact_pct is None else min_impact_pct,
-            1.0 + escalate_ratio,
-            _MAX,
-        ]
+    ints, floats = _packed(
+        direction,
+        hold,
+        warmup,
+        sustain is not None,
+        persistence,
+        horizon,
+        rearm,
+        rule_and,
+        threshold,
+        min_completeness,
+        min_impact,
+        min_impact_pct,
+        escalate_ratio,
     )
     candidate, held, flagged, is_anomaly, alarm = _decide(
         np.ascontiguousarray(value, dtype=np.float64),
@@ -185,3 +177,48 @@ def decide(
         "is_anomaly": is_anomaly,
         "anomaly_score": alarm,
     }
+
+
+@lru_cache(maxsize=64)  # a monitor's settings are the same on every call: packed once
+def _packed(
+    direction: str,
+    hold: bool,
+    warmup: int,
+    sustained: bool,
+    persistence: int,
+    horizon: int,
+    rearm: int | None,
+    rule_and: bool,
+    threshold: float,
+    min_completeness: float,
+    min_impact: float | None,
+    min_impact_pct: float | None,
+    escalate_ratio: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_decide`'s integer and float settings, in the order it unpacks them (shared by every call
+    and never written by it)."""
+    ints = np.array(
+        [
+            {"up": 0, "down": 1}.get(str(direction), 2),
+            hold,
+            warmup,
+            sustained,
+            persistence,
+            horizon,
+            rearm is not None,
+            rearm or 0,
+            rule_and,
+        ],
+        dtype=np.int64,
+    )
+    floats = np.array(
+        [
+            threshold,
+            min_completeness,
+            np.nan if min_impact is None else min_impact,
+            np.nan if min_impact_pct is None else min_impact_pct,
+            1.0 + escalate_ratio,
+            _MAX,
+        ]
+    )
+    return ints, floats

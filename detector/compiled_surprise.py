@@ -380,13 +380,79 @@ def score_rows(
     """Tail, alarm, z, decades and sustain scores of each row of ``values`` (series × periods, one
     ``completeness`` for all), as :func:`detector.scoring.anomaly_scores` gives each row alone; ``None``
     where a value is infinite or near overflow (numpy's path then)."""
+    ints, floats, table = _packed(
+        window,
+        min_history,
+        level_window,
+        short_window,
+        _SIGN[str(direction)],
+        block,
+        min_count,
+        level_lag,
+        level_periods,
+        twin_lag,
+        twin_periods,
+        z_window,
+        repeat_min,
+        exclude,
+        sequential,
+        range_min_points,
+        horizon,
+        z_per_decade,
+        seasonal_z_per_decade,
+        repeat_share,
+        views,
+        range_per_width,
+        scale,
+        escalate_ratio,
+    )
+    tail, alarm, z, decades, sustain, ok = _score_rows(
+        np.ascontiguousarray(values, dtype=np.float64),
+        np.ascontiguousarray(expected, dtype=np.float64),
+        np.ascontiguousarray(completeness, dtype=np.float64),
+        ints,
+        floats,
+        table,
+    )
+    return (tail, alarm, z, decades, sustain) if ok else None
+
+
+@lru_cache(maxsize=64)  # the same few settings on every request: packed once
+def _packed(
+    window: int,
+    min_history: int,
+    level_window: int,
+    short_window: int,
+    sign: int,
+    block: int,
+    min_count: int,
+    level_lag: int,
+    level_periods: int,
+    twin_lag: int,
+    twin_periods: int,
+    z_window: int,
+    repeat_min: int,
+    exclude: float | None,
+    sequential: bool,
+    range_min_points: int,
+    horizon: int,
+    z_per_decade: float,
+    seasonal_z_per_decade: float,
+    repeat_share: float,
+    views: int,
+    range_per_width: float,
+    scale: float,
+    escalate_ratio: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_score_rows`'s integer and float settings, in the order it unpacks them, and the recurrence
+    cap's table."""
     ints = np.array(
         [
             window,
             min_history,
             level_window,
             short_window,
-            _SIGN[str(direction)],
+            sign,
             block,
             min_count,
             level_lag,
@@ -420,12 +486,6 @@ def score_rows(
             _MAX,
         ]
     )
-    tail, alarm, z, decades, sustain, ok = _score_rows(
-        np.ascontiguousarray(values, dtype=np.float64),
-        np.ascontiguousarray(expected, dtype=np.float64),
-        np.ascontiguousarray(completeness, dtype=np.float64),
-        ints,
-        floats,
-        _cap_table((window + block - 1) // block),
-    )
-    return (tail, alarm, z, decades, sustain) if ok else None
+    # Shared by every call and never written by the kernel; left writable all the same, as a read-only
+    # array is another type to numba (another compiled signature).
+    return ints, floats, _cap_table((window + block - 1) // block)

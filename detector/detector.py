@@ -27,6 +27,7 @@ from detector.post_rules import (
     period_completeness,
 )
 from detector.scoring import anomaly_scores
+from detector.views import grid_step
 from models.base import FORECAST_COLUMNS, Baseline, forecast_arrays
 
 POINT_COLUMNS: tuple[str, ...] = (
@@ -92,11 +93,14 @@ _NS_PER_TICK = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 _NS_SAFE = {u: np.iinfo(np.int64).max // k for u, k in _NS_PER_TICK.items()}
 
 
-def _nanoseconds(index: pd.DatetimeIndex) -> np.ndarray:
+def _nanoseconds(
+    index: pd.DatetimeIndex, ticks: np.ndarray | None = None, unit: str | None = None
+) -> np.ndarray:
     """``index.as_unit("ns").asi8`` (a new index per call) as one multiplication, where it cannot
-    overflow; ``as_unit`` otherwise, which raises for times nanoseconds cannot hold."""
-    ticks = np.asarray(index.asi8, dtype=np.int64)
-    unit = str(index.unit)
+    overflow; ``as_unit`` otherwise, which raises for times nanoseconds cannot hold. ``ticks`` and
+    ``unit``: the index's ``asi8`` and ``unit`` when already at hand (pandas' properties cost)."""
+    ticks = np.asarray(index.asi8 if ticks is None else ticks, dtype=np.int64)
+    unit = str(index.unit) if unit is None else unit
     if unit == "ns":
         return ticks
     if ticks.size and int(np.abs(ticks).max()) >= _NS_SAFE[unit]:
@@ -155,10 +159,21 @@ class Detector:
             if completeness is None
             else nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
         )
+        return self._score_clean(value, forecast, c, step, _nanoseconds(index))
+
+    def _score_clean(
+        self,
+        value: np.ndarray,
+        forecast: dict[str, np.ndarray],
+        c: np.ndarray,
+        step: pd.Timedelta,
+        times_ns: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        """:meth:`score_arrays` with its completeness already without NaN and its times in nanoseconds."""
         scores = anomaly_scores(
             value,
             forecast["expected"],
-            times_ns=_nanoseconds(index),
+            times_ns=times_ns,
             step=step,
             direction=self.config.direction,
             completeness=c,
@@ -180,6 +195,7 @@ class Detector:
         *,
         alerting_ready: bool | np.ndarray = True,
         index: pd.DatetimeIndex | None = None,
+        step: pd.Timedelta | None = None,
     ) -> dict[str, np.ndarray]:
         """The post-rules' columns for scored arrays (see :func:`detector.post_rules.decide`)."""
         return decide(
@@ -191,6 +207,7 @@ class Detector:
             alerting_ready=alerting_ready,
             index=index,
             sustain=points["sustain_score"],
+            step=step,
         )
 
     def detect(
@@ -247,19 +264,21 @@ class Detector:
         c = nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
         if fit:
             baseline.fit(pd.Series(values, index=index).where(c >= 1.0))
-        points = self.score_arrays(
-            values,
-            forecast_arrays(baseline, index),
-            completeness=c,
-            step=step,
-            index=index,
+        ticks = index.asi8
+        unit = str(index.unit)
+        points = self._score_clean(
+            values, forecast_arrays(baseline, index), c, step, _nanoseconds(index, ticks, unit)
         )
         # On the index's integers: indexing a DatetimeIndex by a mask builds a new index.
-        seen = index.asi8[c >= 1.0]
-        span = pd.Timedelta(int(seen[-1] - seen[0]), unit=index.unit) if len(seen) > 1 else None
+        seen = ticks[c >= 1.0]
+        span = pd.Timedelta(int(seen[-1] - seen[0]), unit=unit) if len(seen) > 1 else None
         mature = span is not None and span >= min_alert_span(step)
         ready = mature and bool(getattr(baseline, "alerting_ready_", True))
-        points.update(self.decide(points, alerting_ready=ready, index=index))
+        # The alarm horizon's step: ``step`` itself on a regular grid of it (what the post-rules would
+        # work out from the index again, at a cost), else theirs.
+        spacing = grid_step(ticks)
+        regular = spacing is not None and spacing * _NS_PER_TICK[unit] == step.value
+        points.update(self.decide(points, alerting_ready=ready, index=index, step=step if regular else None))
         return Detection(
             columns=points,
             index=index,

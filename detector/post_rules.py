@@ -239,6 +239,7 @@ def decide(
     alerting_ready: bool | np.ndarray = True,
     index: pd.DatetimeIndex | None = None,
     sustain: np.ndarray | None = None,
+    step: pd.Timedelta | None = None,
 ) -> dict[str, np.ndarray]:
     """The post-rules on plain arrays: ``candidate`` (signed), ``held_back``, ``flagged``, ``is_anomaly``,
     and the ``anomaly_score`` of the alarms they let through (``score`` is the tail score).
@@ -249,7 +250,8 @@ def decide(
     firing on a weaker condition than the one that raised it).
 
     ``index`` is only needed for onset alarms without an explicit ``rearm_after`` (the quiet time depends
-    on the granularity). Arrays, not frames: a sweep decides on thousands of series per run.
+    on the granularity). Arrays, not frames: a sweep decides on thousands of series per run. ``step``:
+    the index's typical spacing when the caller knows it (else it is worked out from ``index``).
     """
     value = np.asarray(value, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
@@ -263,6 +265,7 @@ def decide(
             alerting_ready=alerting_ready,
             index=index,
             sustain=sustain,
+            step=step,
         )
     c = nan_to_num(np.asarray(completeness, dtype=np.float64), nan=1.0)
     # Impact so far: a partial period is compared with the share of the expected spend it covers.
@@ -298,7 +301,9 @@ def decide(
     flagged = persistence_mask(candidate, config.min_persistence) if keep.any() else np.zeros(n, dtype=bool)
     # The alarm score over the points the rules let through: one alarm per event, and another within its
     # horizon only when the impact grew (a same-size spike rescored higher is not a worse incident).
-    horizon = alarm_horizon(_step_of(index), config.score.alarm_hours, config.score.alarm_hours_coarse)
+    horizon = alarm_horizon(
+        step or _step_of(index), config.score.alarm_hours, config.score.alarm_hours_coarse
+    )
     alarm = escalation(np.where(gate, tail, 0.0), horizon, config.score.escalate_ratio, impact)
     if config.alarm == "onset":
         rearm = config.rearm_after or default_rearm(index if index is not None else pd.DatetimeIndex([]))
@@ -324,6 +329,7 @@ def _compiled_decide(
     alerting_ready: bool | np.ndarray,
     index: pd.DatetimeIndex | None,
     sustain: np.ndarray | None,
+    step: pd.Timedelta | None,
 ) -> dict[str, np.ndarray]:
     """:func:`decide` by :mod:`detector.compiled_decide` (the settings worked out here, as there)."""
     from detector.compiled_decide import decide as compiled  # numba loads on first use
@@ -348,7 +354,9 @@ def _compiled_decide(
         min_impact_pct=config.min_impact_pct,
         rule_and=config.impact_rule == "and",
         persistence=config.min_persistence,
-        horizon=alarm_horizon(_step_of(index), config.score.alarm_hours, config.score.alarm_hours_coarse),
+        horizon=alarm_horizon(
+            step or _step_of(index), config.score.alarm_hours, config.score.alarm_hours_coarse
+        ),
         escalate_ratio=config.score.escalate_ratio,
         rearm=rearm,
     )

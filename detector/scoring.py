@@ -455,51 +455,82 @@ def _compiled_scores(
 ) -> Scores | None:
     """:func:`anomaly_scores` by :mod:`detector.compiled_surprise` where it covers the case (a regular
     grid, no tail memory shorter than the window), else ``None``."""
+    settings = _kernel_settings(cfg, step, grid_step(times), str(direction))
+    if y.shape[-1] == 0 or settings is None:
+        return None
+    from detector.compiled_surprise import score_rows  # numba loads on first use
+
+    e = np.asarray(expected, dtype=np.float64)
+    # A forecast per row already (a request's one series): no broadcast_to and its Python-level cost.
+    rows = e if e.shape == y.shape else np.broadcast_to(e, y.shape)
+    found = score_rows(y, rows, completeness, **settings)
+    if found is None:
+        return None
+    tail, alarm, z, decades, sustain = found
+    return Scores(tail=tail, alarm=alarm, z=z, decades=decades, sustain=sustain)
+
+
+# The kernel's settings per (config, step, grid spacing, direction): the same for every request of a
+# monitor, and working them out (windows, lags, a dict of 27 settings) cost more than a tenth of the
+# kernel's own time on a 90-point series. Keyed by the config's identity, not its value: hashing a
+# frozen config of two dozen fields costs as much again, and a service scores with a handful of
+# long-lived configs. The entry keeps its config alive, so an id is never reused while it is cached.
+_SETTINGS: dict[tuple[int, int, int | None, str], tuple[ScoreConfig, dict[str, object] | None]] = {}
+
+
+def _kernel_settings(
+    cfg: ScoreConfig, step: pd.Timedelta, spacing: int | None, direction: str
+) -> dict[str, object] | None:
+    """:func:`detector.compiled_surprise.score_rows`'s settings for ``cfg`` on a grid of ``spacing``
+    (:func:`detector.views.grid_step`), or ``None`` where the kernel does not cover the case."""
+    key = (id(cfg), int(step.value), spacing, direction)
+    found = _SETTINGS.get(key)
+    if found is not None and found[0] is cfg:
+        return found[1]
+    settings = _settings_of(cfg, step, spacing, direction)
+    if len(_SETTINGS) >= 256:  # configs made on the fly (a backtest's --set): never grows without bound
+        _SETTINGS.clear()
+    _SETTINGS[key] = (cfg, settings)
+    return settings
+
+
+def _settings_of(
+    cfg: ScoreConfig, step: pd.Timedelta, spacing: int | None, direction: str
+) -> dict[str, object] | None:
     w = windows(step, cfg)
-    spacing = grid_step(times)
-    level_lag = grid_lag(times, w.period_ns, w.level_tolerance_ns, spacing)
-    twin_lag = grid_lag(times, w.period_ns, w.twin_tolerance_ns, spacing)
+    level_lag = grid_lag(np.zeros(0), w.period_ns, w.level_tolerance_ns, spacing)
+    twin_lag = grid_lag(np.zeros(0), w.period_ns, w.twin_tolerance_ns, spacing)
     if (
-        y.shape[-1] == 0
-        or level_lag is None
+        level_lag is None
         or twin_lag is None
         or cfg.seasonal_periods < 1
         or (w.memory is not None and w.memory < w.window)
         or cfg.twin_exclusion not in ("sequential", "two-pass")
     ):
         return None
-    from detector.compiled_surprise import score_rows  # numba loads on first use
-
-    found = score_rows(
-        y,
-        np.broadcast_to(np.asarray(expected, dtype=np.float64), y.shape),
-        completeness,
-        window=w.window,
-        min_history=w.min_history,
-        level_window=w.level_window,
-        short_window=w.spans[-1],
-        direction=str(direction),
-        block=w.block,
-        min_count=cfg.recurrence_min_count,
-        level_lag=level_lag,
-        level_periods=cfg.seasonal_periods,
-        twin_lag=twin_lag,
-        twin_periods=w.twin_periods,
-        z_window=cfg.z_window,
-        z_per_decade=cfg.z_per_decade,
-        seasonal_z_per_decade=cfg.seasonal_z_per_decade,
-        repeat_share=cfg.repeat_share,
-        repeat_min=cfg.repeat_min,
-        exclude=cfg.exclude,
-        sequential=cfg.twin_exclusion == "sequential",
-        views=2 * len(w.spans),
-        range_min_points=cfg.range_min_points,
-        range_per_width=cfg.range_per_width,
-        scale=cfg.scale,
-        horizon=w.horizon,
-        escalate_ratio=cfg.escalate_ratio,
-    )
-    if found is None:
-        return None
-    tail, alarm, z, decades, sustain = found
-    return Scores(tail=tail, alarm=alarm, z=z, decades=decades, sustain=sustain)
+    return {
+        "window": w.window,
+        "min_history": w.min_history,
+        "level_window": w.level_window,
+        "short_window": w.spans[-1],
+        "direction": direction,
+        "block": w.block,
+        "min_count": cfg.recurrence_min_count,
+        "level_lag": level_lag,
+        "level_periods": cfg.seasonal_periods,
+        "twin_lag": twin_lag,
+        "twin_periods": w.twin_periods,
+        "z_window": cfg.z_window,
+        "z_per_decade": cfg.z_per_decade,
+        "seasonal_z_per_decade": cfg.seasonal_z_per_decade,
+        "repeat_share": cfg.repeat_share,
+        "repeat_min": cfg.repeat_min,
+        "exclude": cfg.exclude,
+        "sequential": cfg.twin_exclusion == "sequential",
+        "views": 2 * len(w.spans),
+        "range_min_points": cfg.range_min_points,
+        "range_per_width": cfg.range_per_width,
+        "scale": cfg.scale,
+        "horizon": w.horizon,
+        "escalate_ratio": cfg.escalate_ratio,
+    }
