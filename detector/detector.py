@@ -265,9 +265,9 @@ class Detector:
         if fit:
             baseline.fit(pd.Series(values, index=index).where(c >= 1.0))
         ticks = index.asi8
-        unit = str(index.unit)
+        unit = index.unit
         points = self._score_clean(
-            values, forecast_arrays(baseline, index), c, step, _nanoseconds(index, ticks, unit)
+            values, forecast_arrays(baseline, index), c, step, _nanoseconds(index, ticks, str(unit))
         )
         # On the index's integers: indexing a DatetimeIndex by a mask builds a new index.
         seen = ticks[c >= 1.0]
@@ -277,7 +277,7 @@ class Detector:
         # The alarm horizon's step: ``step`` itself on a regular grid of it (what the post-rules would
         # work out from the index again, at a cost), else theirs.
         spacing = grid_step(ticks)
-        regular = spacing is not None and spacing * _NS_PER_TICK[unit] == step.value
+        regular = spacing is not None and spacing * _NS_PER_TICK[str(unit)] == step.value
         points.update(self.decide(points, alerting_ready=ready, index=index, step=step if regular else None))
         return Detection(
             columns=points,

@@ -45,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -475,12 +476,12 @@ def _compiled_scores(
 # kernel's own time on a 90-point series. Keyed by the config's identity, not its value: hashing a
 # frozen config of two dozen fields costs as much again, and a service scores with a handful of
 # long-lived configs. The entry keeps its config alive, so an id is never reused while it is cached.
-_SETTINGS: dict[tuple[int, int, int | None, str], tuple[ScoreConfig, dict[str, object] | None]] = {}
+_SETTINGS: dict[tuple[int, int, int | None, str], tuple[ScoreConfig, dict[str, Any] | None]] = {}
 
 
 def _kernel_settings(
     cfg: ScoreConfig, step: pd.Timedelta, spacing: int | None, direction: str
-) -> dict[str, object] | None:
+) -> dict[str, Any] | None:
     """:func:`detector.compiled_surprise.score_rows`'s settings for ``cfg`` on a grid of ``spacing``
     (:func:`detector.views.grid_step`), or ``None`` where the kernel does not cover the case."""
     key = (id(cfg), int(step.value), spacing, direction)
@@ -496,7 +497,7 @@ def _kernel_settings(
 
 def _settings_of(
     cfg: ScoreConfig, step: pd.Timedelta, spacing: int | None, direction: str
-) -> dict[str, object] | None:
+) -> dict[str, Any] | None:
     w = windows(step, cfg)
     level_lag = grid_lag(np.zeros(0), w.period_ns, w.level_tolerance_ns, spacing)
     twin_lag = grid_lag(np.zeros(0), w.period_ns, w.twin_tolerance_ns, spacing)
