@@ -45,7 +45,7 @@ def points_json(columns: Mapping[str, np.ndarray], sent: Sequence[ScorePointIn],
         values = np.asarray(columns[name], dtype=bool)
         return [_BOOLS[v] for v in (values if every else values[at]).tolist()]
 
-    times = _items(to_json([p.timestamp for p in sent]))
+    times = _items(to_json([p["timestamp"] for p in sent]))
     # Every float column in one block, serialised by one call: the values sent are the ``value`` column's
     # rows ``at`` (the same floats), and the scores are clipped to the response model's bounds, as the
     # dicts are.

@@ -141,9 +141,9 @@ def parse_series(
         raise TooLargeError(field, f"{len(points)} points; at most {max_points} per series")
     if len(points) < MIN_POINTS:
         raise InputError(field, f"at least {MIN_POINTS} points are needed to fit a baseline")
-    times = utc_naive_times([p.timestamp for p in points])
+    times = utc_naive_times([p["timestamp"] for p in points])
     unit = str(np.datetime_data(times.dtype)[0])
-    values = np.array([p.value for p in points], dtype=np.float64)
+    values = np.array([p["value"] for p in points], dtype=np.float64)
     ticks = times.view(np.int64)
     gaps = ticks[1:] - ticks[:-1]
     least, most = int(gaps.min()), int(gaps.max())
@@ -152,7 +152,7 @@ def parse_series(
     gran = granularity or _infer_granularity(gaps, unit, field)
     step = _STEP[gran]
     per_step = _ticks_per(step, unit)
-    given = [p.completeness for p in points]
+    given = [p.get("completeness") for p in points]
     # None becomes NaN; a series that gives none (what clients almost always send) skips numpy's
     # conversion of a list of objects.
     completeness = (
@@ -396,8 +396,8 @@ def _points_out(detection: Detection, sent: list[ScorePointIn], at: np.ndarray) 
     (complete,) = rows("completeness").tolist()
     return [
         {
-            "timestamp": p.timestamp,
-            "value": p.value,
+            "timestamp": p["timestamp"],
+            "value": p["value"],
             "expected": e,
             "lower": lo,
             "upper": hi,
@@ -544,7 +544,7 @@ def _guess(body: ScoreRequest) -> Granularity:
     """The likely granularity, only to pick where to run (``parse_series`` decides and validates)."""
     s = body.series
     try:
-        hourly = len(s) > 1 and abs(s[1].timestamp - s[0].timestamp) < timedelta(days=1)
+        hourly = len(s) > 1 and abs(s[1]["timestamp"] - s[0]["timestamp"]) < timedelta(days=1)
     except TypeError:  # naive beside aware: parse_series sorts that out
         hourly = False
     return Granularity.HOUR if hourly else Granularity.DAY

@@ -61,9 +61,9 @@ def test_a_series_without_gaps_is_placed_as_the_general_grid_places_it(case: int
         for i in range(n)
     ]
     fast = parse_series(points, None, max_points=20_000)
-    times = utc_naive_times([p.timestamp for p in points])
-    completeness = np.array([p.completeness for p in points], dtype=np.float64)
-    values = np.array([p.value for p in points])
+    times = utc_naive_times([p["timestamp"] for p in points])
+    completeness = np.array([p.get("completeness") for p in points], dtype=np.float64)
+    values = np.array([p["value"] for p in points])
     general = _on_grid("series", times, values, completeness, fast.granularity, 20_000)
     assert fast.granularity.value == ("hour" if hourly else "day")
     assert fast.index.equals(general.index) and fast.index.dtype == general.index.dtype
