@@ -45,6 +45,7 @@ from api.routes import (
 )
 from api.scoping import unrestricted
 from api.sessions import SessionStore
+from api.telemetry import telemetry_options
 from api.ui import sign_in
 from core.clock import Clock, SystemClock
 from core.db import make_engine, migrate
@@ -151,6 +152,7 @@ def create_app(
         docs_url="/docs" if settings.docs_public else None,
         redoc_url="/redoc" if settings.docs_public else None,
         openapi_url="/openapi.json" if settings.docs_public else None,
+        **telemetry_options(),
     )
     install_docs(app, public=settings.docs_public)
     document_bodies(app, *score.BODY_MODELS)  # the scoring routes parse their bodies from bytes
