@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,9 +20,10 @@ class RequestId:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        # A client's id is reused only when it is short and plain, so it cannot forge log lines.
-        rid = given if _SAFE.match(given) else uuid.uuid4().hex
+        given = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"), b"").decode("latin-1")
+        # A client's id is reused only when it is short and plain, so it cannot forge log lines. A new one
+        # is 128 random bits in hex, as a uuid4's hex (whose object costs several times more to build).
+        rid = given if _SAFE.match(given) else os.urandom(16).hex()
         token = request_id.set(rid)
 
         async def send_with_id(message: Message) -> None:
