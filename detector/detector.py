@@ -73,7 +73,8 @@ class Detection:
         return made
 
     def completeness_note(self) -> dict[str, Any]:
-        partial = int((nan_to_num(self.columns["completeness"], nan=1.0) < 1.0).sum())
+        # NaN counts as complete: it compares false, as nan_to_num's 1.0 would.
+        partial = int(np.count_nonzero(np.asarray(self.columns["completeness"], dtype=np.float64) < 1.0))
         return {"policy": self.completeness_policy, "partial_periods": partial, "held_back": self.held_back}
 
 

@@ -344,7 +344,10 @@ def _compiled_decide(
         np.asarray(completeness, dtype=np.float64),
         np.asarray(score, dtype=np.float64),
         None if sustain is None else np.asarray(sustain, dtype=np.float64),
-        np.broadcast_to(np.asarray(alerting_ready, dtype=bool), (n,)),
+        # One flag for every point (what a scoring request passes): filled, not broadcast (which costs more).
+        np.full(n, alerting_ready)
+        if isinstance(alerting_ready, bool)
+        else np.broadcast_to(np.asarray(alerting_ready, dtype=bool), (n,)),
         direction=config.direction,
         hold=config.completeness_policy == "hold",
         min_completeness=config.min_completeness,
