@@ -272,8 +272,9 @@ class Detector:
         )
         # On the index's integers: indexing a DatetimeIndex by a mask builds a new index.
         seen = ticks[c >= 1.0]
-        span = pd.Timedelta(int(seen[-1] - seen[0]), unit=unit) if len(seen) > 1 else None
-        mature = span is not None and span >= min_alert_span(step)
+        # The span seen, compared in nanoseconds as Timedelta compares (building one costs more).
+        span_ns = int(seen[-1] - seen[0]) * _NS_PER_TICK[str(unit)] if len(seen) > 1 else None
+        mature = span_ns is not None and span_ns >= min_alert_span(step).value
         ready = mature and bool(getattr(baseline, "alerting_ready_", True))
         # The alarm horizon's step: ``step`` itself on a regular grid of it (what the post-rules would
         # work out from the index again, at a cost), else theirs.

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from api.routes import score as score_route
 from api.routes.score import _on_grid, clock_completeness, grid_index, parse_series, utc_naive_times
 from api.score_schemas import ScorePointIn
 from detector.detector import Detector
@@ -144,3 +145,40 @@ def test_the_detection_on_arrays_is_the_detection_on_a_series(case: int, stored:
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
     assert got.anomalies == want.anomalies
     assert got.index.equals(want.index) and got.held_back == want.held_back
+
+
+def _general_times(stamps: list[datetime], monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
+    """utc_naive_times without its shortcut for evenly spaced timestamps."""
+    with monkeypatch.context() as m:
+        m.setattr(score_route, "_evenly_spaced", lambda s: None)
+        return utc_naive_times(stamps)
+
+
+@pytest.mark.parametrize("case", range(40))
+def test_evenly_spaced_timestamps_give_the_general_paths_times(
+    case: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(100 + case)
+    base = datetime(1970, 1, 1) + timedelta(microseconds=int(rng.integers(-5 * 10**15, 5 * 10**15)))
+    steps = [3_600_000_000, 86_400_000_000, 1, -5, 0, int(rng.integers(-(10**12), 10**12))]
+    stamps = [
+        base + timedelta(microseconds=steps[case % len(steps)]) * k for k in range(int(rng.integers(2, 60)))
+    ]
+    kind = case % 4
+    if kind == 1:
+        stamps = [t.replace(tzinfo=UTC) for t in stamps]
+    elif kind == 2:  # another zone: its instants in UTC
+        stamps = [t.replace(tzinfo=timezone(timedelta(hours=case % 13 - 6))) for t in stamps]
+    elif kind == 3 and len(stamps) > 2:  # one step off by a microsecond: not evenly spaced
+        stamps[len(stamps) // 2] += timedelta(microseconds=1)
+    got = utc_naive_times(stamps)
+    want = _general_times(stamps, monkeypatch)
+    assert got.dtype == want.dtype
+    assert got.view(np.int64).tolist() == want.view(np.int64).tolist()
+    even = kind != 3 or len(stamps) <= 2
+    assert (score_route._evenly_spaced(stamps) is not None) == even  # the shortcut answered, or declined
+
+
+def test_naive_beside_aware_timestamps_are_left_to_the_general_path() -> None:
+    stamps = [datetime(2026, 1, 1), datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 3)]
+    assert score_route._evenly_spaced(stamps) is None
