@@ -1,9 +1,10 @@
 """The output points of a ``/v1/score`` answer as JSON text, written column by column.
 
 A 90-point answer's points are 900 values; as 90 dicts serialised by pydantic-core they cost more than
-a third of the answer's whole scoring. Here each column is serialised once as a JSON array by the same
+a third of the answer's whole scoring. Here the columns are serialised as JSON arrays by the same
 serialiser (``pydantic_core.to_json``: the same numbers, ``null`` for NaN and infinities, the same
-datetime text), split at its commas (none of these values contains one), and the columns are zipped into
+datetime text; the timestamps in one call, every float column in another), split at their commas (none
+of these values contains one), and the columns are zipped into
 the points' objects in :class:`api.score_schemas.ScoredPointOut`'s field order. The text is what
 ``to_json`` writes for the dicts of ``api.routes.score._points_out``: ``tests/api/test_score_answer.py``
 compares the two answers byte for byte.
