@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 
 from api.fair_use import FairUse, is_limited
@@ -116,7 +117,17 @@ class Guard:
 
     async def check(self, request: Request) -> Principal:
         """The guard called by a route itself (``/v1/score``), with the same bearer parsing as the
-        dependency: FastAPI's dependency solving costs a hot route more than the check does."""
+        dependency: FastAPI's dependency solving costs a hot route more than the check does.
+
+        A bearer token from the settings (what a scoring client sends) is read from the header as
+        ``HTTPBearer`` reads it, without its credentials object; anything else goes the dependency's way."""
+        authorization = request.headers.get("Authorization")
+        scheme, credentials = get_authorization_scheme_param(authorization)
+        if authorization and credentials and scheme.lower() == "bearer":
+            auth: Authenticator = request.app.state.auth
+            known = auth.configured_principal(credentials)
+            if known is not None:
+                return self._admit(request, known)
         return await self(request, await _bearer(request))
 
     def _resolve(self, request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
