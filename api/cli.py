@@ -453,7 +453,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers < 1:
         raise InputError("--workers", "must be at least 1")
     if args.workers == 1:
-        uvicorn.run(create_app(settings, scheduler=True), host=args.host, port=args.port, log_level="info")
+        # The access lines are the service's own (api.request_id): with the request id, in LOG_FORMAT.
+        uvicorn.run(
+            create_app(settings, scheduler=True),
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            access_log=False,
+        )
         return 0
     # Several processes, each building its app from the environment as this one did. Migrated once here,
     # so the workers do not race to create tables; leases in the state DB keep one sweep and one training
@@ -473,6 +480,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         log_level="info",
+        access_log=False,
     )
     return 0
 

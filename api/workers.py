@@ -50,7 +50,8 @@ def _worker(host: str, port: int, log_level: str, scheduler: bool) -> None:
 
     os.environ[SCHEDULER_ENV] = "1" if scheduler else "0"
     sock = _listener(host, port, listen=True)
-    config = uvicorn.Config("api.app:create_serve_app", factory=True, log_level=log_level)
+    # Access lines are the service's own (api.request_id).
+    config = uvicorn.Config("api.app:create_serve_app", factory=True, log_level=log_level, access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 
 

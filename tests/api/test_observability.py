@@ -61,6 +61,27 @@ def test_request_id_is_echoed_or_made_up(client: TestClient) -> None:
     assert made != "bad id\nwith newline" and len(made) == 32
 
 
+def test_each_request_writes_one_access_line_with_its_id_and_status(client: TestClient) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    access = logging.getLogger("spendsentry.access")
+    access.addHandler(handler)
+    level = access.level
+    access.setLevel(logging.INFO)
+    try:
+        client.get("/healthz?probe=1", headers={"X-Request-ID": "acc-1"})
+        client.get("/v1/no-such-route", headers={"X-Request-ID": "acc-2"})
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["request_id"] for line in lines] == ["acc-1", "acc-2"]
+    assert '"GET /healthz?probe=1 HTTP/1.1" 200 ' in lines[0]["message"]
+    assert '"GET /v1/no-such-route HTTP/1.1" 404 ' in lines[1]["message"]
+    assert lines[0]["message"].endswith(" ms") and lines[0]["logger"] == "spendsentry.access"
+
+
 def test_json_log_lines_carry_the_job_and_request_ids() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
