@@ -194,7 +194,8 @@ class BatchedSeasonalBaseline(BaseEstimator):  # type: ignore[misc]
 
     def predict_arrays(self, index: pd.DatetimeIndex) -> dict[str, np.ndarray]:
         """:meth:`predict` as plain arrays (see :func:`models.base.forecast_arrays`)."""
-        check_is_fitted(self, "regime_")
+        if not hasattr(self, "regime_"):  # check_is_fitted's own test, without its cost on every request
+            check_is_fitted(self, "regime_")  # raises NotFittedError, worded as everywhere else
         if self.regime_ == "cold_start":
             return forecast_arrays(self.cold_start_, index)
         # A sweep passes a DatetimeIndex already; wrapping it again costs more than the forecast itself.

@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from models.auto import AutoBaseline
-from models.base import FORECAST_COLUMNS, Baseline
+from models.base import FORECAST_COLUMNS, Baseline, forecast_arrays
 from models.cold_start import ColdStartBaseline
 from models.prophet_baseline import ProphetBaseline
 from models.seasonal import BatchedSeasonalBaseline
@@ -59,6 +59,8 @@ def test_fit_returns_self_and_predicts_the_contract_columns(name: str) -> None:
 def test_unfitted_predict_raises(name: str) -> None:
     with pytest.raises(NotFittedError):
         FACTORIES[name]().predict(FUTURE)
+    with pytest.raises(NotFittedError):  # the scoring API's way in, too
+        forecast_arrays(FACTORIES[name](), FUTURE)
 
 
 @pytest.mark.parametrize("name", FACTORIES)
