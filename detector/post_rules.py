@@ -302,7 +302,9 @@ def decide(
     # The alarm score over the points the rules let through: one alarm per event, and another within its
     # horizon only when the impact grew (a same-size spike rescored higher is not a worse incident).
     horizon = alarm_horizon(
-        step or _step_of(index), config.score.alarm_hours, config.score.alarm_hours_coarse
+        step if step is not None else _step_of(index),
+        config.score.alarm_hours,
+        config.score.alarm_hours_coarse,
     )
     alarm = escalation(np.where(gate, tail, 0.0), horizon, config.score.escalate_ratio, impact)
     if config.alarm == "onset":
@@ -358,7 +360,9 @@ def _compiled_decide(
         rule_and=config.impact_rule == "and",
         persistence=config.min_persistence,
         horizon=alarm_horizon(
-            step or _step_of(index), config.score.alarm_hours, config.score.alarm_hours_coarse
+            step if step is not None else _step_of(index),
+            config.score.alarm_hours,
+            config.score.alarm_hours_coarse,
         ),
         escalate_ratio=config.score.escalate_ratio,
         rearm=rearm,

@@ -12,6 +12,7 @@ from detector.post_rules import (
     apply_post_rules,
     cold_start_mask,
     completeness_masks,
+    decide,
     default_rearm,
     direction_sign,
     impact_mask,
@@ -219,3 +220,23 @@ def test_a_spike_of_the_same_size_rescored_higher_raises_no_second_alarm(compile
 def test_default_rearm_by_granularity() -> None:
     assert default_rearm(pd.date_range("2024-01-01", periods=10, freq="5min")) == 12
     assert default_rearm(pd.date_range("2024-01-01", periods=10, freq="D")) == 2
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_the_alarm_horizon_reads_a_step_given_as_the_index_gives_it(compiled: bool) -> None:
+    # Spikes 3 hours apart on 5-minute points: within the 12-hour horizon (36 points) the second
+    # re-alarms only by growing; told a daily step (2 periods), the horizon is too short to hold it.
+    idx = pd.date_range("2024-01-01", periods=80, freq="5min")
+    value = np.full(80, 10.0)
+    value[[20, 56]] = 60.0
+    tail = np.where(value > 10, 0.9, 0.0)
+    tail[56] = 0.95
+    args = (value, np.full(80, 10.0), np.ones(80), tail, DetectorConfig())
+    with use_compiled(compiled):
+        from_index = decide(*args, index=idx)
+        told = decide(*args, index=idx, step=pd.Timedelta(minutes=5))
+        told_daily = decide(*args, index=idx, step=pd.Timedelta(days=1))
+    for name in from_index:
+        assert from_index[name].tolist() == told[name].tolist(), name
+    assert from_index["anomaly_score"][56] == 0.0  # no growth, within the horizon: no second alarm
+    assert told_daily["anomaly_score"][56] == 0.95  # a daily step's horizon has long passed
