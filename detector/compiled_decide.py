@@ -17,6 +17,7 @@ import numba  # type: ignore[import-untyped]
 import numpy as np
 
 from detector.compiled_surprise import _MAX, _escalation, _nan_to_num
+from detector.post_rules import DECISION_COLUMNS
 
 
 @numba.njit(cache=True, error_model="numpy")  # type: ignore[misc]
@@ -170,13 +171,7 @@ def decide(
         ints,
         floats,
     )
-    return {
-        "candidate": candidate,
-        "held_back": held,
-        "flagged": flagged,
-        "is_anomaly": is_anomaly,
-        "anomaly_score": alarm,
-    }
+    return dict(zip(DECISION_COLUMNS, (candidate, held, flagged, is_anomaly, alarm), strict=True))
 
 
 @lru_cache(maxsize=64)  # a monitor's settings are the same on every call: packed once

@@ -312,13 +312,7 @@ def decide(
         is_anomaly = flagged & ((alarm >= config.threshold) | onset_mask(flagged, rearm))
     else:
         is_anomaly = flagged
-    return {
-        "candidate": candidate,
-        "held_back": held,
-        "flagged": flagged,
-        "is_anomaly": is_anomaly,
-        "anomaly_score": alarm,
-    }
+    return dict(zip(DECISION_COLUMNS, (candidate, held, flagged, is_anomaly, alarm), strict=True))
 
 
 def _compiled_decide(
