@@ -104,7 +104,9 @@ def _decide(
                 run = run + 1 if cs != 0 and t > 0 and cs == candidate[t - 1] else (1 if cs != 0 else 0)
                 flagged[t] = run >= persistence
     gated = np.where(gate, tail, 0.0)
-    excursion = np.empty(n)  # the impact, as the escalation of detector.post_rules.decide is given it
+    # The impact, signed (the escalation tells a new burst from a growing one by its side of the forecast),
+    # as the escalation of detector.post_rules.decide is given it.
+    excursion = np.empty(n)
     for t in range(n):
         excursion[t] = value[t] - expected[t] * _nan_to_num(completeness[t], 1.0, largest)
     alarm = _escalation(gated, horizon, factor, largest, excursion)

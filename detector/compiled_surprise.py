@@ -156,17 +156,23 @@ def _range_excess(x: np.ndarray, min_history: int, rel_floor: float) -> np.ndarr
 def _escalation(
     score: np.ndarray, horizon: int, factor: float, largest: float, excursion: np.ndarray
 ) -> np.ndarray:
-    """:func:`detector.scoring.escalation` (``factor`` is ``1 + ratio``; an empty ``excursion``: none)."""
+    """:func:`detector.scoring.escalation` (``factor`` is ``1 + ratio``; ``excursion`` signed, or empty: none)."""
     n = score.size
     s = np.empty(n)
     for t in range(n):
         s[t] = _nan_to_num(score[t], 0.0, largest)
     grown = excursion.size == n
     e = np.empty(n if grown else 0)
+    side = np.zeros(n if grown else 0)
     for t in range(e.size):
-        e[t] = abs(_nan_to_num(excursion[t], 0.0, largest))
+        signed = _nan_to_num(excursion[t], 0.0, largest)
+        e[t] = abs(signed)
+        side[t] = 1.0 if signed > 0.0 else (-1.0 if signed < 0.0 else 0.0)
     out = np.zeros(n)
+    run_start = 0  # where the point's run on its side of the forecast began (a point on it: its own)
     for t in range(n):
+        if grown and (t == 0 or side[t] == 0.0 or side[t] != side[t - 1]):
+            run_start = t
         previous = -np.inf
         top = -1  # the first highest score of the horizon, as numpy's argmax
         for k in range(max(t - horizon, 0), t):
@@ -176,8 +182,13 @@ def _escalation(
         odds = s[t] / (1.0 - s[t])
         before = previous / (1.0 - previous) if math.isfinite(previous) else 0.0
         if s[t] > previous and odds > factor * before:
-            if grown and previous > 0.0 and not e[t] > e[top]:
-                continue
+            if grown and previous > 0.0:
+                # The horizon's highest score's excursion, and every excursion of the horizon before the run.
+                reference = e[top]
+                for k in range(max(t - horizon, 0), min(run_start, t)):
+                    reference = max(reference, e[k])
+                if not e[t] > reference:
+                    continue
             out[t] = s[t]
     return out
 
@@ -316,9 +327,9 @@ def _score_rows(
             kept = _maximum(sustain if finite else 0.0, 0.0)
             sustains[r, t] = kept / (kept + scale) + 0.0
             zs[r, t] = z
-        excursion = np.empty(n)
+        excursion = np.empty(n)  # signed, as the reference's: the escalation tells runs apart
         for t in range(n):
-            excursion[t] = abs(x[t] - e[t])
+            excursion[t] = x[t] - e[t]
         alarms[r] = _escalation(tails[r], horizon, factor, largest, excursion)
     return tails, alarms, zs, decades, sustains, True
 

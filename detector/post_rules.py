@@ -300,7 +300,8 @@ def decide(
     candidate = np.where(keep, sign, 0).astype(np.int8)
     flagged = persistence_mask(candidate, config.min_persistence) if keep.any() else np.zeros(n, dtype=bool)
     # The alarm score over the points the rules let through: one alarm per event, and another within its
-    # horizon only when the impact grew (a same-size spike rescored higher is not a worse incident).
+    # horizon only when the impact grew (a same-size spike rescored higher is not a worse incident; a new
+    # burst must go further than the horizon's earlier ones). The impact is signed: runs on one side count.
     horizon = alarm_horizon(
         step if step is not None else _step_of(index),
         config.score.alarm_hours,

@@ -32,9 +32,10 @@ counted in hours, not points),
 ``tail_score = s / (s + scale)`` maps ``s`` decades into [0, 1): ``scale`` decades score 0.5, the
 service's alarm threshold. The ``alarm_score`` is what an alarm is raised or escalated on: the tail score
 where it exceeds every tail score of the last ``alarm_hours`` (12 h; 6 h at hourly and coarser steps; at
-least two periods) with a larger excursion from the forecast than the highest of them had, 0 while an
-event just goes on — one alarm per event, as a pager raises one alert per incident, and a new one only
-when the event grew (:func:`escalation`). How ``scale`` and the other constants were chosen, on shared data only:
+least two periods) with a larger excursion from the forecast than the highest of them had (and, for a
+new burst, than every burst of the horizon before it), 0 while an event just goes on — one alarm per
+event, as a pager raises one alert per incident, and a new one only when the event grew
+(:func:`escalation`). How ``scale`` and the other constants were chosen, on shared data only:
 ``bench/results/detection.md``.
 
 Everything at ``t`` uses only points up to ``t``, so a replay scores exactly as the live service would.
@@ -359,11 +360,17 @@ def escalation(
     score are its decades over the scale): an event whose evidence creeps up does not re-alarm every
     period, while a real escalation (or an alarm after a quiet spell) clears it easily.
 
-    With ``excursion`` (the point's distance from its forecast), a new high within the horizon must also
-    come with a larger excursion than the horizon's highest score had (the first of them, on a tie): the
-    event grew. A higher score for an excursion no larger says that the calibration moved, not the
-    event: the spike before it was kept out of the tail history, a recurrence count or a twin changed.
-    Bursty series re-alarmed on every such move (a disk-write series' 4.5e8 spikes, hours apart).
+    With ``excursion`` (the point's signed distance from its forecast), a new high within the horizon must
+    also come with a larger excursion (by size) than the horizon's highest score had (the first of them,
+    on a tie): the event grew. A higher score for an excursion no larger says that the calibration moved,
+    not the event: the spike before it was kept out of the tail history, a recurrence count or a twin
+    changed. Bursty series re-alarmed on every such move (a disk-write series' 4.5e8 spikes, hours apart).
+    Where the point opens a new excursion within the horizon (its run of points on one side of the
+    forecast began after an earlier point of the horizon: the series came back across its forecast and
+    went out again), it must also top every excursion of the horizon before that run: a new burst
+    escalates the incident only by going further than the bursts it already covers, whatever they scored.
+    Within one run the earlier points are the same excursion growing, so a low-scored point of it does
+    not hold back the run's later growth (a drop that deepens while its evidence builds up).
     """
     if compiled.active() and np.ndim(score) == 1:
         from detector.compiled_surprise import escalation as compiled_escalation  # numba on first use
@@ -387,11 +394,20 @@ def escalation(
         before = np.where(np.isfinite(previous), previous / (1.0 - previous), 0.0)
     topped = (s > previous) & (odds > (1.0 + ratio) * before)
     if excursion is not None:
-        e = np.abs(nan_to_num(np.asarray(excursion, dtype=np.float64), nan=0.0))
+        signed = nan_to_num(np.asarray(excursion, dtype=np.float64), nan=0.0)
+        e = np.abs(signed)
         top = view.argmax(axis=1)  # the first highest score of each horizon
         before_e = sliding_window_view(np.concatenate([np.zeros(horizon), e[:-1]]), horizon)
         reference = before_e[np.arange(n), top]
-        topped &= (previous <= 0.0) | (e > reference)
+        # Where each point's run on its side of the forecast began (a point on the forecast, or NaN, is a
+        # run of its own): column j of a horizon row is point t − horizon + j, before the run if j < lead.
+        side = np.sign(signed)
+        starts = np.ones(n, dtype=bool)
+        starts[1:] = (side[1:] == 0.0) | (side[1:] != side[:-1])
+        run_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+        lead = run_start - np.arange(n) + horizon
+        earlier = np.where(np.arange(horizon)[None, :] < lead[:, None], before_e, 0.0).max(axis=1)
+        topped &= (previous <= 0.0) | (e > np.maximum(reference, earlier))
     return np.asarray(np.where(topped, s, 0.0))
 
 
@@ -437,7 +453,7 @@ def anomaly_scores(
     # + 0.0: no -0.0 in a CSV.
     tail = s / (s + cfg.scale) + 0.0
     horizon = windows(step, cfg).horizon
-    excursion = np.abs(y - np.asarray(expected, dtype=np.float64))
+    excursion = y - np.asarray(expected, dtype=np.float64)  # signed: the escalation tells runs apart
     alarm = np.stack(
         [escalation(row, horizon, cfg.escalate_ratio, e) for row, e in zip(tail, excursion, strict=True)]
     )

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from detector.compiled import use_compiled
 from detector.post_rules import DetectorConfig
 from detector.scoring import ScoreConfig, Scores, alarm_horizon, anomaly_scores, escalation
 
@@ -179,6 +180,31 @@ def test_escalation_within_the_horizon_needs_the_excursion_to_grow(
     got = escalation(s, 3, 0.0, np.array(excursion, dtype=np.float64))
     # The first point has no score before it, the last tops nothing: both as without an excursion.
     np.testing.assert_array_equal(got, [0.1, *expected[1:4], 0])
+
+
+@pytest.mark.parametrize(
+    ("excursion", "expected"),
+    [
+        # A new burst (the series came back across its forecast first) must top every burst of the horizon
+        # before it, not only the highest score's: 45 does not top the 50 that scored 0.6 but less than 0.7.
+        ([0, 40, 50, -1, 45], [0, 0.6, 0, 0, 0]),
+        ([0, 40, 50, -1, 55], [0, 0.6, 0, 0, 0.9]),
+        # A point on the forecast ends a run too; a run below it is a burst like one above.
+        ([0, 40, 50, 0, 45], [0, 0.6, 0, 0, 0]),
+        ([0, 40, 50, 1, -45], [0, 0.6, 0, 0, 0]),
+        # Within one run the excursion grows past the highest score's, whatever a lower-scored point of the
+        # run reached (a drop that deepens while its evidence builds up).
+        ([0, 40, 50, 30, 45], [0, 0.6, 0, 0, 0.9]),
+    ],
+)
+def test_a_new_burst_within_the_horizon_must_top_the_earlier_ones(
+    excursion: list[float], expected: list[float]
+) -> None:
+    s = np.array([0.1, 0.6, 0.5, 0.1, 0.9])
+    got = escalation(s, 4, 0.0, np.array(excursion, dtype=np.float64))
+    np.testing.assert_array_equal(got, [0.1, *expected[1:]])
+    with use_compiled(False):
+        np.testing.assert_array_equal(escalation(s, 4, 0.0, np.array(excursion, dtype=np.float64)), got)
 
 
 def test_unremarkable_points_score_a_plain_zero_not_minus_zero() -> None:
