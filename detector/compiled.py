@@ -14,14 +14,22 @@ always compiled, and :func:`warm` loads it too.
 numba is imported on first use only, so commands that never score (``spendsentry --help``) do not pay
 for it. Kernels are compiled once per machine and cached on disk (``NUMBA_CACHE_DIR``, else next to the
 modules); :func:`warm` loads or compiles them all, which the server does at start, not on a request.
+
+numba checks a cached kernel against its own source file only. A kernel that calls one from another
+module (the post-rules call the score's escalation) would keep the old machine code after that module
+changed (an upgrade in place, another checkout); so on first use the detector's cached kernels are
+dropped whenever any kernel's source differs from the sources they were cached from
+(:func:`refresh_cache`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 # None: not decided yet (on first use: whether numba is installed at all; found without importing it).
 _enabled: bool | None = (
@@ -29,12 +37,62 @@ _enabled: bool | None = (
 )
 
 
+_refreshed = False
+# Every module with compiled kernels (numba's cache files are named after them).
+KERNEL_MODULES = (
+    "compiled_decide",
+    "compiled_events",
+    "compiled_phase",
+    "compiled_recurrence",
+    "compiled_surprise",
+    "compiled_tail",
+    "compiled_windows",
+    "sequential_tail",
+)
+_STAMP = "spendsentry-kernels.sha256"
+
+
 def active() -> bool:
     """True when the compiled kernels are to be used: not switched off, and numba is installed."""
-    global _enabled
+    global _enabled, _refreshed
     if _enabled is None:
         _enabled = importlib.util.find_spec("numba") is not None
+    if _enabled and not _refreshed:
+        _refreshed = True
+        refresh_cache()
     return _enabled
+
+
+def kernel_sources_digest() -> str:
+    """SHA-256 of every kernel module's source, in a fixed order."""
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in KERNEL_MODULES:
+        digest.update((here / f"{name}.py").read_bytes())
+    return digest.hexdigest()
+
+
+def refresh_cache(cache_dir: Path | None = None) -> bool:
+    """Drop the detector's cached kernels from numba's cache (``cache_dir``: where numba keeps them for
+    this package, found by numba itself when not given) unless they were cached from today's sources;
+    True when it dropped them. A cache that cannot be read or written is left to numba."""
+    try:
+        if cache_dir is None:
+            from numba.core.caching import FunctionCache  # type: ignore[import-untyped]
+
+            cache_dir = Path(FunctionCache(kernel_sources_digest).cache_path)  # type: ignore[no-untyped-call]
+        digest = kernel_sources_digest()
+        stamp = cache_dir / _STAMP
+        if stamp.is_file() and stamp.read_text() == digest:
+            return False
+        for name in KERNEL_MODULES:
+            for cached in cache_dir.glob(f"{name}.*.nb[ic]"):
+                cached.unlink(missing_ok=True)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(digest)
+        return True
+    except (OSError, ImportError, RuntimeError):
+        return False
 
 
 @contextmanager
