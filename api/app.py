@@ -127,9 +127,11 @@ def create_app(
         app.state.scheduler = jobs
         # The detector's compiled kernels loaded from numba's disk cache (compiled, the first time on a
         # machine) now, so that no scoring request pays for it.
+        from api.score_points import warm as warm_points
         from detector.compiled import warm
 
         warm()
+        warm_points()
         # Everything imported and built so far lives as long as the server: out of the collector's way,
         # a full collection no longer walks pandas' and numpy's module graphs in the middle of a request.
         gc.collect()

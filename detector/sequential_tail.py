@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit  # type: ignore[import-untyped]
 
-from detector.compiled_tail import pairwise_sum, sorted_quantile
+from detector.compiled_tail import first_above, pairwise_sum_span, sorted_quantile
 from detector.tail import LN10, TAIL_QUANTILE, tail_decades
 
 _FIRST_DECADE = float(-np.log10(1.0 - TAIL_QUANTILE))  # decades at the threshold u (the same double)
@@ -160,14 +160,13 @@ def _kernel(
             if k == 0:
                 continue
             u = sorted_quantile(s, k, q)
-            n_over = 0
-            for j in range(window):
-                if s[j] > u:  # NaN compares False
-                    excess[j] = s[j] - u
-                    n_over += 1
-                else:
-                    excess[j] = 0.0
-            mean_excess = pairwise_sum(excess, 0, window) / max(n_over, 1)
+            # Only the values above the quantile have an excess: the last of the ``k`` sorted ones (numpy's
+            # array of excesses is zero elsewhere, NaN included), summed in numpy's pairwise order over the
+            # window without reading its zeros, as the tail's own pass does (compiled_tail._pass).
+            over = first_above(s, k, u)
+            for j in range(over, k):
+                excess[j] = s[j] - u
+            mean_excess = pairwise_sum_span(excess, 0, window, over, k) / max(k - over, 1)
             bound = floor[r, t] + 1e-12
             beta = mean_excess if mean_excess >= bound else bound
             us[r, t] = u

@@ -182,3 +182,26 @@ def test_evenly_spaced_timestamps_give_the_general_paths_times(
 def test_naive_beside_aware_timestamps_are_left_to_the_general_path() -> None:
     stamps = [datetime(2026, 1, 1), datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 3)]
     assert score_route._evenly_spaced(stamps) is None
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_a_series_knows_whether_any_point_sent_its_completeness(case: int) -> None:
+    """``any_given`` is False only when no point sent one: the route then takes the clock's completeness
+    as it is, which is what filling every missing one from the clock gives."""
+    rng = np.random.default_rng(900 + case)
+    n = int(rng.integers(3, 200))
+    step = timedelta(hours=1) if case % 2 else timedelta(days=1)
+    start = datetime(2025, 6, 1) + step * int(rng.integers(0, 300))
+    share = (0.0, 0.05, 1.0)[case % 3]
+    points = [
+        ScorePointIn(timestamp=start + step * i, value=float(rng.normal(50, 5)))
+        if rng.random() >= share
+        else ScorePointIn(timestamp=start + step * i, value=float(rng.normal(50, 5)), completeness=0.5)
+        for i in range(n)
+    ]
+    parsed = parse_series(points, None, max_points=20_000)
+    sent = any(p.get("completeness") is not None for p in points)
+    assert parsed.any_given == sent
+    if not sent:
+        clock = rng.random(n)
+        assert np.where(np.isfinite(parsed.given), parsed.given, clock).tobytes() == clock.tobytes()
