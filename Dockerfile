@@ -14,11 +14,12 @@ RUN pip install --no-cache-dir --prefix=/install .
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 spendsentry && mkdir -p /data && chown spendsentry /data
 COPY --from=build /install /usr/local
-# The detector's compiled kernels (numba) built into the image, in a cache the service may also write to
-# (the site-packages it would use by default are read-only to it); on another CPU model they are
-# compiled again there at start, once.
+# The compiled kernels (numba: the detector's, and the scoring answer's points) built into the image, in
+# a cache the service may also write to (the site-packages it would use by default are read-only to it);
+# on another CPU model they are compiled again there at start, once.
 ENV NUMBA_CACHE_DIR=/home/spendsentry/.numba-cache
-RUN mkdir -p "$NUMBA_CACHE_DIR" && python -c "from detector.compiled import warm; warm()" \
+RUN mkdir -p "$NUMBA_CACHE_DIR" \
+    && python -c "from detector.compiled import warm; warm(); from api.score_points import warm; warm()" \
     && chown -R spendsentry "$NUMBA_CACHE_DIR"
 WORKDIR /home/spendsentry
 USER spendsentry
