@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 from pydantic_core import to_json
 
-from api.score_schemas import ScorePointIn
+from api.score_schemas import ScoredPointOut, ScorePointIn
 from detector import compiled
 from detector.nan_arrays import nan_to_num
 
@@ -41,18 +41,8 @@ def _rows(block: np.ndarray) -> list[list[str]]:
     return [row.split(",") for row in text.split("],[")]
 
 
-_FIELDS = (
-    "timestamp",
-    "value",
-    "expected",
-    "lower",
-    "upper",
-    "anomaly_score",
-    "is_anomaly",
-    "tail_score",
-    "completeness",
-    "held_back",
-)
+# The points' fields, in the response model's order (the kernel writes them in this order).
+_FIELDS = tuple(ScoredPointOut.model_fields)
 _FLOATS = ("value", "expected", "lower", "upper", "anomaly_score", "tail_score", "completeness")
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from api.score_points import points_json, points_json_bytes, warm
-from api.score_schemas import ScorePointIn
+from api.score_schemas import ScoredPointOut, ScorePointIn
 from detector.compiled import use_compiled
 
 _FLOATS = ("value", "expected", "lower", "upper", "anomaly_score", "tail_score", "completeness")
@@ -68,18 +68,7 @@ def test_the_kernel_writes_the_references_bytes(seed: int) -> None:
     assert got == want
     points = json.loads(b"[" + got + b"]")
     assert len(points) == len(sent)
-    assert list(points[0]) == [
-        "timestamp",
-        "value",
-        "expected",
-        "lower",
-        "upper",
-        "anomaly_score",
-        "is_anomaly",
-        "tail_score",
-        "completeness",
-        "held_back",
-    ]
+    assert list(points[0]) == list(ScoredPointOut.model_fields)
 
 
 def test_without_the_kernels_the_reference_answers() -> None:
