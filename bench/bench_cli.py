@@ -6,11 +6,12 @@ read as a ratio to the interpreter's own start on the same machine at the same m
 this process times them itself. ``series`` lists a trained demo state (ingested and trained first): as
 users mostly meet it, on the series catalog the ingest wrote, and once more with the catalog removed
 before each run (the facts scanned with DuckDB and the catalog rewritten: the first listing after facts
-changed other than by ingesting files). It writes ``bench/results/cli.md``.
+changed other than by ingesting files). It writes ``bench/results/cli.md`` (``--no-write``: prints only).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -75,7 +76,10 @@ def timed(root: Path, env: dict[str, str]) -> dict[str, tuple[float, float]]:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-write", action="store_true", help="print the figures without recording them")
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         prepare(root)
@@ -117,7 +121,7 @@ def main() -> None:
         "CPU time and the ratios to the interpreter's start are the steadier figures.",
         "",
     ]
-    publish("\n".join(lines), RESULTS)
+    publish("\n".join(lines), RESULTS, write=not args.no_write)
 
 
 if __name__ == "__main__":
